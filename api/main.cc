@@ -1,0 +1,117 @@
+// `remotegpu`: the RemoteGPU server binary.
+//
+//   remotegpu serve [flags]   open the event log under --data-dir and serve
+//
+// Every flag can also be given as an environment variable REMOTEGPU_<NAME>
+// (--data-dir is REMOTEGPU_DATA_DIR); a flag on the command line wins.
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+#include "eventstore/rocksdb_event_store.h"
+
+namespace po = boost::program_options;
+
+namespace remotegpu {
+namespace {
+
+constexpr char kUsage[] = R"(Usage: remotegpu <command> [flags]
+
+Commands:
+  serve     Open the event log and serve until SIGINT or SIGTERM.
+
+Run `remotegpu serve --help` for the flags of serve.
+)";
+
+po::options_description ServeFlags() {
+  po::options_description flags("remotegpu serve flags (each also REMOTEGPU_<NAME>)");
+  flags.add_options()
+      ("help,h", "print this help and exit")
+      ("data-dir", po::value<std::string>()->default_value("./data"),
+       "directory of the event log and server state")
+      ("log-format", po::value<std::string>()->default_value("text"), "text or json");
+  return flags;
+}
+
+int Serve(int argc, char** argv) {
+  po::options_description flags = ServeFlags();
+  po::variables_map vars;
+  try {
+    po::store(po::parse_command_line(argc, argv, flags), vars);
+    po::store(po::parse_environment(flags,
+                                    [&](const std::string& env) -> std::string {
+                                      const std::string prefix = "REMOTEGPU_";
+                                      if (env.rfind(prefix, 0) != 0) return "";
+                                      std::string name = env.substr(prefix.size());
+                                      for (char& c : name) c = c == '_' ? '-' : std::tolower(c);
+                                      return flags.find_nothrow(name, false) ? name : "";
+                                    }),
+              vars);
+    po::notify(vars);
+  } catch (const po::error& e) {
+    std::cerr << "remotegpu serve: " << e.what() << "\n\n" << flags;
+    return 2;
+  }
+  if (vars.count("help")) {
+    std::cout << "Usage: remotegpu serve [flags]\n\n" << flags;
+    return 0;
+  }
+  auto format = ParseLogFormat(vars["log-format"].as<std::string>());
+  if (!format.ok()) {
+    std::cerr << "remotegpu serve: " << format.status().message() << "\n";
+    return 2;
+  }
+  ConfigureLogging(*format);
+
+  // Block the stop signals before any thread starts, so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const std::filesystem::path data_dir = vars["data-dir"].as<std::string>();
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create data dir {}: {}", data_dir.string(), ec.message());
+    return 1;
+  }
+  eventstore::RocksDbEventStoreOptions options;
+  options.path = (data_dir / "events").string();
+  auto store = eventstore::RocksDbEventStore::Open(std::move(options));
+  if (!store.ok()) {
+    spdlog::error("cannot open the event log: {}", store.status().ToString());
+    return 1;
+  }
+  spdlog::info("event log open at {}: {} events, next position {}",
+               (data_dir / "events").string(), (*store)->LastPosition(),
+               (*store)->LastPosition() + 1);
+  spdlog::info("serving the event log only: the HTTP API is not part of this build yet");
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received {}, closing the event log", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  store->reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace remotegpu
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+      std::string(argv[1]) == "help") {
+    std::cout << remotegpu::kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  if (command == "serve") return remotegpu::Serve(argc - 1, argv + 1);
+  std::cerr << "remotegpu: unknown command '" << command << "'\n\n" << remotegpu::kUsage;
+  return 2;
+}

@@ -1,0 +1,13 @@
+# Every third-party library comes from Debian's packages (./scripts/setup).
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(RocksDB CONFIG REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(fmt CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(GTest CONFIG REQUIRED)
+find_package(benchmark CONFIG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+find_package(nlohmann_json CONFIG REQUIRED)

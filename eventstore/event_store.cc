@@ -1,0 +1,48 @@
+#include "eventstore/event_store.h"
+
+namespace remotegpu::eventstore {
+
+bool ExpectedVersion::IsSatisfiedBy(uint64_t actual) const {
+  switch (kind_) {
+    case Kind::kAny: return true;
+    case Kind::kNoStream: return actual == 0;
+    case Kind::kExists: return actual > 0;
+    case Kind::kExact: return actual == version_;
+  }
+  return false;
+}
+
+std::string ExpectedVersion::ToString() const {
+  switch (kind_) {
+    case Kind::kAny: return "any";
+    case Kind::kNoStream: return "no_stream";
+    case Kind::kExists: return "exists";
+    case Kind::kExact: return std::to_string(version_);
+  }
+  return "?";
+}
+
+Result<bool> EventStore::StreamExists(const std::string& stream_id) {
+  auto head = StreamHead(stream_id);
+  if (!head.ok()) return head.status();
+  return *head > 0;
+}
+
+Status ValidateStreamId(const std::string& stream_id) {
+  if (stream_id.size() < 3 || stream_id.size() > 200) {
+    return Status::InvalidArgument("stream id '" + stream_id + "' must be 3 to 200 bytes long");
+  }
+  size_t dash = stream_id.find('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == stream_id.size()) {
+    return Status::InvalidArgument("stream id '" + stream_id + "' must look like <kind>-<id>");
+  }
+  for (unsigned char c : stream_id) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return Status::InvalidArgument("stream id '" + stream_id +
+                                     "' must be printable ASCII without spaces");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace remotegpu::eventstore

@@ -1,0 +1,207 @@
+// Opening, recovery and closing; snapshots and checkpoints.
+#include "eventstore/rocksdb_event_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include "eventstore/envelope_codec.h"
+#include "eventstore/key_format.h"
+#include "eventstore/rocksdb_status.h"
+
+namespace remotegpu::eventstore {
+namespace {
+
+class RocksDbCommitSink final : public GroupCommitSink {
+ public:
+  Status Commit(rocksdb::DB& db, rocksdb::WriteBatch& batch, bool sync) override {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = sync;
+    return FromRocksDb(db.Write(write_options, &batch), "group commit");
+  }
+};
+
+rocksdb::ColumnFamilyOptions FamilyOptions(bool point_lookups,
+                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options;
+  options.write_buffer_size = 64 << 20;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  if (point_lookups) {
+    // Heads and event ids are looked up once per appended event, and most
+    // event-id lookups miss: a Bloom filter answers those without a read.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    options.OptimizeForPointLookup(64);
+  }
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+}  // namespace
+
+std::unique_ptr<GroupCommitSink> NewRocksDbCommitSink() {
+  return std::make_unique<RocksDbCommitSink>();
+}
+
+RocksDbEventStore::RocksDbEventStore(RocksDbEventStoreOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : &SystemClock::Instance()) {
+  if (options_.id_generator != nullptr) {
+    id_generator_ = options_.id_generator;
+  } else {
+    owned_id_generator_ = std::make_unique<UuidV7Generator>(*clock_);
+    id_generator_ = owned_id_generator_.get();
+  }
+  if (!options_.commit_sink) options_.commit_sink = NewRocksDbCommitSink();
+}
+
+Result<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
+    RocksDbEventStoreOptions options) {
+  if (options.path.empty()) return Status::InvalidArgument("event store path is empty");
+  std::unique_ptr<RocksDbEventStore> store(new RocksDbEventStore(std::move(options)));
+  RGPU_RETURN_IF_ERROR(store->OpenDatabase());
+  RGPU_RETURN_IF_ERROR(store->Recover());
+  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
+}
+
+Status RocksDbEventStore::OpenDatabase() {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options_.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  // After a crash keep the longest consistent prefix of the WAL: every
+  // acknowledged (synced) group is in it, a torn tail is dropped.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+
+  auto cache = rocksdb::NewLRUCache(64 << 20);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, FamilyOptions(false, cache)},
+      {keys::kLogFamily, FamilyOptions(false, cache)},
+      {keys::kStreamIndexFamily, FamilyOptions(false, cache)},
+      {keys::kStreamHeadsFamily, FamilyOptions(true, cache)},
+      {keys::kEventIdsFamily, FamilyOptions(true, cache)},
+      {keys::kSnapshotsFamily, FamilyOptions(true, cache)},
+      {keys::kCheckpointsFamily, FamilyOptions(true, cache)},
+  };
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options_.path, families, &handles_, &raw_db);
+  if (!s.ok()) return FromRocksDb(s, "opening event store at " + options_.path);
+  db_.reset(raw_db);
+  log_cf_ = handles_[1];
+  index_cf_ = handles_[2];
+  heads_cf_ = handles_[3];
+  ids_cf_ = handles_[4];
+  snapshots_cf_ = handles_[5];
+  checkpoints_cf_ = handles_[6];
+
+  std::string format;
+  s = db_->Get(rocksdb::ReadOptions(), keys::kFormatVersionKey, &format);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    return FromRocksDb(db_->Put(sync, keys::kFormatVersionKey, keys::kFormatVersion),
+                       "writing format version");
+  }
+  if (!s.ok()) return FromRocksDb(s, "reading format version");
+  if (format != keys::kFormatVersion) {
+    return Status::FailedPrecondition("event store at " + options_.path + " has format version " +
+                                      format + "; this build reads version " +
+                                      keys::kFormatVersion);
+  }
+  return Status::Ok();
+}
+
+Status RocksDbEventStore::Recover() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+  it->SeekToLast();
+  RGPU_RETURN_IF_ERROR(FromRocksDb(it->status(), "seeking the end of the log"));
+  if (!it->Valid()) return Status::Ok();  // Empty log: position 1, zero chain head.
+
+  uint64_t last = keys::DecodeBigEndian64(it->key().ToStringView());
+  auto event = DecodeEnvelope(it->value().ToStringView());
+  if (!event.ok()) {
+    return Status::Corruption("last event (position " + std::to_string(last) +
+                              "): " + event.status().message());
+  }
+  if (event->global_position != last || ComputeEventHash(*event) != event->hash) {
+    return Status::Corruption("last event (position " + std::to_string(last) +
+                              ") does not match its key or its hash");
+  }
+  next_position_ = last + 1;
+  chain_head_ = event->hash;
+  last_position_.store(last, std::memory_order_release);
+  return Status::Ok();
+}
+
+RocksDbEventStore::~RocksDbEventStore() {
+  if (writer_.joinable()) {
+    {
+      std::lock_guard lock(queue_mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    space_cv_.notify_all();
+    writer_.join();
+  }
+  {
+    std::lock_guard lock(commit_mu_);
+    closed_ = true;
+  }
+  commit_cv_.notify_all();
+  if (db_) {
+    for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+}
+
+bool RocksDbEventStore::WaitForPosition(uint64_t position, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(commit_mu_);
+  return commit_cv_.wait_for(lock, timeout, [&] { return closed_ || LastPosition() >= position; }) &&
+         LastPosition() >= position;
+}
+
+Status RocksDbEventStore::SaveSnapshot(const std::string& stream_id, const Snapshot& snapshot) {
+  RGPU_RETURN_IF_ERROR(ValidateStreamId(stream_id));
+  auto head = StreamHead(stream_id);
+  if (!head.ok()) return head.status();
+  if (snapshot.version == 0 || snapshot.version > *head) {
+    return Status::InvalidArgument("snapshot of " + stream_id + " at version " +
+                                   std::to_string(snapshot.version) + " but the stream is at " +
+                                   std::to_string(*head));
+  }
+  std::string value;
+  keys::AppendBigEndian64(&value, snapshot.version);
+  value += snapshot.state;
+  return FromRocksDb(db_->Put(rocksdb::WriteOptions(), snapshots_cf_, stream_id, value),
+                     "saving snapshot of " + stream_id);
+}
+
+Result<std::optional<Snapshot>> RocksDbEventStore::LoadSnapshot(const std::string& stream_id) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), snapshots_cf_, stream_id, &value);
+  if (s.IsNotFound()) return std::optional<Snapshot>();
+  if (!s.ok()) return FromRocksDb(s, "loading snapshot of " + stream_id);
+  if (value.size() < 8) return Status::Corruption("snapshot of " + stream_id + " is truncated");
+  return std::optional<Snapshot>(Snapshot{keys::DecodeBigEndian64(value), value.substr(8)});
+}
+
+Status RocksDbEventStore::SaveCheckpoint(const std::string& name, uint64_t position) {
+  if (name.empty()) return Status::InvalidArgument("checkpoint name is empty");
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return FromRocksDb(db_->Put(sync, checkpoints_cf_, name, keys::PositionKey(position)),
+                     "saving checkpoint " + name);
+}
+
+Result<std::optional<uint64_t>> RocksDbEventStore::LoadCheckpoint(const std::string& name) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), checkpoints_cf_, name, &value);
+  if (s.IsNotFound()) return std::optional<uint64_t>();
+  if (!s.ok()) return FromRocksDb(s, "loading checkpoint " + name);
+  if (value.size() != 8) return Status::Corruption("checkpoint " + name + " is not 8 bytes");
+  return std::optional<uint64_t>(keys::DecodeBigEndian64(value));
+}
+
+}  // namespace remotegpu::eventstore

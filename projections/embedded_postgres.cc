@@ -1,0 +1,145 @@
+#include "projections/embedded_postgres.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <spdlog/spdlog.h>
+
+#include "common/subprocess.h"
+
+namespace remotegpu::projections {
+namespace fs = std::filesystem;
+namespace {
+
+Result<std::string> FindBinDir() {
+  const fs::path root = "/usr/lib/postgresql";
+  std::error_code ec;
+  int best = -1;
+  std::string best_dir;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    int version = std::atoi(entry.path().filename().c_str());
+    if (version > best && fs::exists(entry.path() / "bin" / "pg_ctl")) {
+      best = version;
+      best_dir = (entry.path() / "bin").string();
+    }
+  }
+  if (best < 0) {
+    return Status::NotFound("no PostgreSQL server under /usr/lib/postgresql; run ./scripts/setup");
+  }
+  return best_dir;
+}
+
+Status GiveTo(const std::string& user, const fs::path& dir) {
+  auto ids = LookupUser(user);
+  if (!ids) return Status::NotFound("user " + user + " does not exist");
+  if (chown(dir.c_str(), ids->uid, ids->gid) != 0) {
+    return Status::IoError("cannot hand " + dir.string() + " to " + user);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(EmbeddedPostgresOptions options) {
+  if (options.data_dir.empty()) return Status::InvalidArgument("PostgreSQL data dir is empty");
+  if (options.bin_dir.empty()) {
+    auto bin_dir = FindBinDir();
+    if (!bin_dir.ok()) return bin_dir.status();
+    options.bin_dir = *bin_dir;
+  }
+  std::unique_ptr<EmbeddedPostgres> pg(new EmbeddedPostgres(std::move(options)));
+  if (geteuid() == 0) pg->run_as_ = "postgres";
+  fs::path base = fs::absolute(pg->options_.data_dir);
+  pg->cluster_dir_ = (base / "cluster").string();
+  pg->socket_dir_ = (base / "run").string();
+  // A unix socket path must fit in 107 bytes.
+  if (pg->socket_dir_.size() + sizeof("/.s.PGSQL.65535") > 107) {
+    return Status::InvalidArgument("PostgreSQL data dir path is too long for a unix socket: " +
+                                   pg->socket_dir_);
+  }
+  std::error_code ec;
+  fs::create_directories(pg->socket_dir_, ec);
+  if (ec) return Status::IoError("cannot create " + pg->socket_dir_ + ": " + ec.message());
+  if (!pg->run_as_.empty()) {
+    // The server user must be able to reach its directories.
+    fs::permissions(base, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec,
+                    ec);
+    RGPU_RETURN_IF_ERROR(GiveTo(pg->run_as_, pg->socket_dir_));
+  }
+  RGPU_RETURN_IF_ERROR(pg->InitIfNeeded());
+
+  SpawnOptions as_server;
+  as_server.run_as_user = pg->run_as_;
+  std::string server_options = "-c listen_addresses=" +
+                               std::string(pg->options_.tcp_port > 0 ? "127.0.0.1" : "''") +
+                               " -c unix_socket_directories=" + pg->socket_dir_;
+  if (pg->options_.tcp_port > 0) server_options += " -p " + std::to_string(pg->options_.tcp_port);
+  auto started = RunCommand({pg->options_.bin_dir + "/pg_ctl", "start", "-w", "-t", "60", "-D",
+                             pg->cluster_dir_, "-l", pg->cluster_dir_ + "/server.log", "-o",
+                             server_options},
+                            as_server);
+  if (!started.ok()) {
+    std::ifstream log(pg->cluster_dir_ + "/server.log");
+    std::string tail((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    if (tail.size() > 2000) tail = tail.substr(tail.size() - 2000);
+    return Status::IoError("PostgreSQL did not start: " + started.status().message() +
+                           "\nserver.log:\n" + tail);
+  }
+  pg->running_ = true;
+  spdlog::info("embedded PostgreSQL is running in {} (socket {})", pg->cluster_dir_,
+               pg->socket_dir_);
+  return pg;
+}
+
+Status EmbeddedPostgres::InitIfNeeded() {
+  if (fs::exists(fs::path(cluster_dir_) / "PG_VERSION")) return Status::Ok();
+  std::error_code ec;
+  fs::create_directories(cluster_dir_, ec);
+  if (ec) return Status::IoError("cannot create " + cluster_dir_ + ": " + ec.message());
+  if (!run_as_.empty()) RGPU_RETURN_IF_ERROR(GiveTo(run_as_, cluster_dir_));
+  SpawnOptions as_server;
+  as_server.run_as_user = run_as_;
+  // Only this machine's users can reach the socket, and the socket directory
+  // is private to the data dir: trust is the embedded default.
+  auto init = RunCommand({options_.bin_dir + "/initdb", "-D", cluster_dir_, "-U", "postgres",
+                          "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"},
+                         as_server);
+  if (!init.ok()) {
+    std::string hint = run_as_.empty() ? "" :
+        "\n(PostgreSQL runs as user " + run_as_ + ": every parent directory of " + cluster_dir_ +
+        " must be traversable by it, e.g. chmod o+x)";
+    return Status::IoError("initdb failed: " + init.status().message() + hint);
+  }
+  if (!options_.extra_config.empty()) {
+    std::ofstream conf(cluster_dir_ + "/postgresql.conf", std::ios::app);
+    conf << "\n# Added by RemoteGPU\n" << options_.extra_config << "\n";
+    if (!conf) return Status::IoError("cannot append to postgresql.conf in " + cluster_dir_);
+  }
+  return Status::Ok();
+}
+
+Status EmbeddedPostgres::Stop() {
+  if (!running_) return Status::Ok();
+  running_ = false;
+  SpawnOptions as_server;
+  as_server.run_as_user = run_as_;
+  auto stopped = RunCommand(
+      {options_.bin_dir + "/pg_ctl", "stop", "-w", "-t", "60", "-m", "fast", "-D", cluster_dir_},
+      as_server);
+  if (!stopped.ok()) return stopped.status();
+  return Status::Ok();
+}
+
+EmbeddedPostgres::~EmbeddedPostgres() {
+  Status s = Stop();
+  if (!s.ok()) spdlog::warn("stopping embedded PostgreSQL: {}", s.ToString());
+}
+
+std::string EmbeddedPostgres::ConnectionString(const std::string& dbname) const {
+  std::string conn = "host=" + socket_dir_ + " user=postgres dbname=" + dbname;
+  if (options_.tcp_port > 0) conn += " port=" + std::to_string(options_.tcp_port);
+  return conn;
+}
+
+}  // namespace remotegpu::projections

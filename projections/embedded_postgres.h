@@ -1,0 +1,55 @@
+// A private PostgreSQL server run from Debian's installed binaries: the
+// server's default read store when no --pg-url is given, and the peer that
+// tests and benchmarks start for themselves.
+//
+// The cluster lives in `data_dir`; it listens on a unix socket inside that
+// directory and, unless a TCP port is asked for, on no TCP port at all.
+// When this process is root, PostgreSQL (which refuses to run as root) runs
+// as the `postgres` user and `data_dir` is handed to it.
+//
+// Thread-safety: not thread-safe; one owner starts and stops it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace remotegpu::projections {
+
+struct EmbeddedPostgresOptions {
+  std::string data_dir;  // Created if missing; initialised on first start.
+  // 0: unix socket only.
+  int tcp_port = 0;
+  // Extra postgresql.conf lines, e.g. "synchronous_commit = on".
+  std::string extra_config;
+  // Where to find initdb and pg_ctl; empty: the newest /usr/lib/postgresql/*/bin.
+  std::string bin_dir;
+};
+
+class EmbeddedPostgres {
+ public:
+  // Initialises the cluster when new, starts it and waits until it accepts
+  // connections. IoError with PostgreSQL's own output when that fails.
+  static Result<std::unique_ptr<EmbeddedPostgres>> Start(EmbeddedPostgresOptions options);
+
+  // Stops the server (fast shutdown) if it still runs.
+  ~EmbeddedPostgres();
+  Status Stop();
+
+  // A libpq connection string for database `dbname`, as user `postgres`.
+  std::string ConnectionString(const std::string& dbname = "postgres") const;
+  const std::string& socket_dir() const { return socket_dir_; }
+
+ private:
+  explicit EmbeddedPostgres(EmbeddedPostgresOptions options) : options_(std::move(options)) {}
+  Status InitIfNeeded();
+
+  EmbeddedPostgresOptions options_;
+  std::string run_as_;      // "postgres" when we are root, else empty.
+  std::string cluster_dir_;
+  std::string socket_dir_;
+  bool running_ = false;
+};
+
+}  // namespace remotegpu::projections

@@ -1,0 +1,77 @@
+// Fault injection for the event store's group commit, in the spirit of
+// LevelDB's FaultInjectionTestEnv: wraps the real commit sink and fails
+// chosen commits without writing anything, or holds a commit until the test
+// lets it go (to line appends up into one group).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include "eventstore/rocksdb_event_store.h"
+
+namespace remotegpu::eventstore {
+
+class FaultInjectingCommitSink final : public GroupCommitSink {
+ public:
+  explicit FaultInjectingCommitSink(std::unique_ptr<GroupCommitSink> inner)
+      : inner_(std::move(inner)) {}
+
+  // The n-th commit from now on (1-based) fails with an IoError; 0: none does.
+  void FailNth(int n) {
+    std::lock_guard lock(mu_);
+    fail_at_ = n == 0 ? 0 : commits_ + n;
+  }
+  // The next commit waits inside Commit until Release().
+  void HoldNext() {
+    std::lock_guard lock(mu_);
+    hold_next_ = true;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Blocks until a held commit has started waiting.
+  void AwaitHeld() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return holding_; });
+  }
+  int commits() {
+    std::lock_guard lock(mu_);
+    return commits_;
+  }
+
+  Status Commit(rocksdb::DB& db, rocksdb::WriteBatch& batch, bool sync) override {
+    bool fail;
+    {
+      std::unique_lock lock(mu_);
+      ++commits_;
+      if (hold_next_) {
+        hold_next_ = false;
+        holding_ = true;
+        released_ = false;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return released_; });
+        holding_ = false;
+      }
+      fail = commits_ == fail_at_;
+    }
+    if (fail) return Status::IoError("injected fault: group commit failed");
+    return inner_->Commit(db, batch, sync);
+  }
+
+ private:
+  std::unique_ptr<GroupCommitSink> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int commits_ = 0;
+  int fail_at_ = 0;
+  bool hold_next_ = false;
+  bool holding_ = false;
+  bool released_ = false;
+};
+
+}  // namespace remotegpu::eventstore
