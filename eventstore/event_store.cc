@@ -22,6 +22,11 @@ std::string ExpectedVersion::ToString() const {
   return "?";
 }
 
+void EventStore::AppendAsync(std::vector<StreamAppend> streams, const AppendOptions& options,
+                             AppendCallback done) {
+  done(Append(std::move(streams), options));
+}
+
 Result<bool> EventStore::StreamExists(const std::string& stream_id) {
   auto head = StreamHead(stream_id);
   if (!head.ok()) return head.status();

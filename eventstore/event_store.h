@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -158,6 +159,9 @@ struct SubscribeOptions {
   size_t max_batch = 512;      // Most events one Next returns.
 };
 
+// Receives the outcome of AppendAsync.
+using AppendCallback = std::function<void(Result<AppendResult>)>;
+
 // Thread-safety: every method may be called from any thread concurrently.
 class EventStore {
  public:
@@ -175,6 +179,15 @@ class EventStore {
   // InvalidArgument. On IoError nothing of the request is committed.
   virtual Result<AppendResult> Append(std::vector<StreamAppend> streams,
                                       const AppendOptions& options = {}) = 0;
+
+  // Append without blocking the caller's thread, for event loops: `done`
+  // receives exactly what Append would return, once. It may run on the
+  // calling thread (for input rejected at once, or when the store has no
+  // queue: this default calls Append) or on a thread of the store, and must
+  // not block: hand work to your own executor. When the store's queue is
+  // full the answer is ResourceExhausted rather than a wait.
+  virtual void AppendAsync(std::vector<StreamAppend> streams, const AppendOptions& options,
+                           AppendCallback done);
 
   // Events of one stream from `options.from_version`, up to max_count, in
   // the requested direction. An absent stream reads as empty.

@@ -7,7 +7,6 @@
 //  default         "format_version"                      "1"
 //  log             position                              Envelope (protobuf, hash set)
 //  stream_index    stream_id ‖ 0x00 ‖ version            position
-//  stream_heads    stream_id                             version (the stream's head)
 //  event_ids       event_id (16 raw bytes)               position ‖ version
 //  snapshots       stream_id                             version ‖ state bytes
 //  checkpoints     name                                  position
@@ -29,7 +28,6 @@ inline constexpr char kFormatVersion[] = "1";
 
 inline constexpr char kLogFamily[] = "log";
 inline constexpr char kStreamIndexFamily[] = "stream_index";
-inline constexpr char kStreamHeadsFamily[] = "stream_heads";
 inline constexpr char kEventIdsFamily[] = "event_ids";
 inline constexpr char kSnapshotsFamily[] = "snapshots";
 inline constexpr char kCheckpointsFamily[] = "checkpoints";

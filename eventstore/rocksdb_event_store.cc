@@ -1,6 +1,8 @@
 // Opening, recovery and closing; snapshots and checkpoints.
 #include "eventstore/rocksdb_event_store.h"
 
+#include "eventstore/rocksdb_event_store_internal.h"
+
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -14,11 +16,10 @@ namespace {
 
 class RocksDbCommitSink final : public GroupCommitSink {
  public:
-  Status Commit(rocksdb::DB& db, rocksdb::WriteBatch& batch, bool sync) override {
-    rocksdb::WriteOptions write_options;
-    write_options.sync = sync;
-    return FromRocksDb(db.Write(write_options, &batch), "group commit");
+  Status Write(rocksdb::DB& db, rocksdb::WriteBatch& batch) override {
+    return FromRocksDb(db.Write(rocksdb::WriteOptions(), &batch), "group write");
   }
+  Status SyncWal(rocksdb::DB& db) override { return FromRocksDb(db.SyncWAL(), "WAL fsync"); }
 };
 
 rocksdb::ColumnFamilyOptions FamilyOptions(bool point_lookups,
@@ -28,8 +29,8 @@ rocksdb::ColumnFamilyOptions FamilyOptions(bool point_lookups,
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   if (point_lookups) {
-    // Heads and event ids are looked up once per appended event, and most
-    // event-id lookups miss: a Bloom filter answers those without a read.
+    // Event ids are looked up for every caller-chosen id, and most lookups
+    // miss: a Bloom filter answers those without a read.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     options.OptimizeForPointLookup(64);
   }
@@ -62,6 +63,7 @@ Result<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
   RGPU_RETURN_IF_ERROR(store->OpenDatabase());
   RGPU_RETURN_IF_ERROR(store->Recover());
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
   return store;
 }
 
@@ -80,7 +82,6 @@ Status RocksDbEventStore::OpenDatabase() {
       {rocksdb::kDefaultColumnFamilyName, FamilyOptions(false, cache)},
       {keys::kLogFamily, FamilyOptions(false, cache)},
       {keys::kStreamIndexFamily, FamilyOptions(false, cache)},
-      {keys::kStreamHeadsFamily, FamilyOptions(true, cache)},
       {keys::kEventIdsFamily, FamilyOptions(true, cache)},
       {keys::kSnapshotsFamily, FamilyOptions(true, cache)},
       {keys::kCheckpointsFamily, FamilyOptions(true, cache)},
@@ -91,10 +92,9 @@ Status RocksDbEventStore::OpenDatabase() {
   db_.reset(raw_db);
   log_cf_ = handles_[1];
   index_cf_ = handles_[2];
-  heads_cf_ = handles_[3];
-  ids_cf_ = handles_[4];
-  snapshots_cf_ = handles_[5];
-  checkpoints_cf_ = handles_[6];
+  ids_cf_ = handles_[3];
+  snapshots_cf_ = handles_[4];
+  checkpoints_cf_ = handles_[5];
 
   std::string format;
   s = db_->Get(rocksdb::ReadOptions(), keys::kFormatVersionKey, &format);
@@ -143,7 +143,8 @@ RocksDbEventStore::~RocksDbEventStore() {
     }
     queue_cv_.notify_all();
     space_cv_.notify_all();
-    writer_.join();
+    writer_.join();  // Writes every queued append, then tells the sync thread.
+    syncer_.join();  // Answers every written append.
   }
   {
     std::lock_guard lock(commit_mu_);

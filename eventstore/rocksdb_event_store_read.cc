@@ -8,13 +8,6 @@
 
 namespace remotegpu::eventstore {
 
-Result<RecordedEvent> RocksDbEventStore::ReadAt(uint64_t position) {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), log_cf_, keys::PositionKey(position), &value);
-  if (!s.ok()) return FromRocksDb(s, "reading event at position " + std::to_string(position));
-  return DecodeEnvelope(value);
-}
-
 Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadStream(const std::string& stream_id,
                                                                  const StreamReadOptions& options) {
   RGPU_RETURN_IF_ERROR(ValidateStreamId(stream_id));
@@ -26,13 +19,20 @@ Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadStream(const std::stri
   rocksdb::ReadOptions read_options;
   read_options.snapshot = snapshot;
   const std::string prefix = keys::StreamIndexPrefix(stream_id);
+  // Index entries of written but not yet durable groups are the newest
+  // versions of their streams; they are skipped.
+  const uint64_t durable = LastPosition();
+  auto is_durable = [&](const rocksdb::Slice& position) {
+    return keys::DecodeBigEndian64(position.ToStringView()) <= durable;
+  };
 
   std::vector<std::string> positions;
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, index_cf_));
     if (options.direction == ReadDirection::kForward) {
       it->Seek(keys::StreamIndexKey(stream_id, std::max<uint64_t>(options.from_version, 1)));
-      for (; it->Valid() && it->key().starts_with(prefix) && positions.size() < options.max_count;
+      for (; it->Valid() && it->key().starts_with(prefix) && positions.size() < options.max_count &&
+             is_durable(it->value());
            it->Next()) {
         positions.push_back(it->value().ToString());
       }
@@ -44,7 +44,7 @@ Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadStream(const std::stri
       it->SeekForPrev(keys::StreamIndexKey(stream_id, options.from_version));
       for (; it->Valid() && it->key().starts_with(prefix) && positions.size() < options.max_count;
            it->Prev()) {
-        positions.push_back(it->value().ToString());
+        if (is_durable(it->value())) positions.push_back(it->value().ToString());
       }
     }
     Status walk = FromRocksDb(it->status(), "reading index of " + stream_id);
@@ -77,6 +77,9 @@ Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadStream(const std::stri
 Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadAll(uint64_t from_position,
                                                               size_t max_count) {
   std::vector<RecordedEvent> events;
+  const uint64_t durable = LastPosition();
+  if (from_position > durable) return events;
+  max_count = std::min<uint64_t>(max_count, durable - std::max<uint64_t>(from_position, 1) + 1);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
   for (it->Seek(keys::PositionKey(std::max<uint64_t>(from_position, 1)));
        it->Valid() && events.size() < max_count; it->Next()) {
@@ -90,12 +93,21 @@ Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadAll(uint64_t from_posi
 
 Result<uint64_t> RocksDbEventStore::StreamHead(const std::string& stream_id) {
   RGPU_RETURN_IF_ERROR(ValidateStreamId(stream_id));
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), heads_cf_, stream_id, &value);
-  if (s.IsNotFound()) return uint64_t{0};
-  if (!s.ok()) return FromRocksDb(s, "reading head of " + stream_id);
-  if (value.size() != 8) return Status::Corruption("head of " + stream_id + " is not 8 bytes");
-  return keys::DecodeBigEndian64(value);
+  return HeadAtOrBefore(stream_id, LastPosition());
+}
+
+Result<uint64_t> RocksDbEventStore::HeadAtOrBefore(const std::string& stream_id,
+                                                   uint64_t max_position) {
+  const std::string prefix = keys::StreamIndexPrefix(stream_id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_cf_));
+  for (it->SeekForPrev(keys::StreamIndexKey(stream_id, UINT64_MAX));
+       it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+    if (keys::DecodeBigEndian64(it->value().ToStringView()) <= max_position) {
+      return keys::DecodeBigEndian64(it->key().ToStringView().substr(prefix.size()));
+    }
+  }
+  RGPU_RETURN_IF_ERROR(FromRocksDb(it->status(), "reading head of " + stream_id));
+  return uint64_t{0};
 }
 
 // Reads from its own cursor on every call: see Subscription in event_store.h.

@@ -3,12 +3,14 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <future>
 #include <unordered_set>
 
 #include "eventstore/envelope_codec.h"
 #include "eventstore/key_format.h"
 #include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb_event_store_internal.h"
 #include "eventstore/rocksdb_status.h"
 
 namespace remotegpu::eventstore {
@@ -46,49 +48,60 @@ Status ValidateRequest(const std::vector<StreamAppend>& streams) {
 
 }  // namespace
 
-struct RocksDbEventStore::PendingAppend {
-  std::vector<StreamAppend> streams;
-  AppendOptions options;
-  size_t event_count = 0;
-  std::promise<Result<AppendResult>> done;
-};
-
-// What the requests staged so far in the current group have changed; it
-// becomes the committed state only if the group's write succeeds.
-struct RocksDbEventStore::GroupOverlay {
-  struct StoredId {
-    std::string stream_id;
-    uint64_t position;
-    uint64_t version;
-  };
-  uint64_t next_position;
-  Sha256Digest chain_head;
-  std::unordered_map<std::string, uint64_t> heads;
-  std::unordered_map<Uuid, StoredId, UuidHash> ids;
-};
-
-struct RocksDbEventStore::StagedAppend {
-  Result<AppendResult> result;
-  // True when the result holds only if the group's write succeeds.
-  bool depends_on_commit = false;
-};
-
 Result<AppendResult> RocksDbEventStore::Append(std::vector<StreamAppend> streams,
                                                const AppendOptions& options) {
+  std::promise<Result<AppendResult>> answer;
+  auto answered = answer.get_future();
+  Status queued = Enqueue(
+      std::move(streams), options,
+      [&answer](Result<AppendResult> result) { answer.set_value(std::move(result)); },
+      /*wait_for_space=*/true);
+  if (!queued.ok()) return queued;
+  return answered.get();
+}
+
+void RocksDbEventStore::AppendAsync(std::vector<StreamAppend> streams,
+                                    const AppendOptions& options, AppendCallback done) {
+  // Enqueue takes `done` only when it succeeds.
+  Status queued = Enqueue(std::move(streams), options, done, /*wait_for_space=*/false);
+  if (!queued.ok()) done(std::move(queued));
+}
+
+Status RocksDbEventStore::Enqueue(std::vector<StreamAppend> streams, const AppendOptions& options,
+                                  AppendCallback done, bool wait_for_space) {
   RGPU_RETURN_IF_ERROR(ValidateRequest(streams));
-  PendingAppend pending;
-  for (const auto& stream : streams) pending.event_count += stream.events.size();
-  pending.streams = std::move(streams);
-  pending.options = options;
-  auto done = pending.done.get_future();
+  auto pending = std::make_unique<PendingAppend>();
+  for (const auto& stream : streams) pending->event_count += stream.events.size();
+  pending->streams = std::move(streams);
+  pending->options = options;
+  pending->done = std::move(done);
   {
     std::unique_lock lock(queue_mu_);
-    space_cv_.wait(lock, [&] { return stopping_ || queue_.size() < options_.max_queued_appends; });
+    if (wait_for_space) {
+      space_cv_.wait(lock,
+                     [&] { return stopping_ || queue_.size() < options_.max_queued_appends; });
+    }
     if (stopping_) return Status::Unavailable("event store is closing");
-    queue_.push_back(&pending);
+    if (queue_.size() >= options_.max_queued_appends) {
+      return Status::ResourceExhausted("event store write queue is full (" +
+                                       std::to_string(queue_.size()) + " appends); retry later");
+    }
+    queue_.push_back(std::move(pending));
   }
   queue_cv_.notify_one();
-  return done.get();
+  return Status::Ok();
+}
+
+void RocksDbEventStore::Answer(std::unique_ptr<PendingAppend> pending,
+                               Result<AppendResult> result) {
+  AppendCallback done = std::move(pending->done);
+  pending.reset();
+  done(std::move(result));
+}
+
+WriterStats RocksDbEventStore::Stats() const {
+  return {stat_group_writes_.load(), stat_wal_syncs_.load(),   stat_appends_.load(),
+          stat_events_.load(),       stat_write_micros_.load(), stat_sync_micros_.load()};
 }
 
 size_t RocksDbEventStore::WriterQueueDepth() {
@@ -97,62 +110,146 @@ size_t RocksDbEventStore::WriterQueueDepth() {
 }
 
 void RocksDbEventStore::WriterLoop() {
-  std::vector<PendingAppend*> group;
+  std::vector<std::unique_ptr<PendingAppend>> group;
   while (true) {
     group.clear();
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // Stopping, and every queued append is answered.
+      if (queue_.empty()) break;  // Stopping, and every queued append is written.
       size_t events = 0;
       while (!queue_.empty() &&
              (group.empty() || events + queue_.front()->event_count <= options_.max_group_events)) {
         events += queue_.front()->event_count;
-        group.push_back(queue_.front());
+        group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     space_cv_.notify_all();
-    CommitGroup(group);
+    WriteGroup(group);
   }
+  {
+    std::lock_guard lock(sync_mu_);
+    writer_done_ = true;
+  }
+  sync_cv_.notify_one();
 }
 
-void RocksDbEventStore::CommitGroup(std::vector<PendingAppend*>& group) {
+void RocksDbEventStore::WriteGroup(std::vector<std::unique_ptr<PendingAppend>>& group) {
+  Status refused;
+  {
+    std::lock_guard lock(sync_mu_);
+    refused = sync_failure_;
+  }
+  if (!refused.ok()) {
+    for (auto& pending : group) {
+      Answer(std::move(pending), Status(refused.code(),
+                                        "the event store stopped writing after a failed fsync; "
+                                        "reopen it (" + refused.message() + ")"));
+    }
+    stat_appends_ += group.size();
+    return;
+  }
+
   GroupOverlay overlay{next_position_, chain_head_, {}, {}};
   rocksdb::WriteBatch batch;
   std::vector<StagedAppend> staged;
   staged.reserve(group.size());
-  bool sync = false;
-  for (PendingAppend* pending : group) {
-    staged.push_back(Stage(*pending, overlay, batch));
-    if (staged.back().depends_on_commit) sync |= pending->options.sync;
-  }
+  for (auto& pending : group) staged.push_back(Stage(*pending, overlay, batch));
 
   Status write_status;
   if (batch.Count() > 0) {
-    write_status = options_.commit_sink->Commit(*db_, batch, sync);
+    auto write_start = std::chrono::steady_clock::now();
+    write_status = options_.commit_sink->Write(*db_, batch);
+    stat_write_micros_ += std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - write_start)
+                              .count();
+    stat_group_writes_.fetch_add(1, std::memory_order_relaxed);
     if (write_status.ok()) {
+      stat_events_ += overlay.next_position - next_position_;
       next_position_ = overlay.next_position;
       chain_head_ = overlay.chain_head;
       if (head_cache_.size() + overlay.heads.size() > kMaxCachedHeads) head_cache_.clear();
       for (auto& [stream_id, head] : overlay.heads) head_cache_[stream_id] = head;
-      {
-        std::lock_guard lock(commit_mu_);
-        last_position_.store(next_position_ - 1, std::memory_order_release);
-      }
-      commit_cv_.notify_all();
     } else {
-      spdlog::error("event store: group commit of {} appends failed, none committed: {}",
+      spdlog::error("event store: writing a group of {} appends failed, none committed: {}",
                     group.size(), write_status.ToString());
     }
   }
-  // After set_value the appender may destroy its PendingAppend: touch nothing after.
+
+  // Answer now what does not wait for the disk; hand the rest to the sync
+  // thread.
+  WrittenGroup written{{}, next_position_ - 1, false};
   for (size_t i = 0; i < group.size(); ++i) {
-    if (!write_status.ok() && staged[i].depends_on_commit) {
-      group[i]->done.set_value(write_status);
+    if (!staged[i].depends_on_commit) {
+      Answer(std::move(group[i]), std::move(staged[i].result));
+      ++stat_appends_;
+    } else if (!write_status.ok()) {
+      Answer(std::move(group[i]), write_status);
+      ++stat_appends_;
     } else {
-      group[i]->done.set_value(std::move(staged[i].result));
+      written.needs_sync |= group[i]->options.sync;
+      written.appends.emplace_back(std::move(group[i]), std::move(staged[i].result));
     }
+  }
+  if (written.appends.empty()) return;
+  {
+    std::lock_guard lock(sync_mu_);
+    written_.push_back(std::move(written));
+  }
+  sync_cv_.notify_one();
+}
+
+void RocksDbEventStore::SyncLoop() {
+  std::deque<WrittenGroup> groups;
+  while (true) {
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return writer_done_ || !written_.empty(); });
+      if (written_.empty()) return;  // The writer is done and everything is answered.
+      groups.swap(written_);
+    }
+    PublishAndAnswer(groups);
+    groups.clear();
+  }
+}
+
+// Makes `groups` durable with one fsync (when any append asked for it),
+// publishes the new last position and answers their appends.
+void RocksDbEventStore::PublishAndAnswer(std::deque<WrittenGroup>& groups) {
+  bool needs_sync = false;
+  for (const auto& group : groups) needs_sync |= group.needs_sync;
+  Status status;
+  {
+    std::lock_guard lock(sync_mu_);
+    status = sync_failure_;
+  }
+  if (status.ok() && needs_sync) {
+    auto sync_start = std::chrono::steady_clock::now();
+    status = options_.commit_sink->SyncWal(*db_);
+    stat_sync_micros_ += std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - sync_start)
+                             .count();
+    ++stat_wal_syncs_;
+    if (!status.ok()) {
+      spdlog::error("event store: WAL fsync failed; refusing writes until reopened: {}",
+                    status.ToString());
+      std::lock_guard lock(sync_mu_);
+      sync_failure_ = status;
+    }
+  }
+  if (status.ok()) {
+    {
+      std::lock_guard lock(commit_mu_);
+      last_position_.store(groups.back().last_position, std::memory_order_release);
+    }
+    commit_cv_.notify_all();
+  }
+  for (auto& group : groups) {
+    for (auto& [pending, result] : group.appends) {
+      Answer(std::move(pending), status.ok() ? std::move(result) : Result<AppendResult>(status));
+    }
+    stat_appends_ += group.appends.size();
   }
 }
 
@@ -163,8 +260,9 @@ RocksDbEventStore::StagedAppend RocksDbEventStore::Stage(PendingAppend& pending,
   Status retry = CheckForRetry(pending, overlay, &duplicate_of);
   if (!retry.ok()) return {retry, false};
   if (duplicate_of) {
-    bool in_this_group = duplicate_of->last_position >= next_position_;
-    return {std::move(*duplicate_of), in_this_group};
+    // Answered in order behind the groups before it, so never before the
+    // original append is durable.
+    return {std::move(*duplicate_of), true};
   }
 
   std::vector<uint64_t> heads;
@@ -206,7 +304,6 @@ RocksDbEventStore::StagedAppend RocksDbEventStore::Stage(PendingAppend& pending,
       overlay.ids[event.data.event_id] = {stream.stream_id, event.global_position,
                                           event.stream_version};
     }
-    batch.Put(heads_cf_, stream.stream_id, keys::PositionKey(heads[i]));
     overlay.heads[stream.stream_id] = heads[i];
   }
   result.last_position = overlay.next_position - 1;
@@ -296,17 +393,11 @@ Result<uint64_t> RocksDbEventStore::HeadForWrite(const std::string& stream_id,
                                                  const GroupOverlay& overlay) {
   if (auto it = overlay.heads.find(stream_id); it != overlay.heads.end()) return it->second;
   if (auto it = head_cache_.find(stream_id); it != head_cache_.end()) return it->second;
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), heads_cf_, stream_id, &value);
-  uint64_t head = 0;
-  if (s.ok()) {
-    if (value.size() != 8) return Status::Corruption("head of " + stream_id + " is not 8 bytes");
-    head = keys::DecodeBigEndian64(value);
-  } else if (!s.IsNotFound()) {
-    return FromRocksDb(s, "reading head of " + stream_id);
-  }
+  // Everything written so far counts, synced or not: it is ahead in the WAL.
+  auto head = HeadAtOrBefore(stream_id, UINT64_MAX);
+  if (!head.ok()) return head;
   if (head_cache_.size() >= kMaxCachedHeads) head_cache_.clear();
-  head_cache_[stream_id] = head;
+  head_cache_[stream_id] = *head;
   return head;
 }
 

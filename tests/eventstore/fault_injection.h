@@ -1,12 +1,14 @@
 // Fault injection for the event store's group commit, in the spirit of
 // LevelDB's FaultInjectionTestEnv: wraps the real commit sink and fails
-// chosen commits without writing anything, or holds a commit until the test
-// lets it go (to line appends up into one group).
+// chosen group writes without writing anything, fails chosen WAL syncs, or
+// holds a write until the test lets it go (to line appends up into one
+// group).
 #pragma once
 
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #include "eventstore/rocksdb_event_store.h"
 
@@ -17,12 +19,17 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
   explicit FaultInjectingCommitSink(std::unique_ptr<GroupCommitSink> inner)
       : inner_(std::move(inner)) {}
 
-  // The n-th commit from now on (1-based) fails with an IoError; 0: none does.
+  // The n-th group write from now on (1-based) fails with an IoError; 0: none does.
   void FailNth(int n) {
     std::lock_guard lock(mu_);
     fail_at_ = n == 0 ? 0 : commits_ + n;
   }
-  // The next commit waits inside Commit until Release().
+  // The next WAL sync fails with an IoError.
+  void FailNextSync() {
+    std::lock_guard lock(mu_);
+    fail_next_sync_ = true;
+  }
+  // The next group write waits inside Write until Release().
   void HoldNext() {
     std::lock_guard lock(mu_);
     hold_next_ = true;
@@ -44,7 +51,7 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
     return commits_;
   }
 
-  Status Commit(rocksdb::DB& db, rocksdb::WriteBatch& batch, bool sync) override {
+  Status Write(rocksdb::DB& db, rocksdb::WriteBatch& batch) override {
     bool fail;
     {
       std::unique_lock lock(mu_);
@@ -59,8 +66,18 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
       }
       fail = commits_ == fail_at_;
     }
-    if (fail) return Status::IoError("injected fault: group commit failed");
-    return inner_->Commit(db, batch, sync);
+    if (fail) return Status::IoError("injected fault: group write failed");
+    return inner_->Write(db, batch);
+  }
+
+  Status SyncWal(rocksdb::DB& db) override {
+    {
+      std::lock_guard lock(mu_);
+      if (std::exchange(fail_next_sync_, false)) {
+        return Status::IoError("injected fault: WAL fsync failed");
+      }
+    }
+    return inner_->SyncWal(db);
   }
 
  private:
@@ -70,6 +87,7 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
   int commits_ = 0;
   int fail_at_ = 0;
   bool hold_next_ = false;
+  bool fail_next_sync_ = false;
   bool holding_ = false;
   bool released_ = false;
 };
