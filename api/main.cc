@@ -29,11 +29,13 @@ Run `remotegpu serve --help` for the flags of serve.
 
 po::options_description ServeFlags() {
   po::options_description flags("remotegpu serve flags (each also REMOTEGPU_<NAME>)");
+  // clang-format off
   flags.add_options()
       ("help,h", "print this help and exit")
       ("data-dir", po::value<std::string>()->default_value("./data"),
        "directory of the event log and server state")
       ("log-format", po::value<std::string>()->default_value("text"), "text or json");
+  // clang-format on
   return flags;
 }
 
@@ -88,9 +90,8 @@ int Serve(int argc, char** argv) {
     spdlog::error("cannot open the event log: {}", store.status().ToString());
     return 1;
   }
-  spdlog::info("event log open at {}: {} events, next position {}",
-               (data_dir / "events").string(), (*store)->LastPosition(),
-               (*store)->LastPosition() + 1);
+  spdlog::info("event log open at {}: {} events, next position {}", (data_dir / "events").string(),
+               (*store)->LastPosition(), (*store)->LastPosition() + 1);
   spdlog::info("serving the event log only: the HTTP API is not part of this build yet");
 
   int signal = 0;

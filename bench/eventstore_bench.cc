@@ -17,11 +17,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <functional>
-#include <mutex>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,7 +71,8 @@ struct RunFigures {
 std::string Payload(int appender, uint64_t n) {
   std::string body = R"({"host_id":"host-)" + std::to_string(appender) +
                      R"(","gpu_indexes":[0,1],"gpu_model":"NVIDIA A100-SXM4-80GB",)"
-                     R"("environment_id":"env-)" + std::to_string(n) +
+                     R"("environment_id":"env-)" +
+                     std::to_string(n) +
                      R"(","cpu_cores":16,"memory_mb":131072,"reason":"scheduled by best-fit",)"
                      R"("pad":")";
   body.append(std::max<int>(0, 296 - static_cast<int>(body.size())), 'x');
@@ -118,8 +119,8 @@ RunFigures RunClosedLoop(int appenders, std::chrono::milliseconds duration, Appe
       for (uint64_t n = 0; !stop.load(std::memory_order_relaxed); ++n) {
         auto start = SteadyClock::now();
         append(t, n);
-        auto micros = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() -
-                                                                            start);
+        auto micros =
+            std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start);
         latencies[t].push_back(static_cast<uint32_t>(micros.count()));
       }
     });
@@ -152,9 +153,10 @@ std::vector<eventstore::StreamAppend> Command(const std::string& round, int t, u
   event.payload = Payload(t, n);
   event.actor = {eventstore::ActorKind::kUser, "user-1", "bench"};
   std::vector<eventstore::StreamAppend> command;
-  command.push_back({"host-" + round + "-" + std::to_string(t) + "-" +
-                         std::to_string(n % kStreamsPerAppender),
-                     ExpectedVersion::Exact(expected_version), {std::move(event)}});
+  command.push_back(
+      {"host-" + round + "-" + std::to_string(t) + "-" + std::to_string(n % kStreamsPerAppender),
+       ExpectedVersion::Exact(expected_version),
+       {std::move(event)}});
   return command;
 }
 
@@ -209,18 +211,17 @@ RunFigures RunOursAsync(eventstore::RocksDbEventStore& store, int appenders, boo
       return;
     }
     a.sent = SteadyClock::now();
-    store.AppendAsync(Command(round, a.t, a.n, a.versions[a.n % kStreamsPerAppender]),
-                      {.sync = sync},
-                      [&](Result<eventstore::AppendResult> result) {
-                        if (!result.ok()) Die("append failed: " + result.status().ToString());
-                        a.latencies.push_back(static_cast<uint32_t>(
-                            std::chrono::duration_cast<std::chrono::microseconds>(
-                                SteadyClock::now() - a.sent)
-                                .count()));
-                        ++a.versions[a.n % kStreamsPerAppender];
-                        ++a.n;
-                        send(a);
-                      });
+    store.AppendAsync(
+        Command(round, a.t, a.n, a.versions[a.n % kStreamsPerAppender]), {.sync = sync},
+        [&](Result<eventstore::AppendResult> result) {
+          if (!result.ok()) Die("append failed: " + result.status().ToString());
+          a.latencies.push_back(static_cast<uint32_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - a.sent)
+                  .count()));
+          ++a.versions[a.n % kStreamsPerAppender];
+          ++a.n;
+          send(a);
+        });
   };
   const eventstore::WriterStats before = store.Stats();
   auto start = SteadyClock::now();
@@ -295,9 +296,7 @@ int Main(int argc, char** argv) {
   const auto duration = std::chrono::milliseconds(quick ? 1500 : 5000);
   const int kAppenders[] = {1, 8, 64};
   testing::TempDir dir;
-  auto progress = [&](const std::string& what) {
-    std::cerr << "  running: " << what << "\n";
-  };
+  auto progress = [&](const std::string& what) { std::cerr << "  running: " << what << "\n"; };
 
   // Ours.
   auto store = eventstore::RocksDbEventStore::Open({.path = dir.Sub("events")});
@@ -327,8 +326,9 @@ int Main(int argc, char** argv) {
   }
   double read_seconds = std::chrono::duration<double>(SteadyClock::now() - read_start).count();
   double read_eps = static_cast<double>(read) / read_seconds;
-  if (read != log_events) Die("full read returned " + std::to_string(read) + " events, not " +
-                              std::to_string(log_events));
+  if (read != log_events)
+    Die("full read returned " + std::to_string(read) + " events, not " +
+        std::to_string(log_events));
   store->reset();
 
   // The peer, on the same disk.
@@ -368,26 +368,27 @@ int Main(int argc, char** argv) {
 
   // Report.
   std::printf("\nRemoteGPU event store vs PostgreSQL %s event table, %u cores, %.1f s per run\n",
-              pg_version.c_str(), std::thread::hardware_concurrency(),
-              duration.count() / 1000.0);
+              pg_version.c_str(), std::thread::hardware_concurrency(), duration.count() / 1000.0);
   std::printf("durable appends (fsync before ack) of single-event commands of ~300 bytes\n");
-  std::printf("ours: N appends in flight through AppendAsync (how the server calls it), and N\n"
-              "threads each blocking in Append; PostgreSQL: N connections, one transaction each\n\n");
-  std::printf("%-6s | %10s %7s %7s %5s | %10s %7s %5s | %10s %7s %7s %5s | %6s\n", "N",
-              "ours ev/s", "p50 us", "p99 us", "cpu", "thread ev/s", "p99 us", "cpu", "pg ev/s",
-              "p50 us", "p99 us", "cpu*", "ratio");
+  std::printf(
+      "ours: N appends in flight through AppendAsync (how the server calls it), and N\n"
+      "threads each blocking in Append; PostgreSQL: N connections, one transaction each\n\n");
+  std::printf("%-6s | %10s %7s %7s %5s | %10s %7s %5s | %10s %7s %7s %5s | %6s\n", "N", "ours ev/s",
+              "p50 us", "p99 us", "cpu", "thread ev/s", "p99 us", "cpu", "pg ev/s", "p50 us",
+              "p99 us", "cpu*", "ratio");
   std::printf("%s\n", std::string(112, '-').c_str());
   for (size_t i = 0; i < ours.size(); ++i) {
-    std::printf("%-6d | %10.0f %7.0f %7.0f %5.2f | %10.0f %7.0f %5.2f | %10.0f %7.0f %7.0f %5.2f |"
-                " %5.1fx\n",
-                kAppenders[i], ours[i].events_per_second, ours[i].p50_us, ours[i].p99_us,
-                ours[i].cpu_cores, ours_threads[i].events_per_second, ours_threads[i].p99_us,
-                ours_threads[i].cpu_cores, peer[i].events_per_second, peer[i].p50_us,
-                peer[i].p99_us, peer[i].cpu_cores,
-                ours[i].events_per_second / peer[i].events_per_second);
+    std::printf(
+        "%-6d | %10.0f %7.0f %7.0f %5.2f | %10.0f %7.0f %5.2f | %10.0f %7.0f %7.0f %5.2f |"
+        " %5.1fx\n",
+        kAppenders[i], ours[i].events_per_second, ours[i].p50_us, ours[i].p99_us, ours[i].cpu_cores,
+        ours_threads[i].events_per_second, ours_threads[i].p99_us, ours_threads[i].cpu_cores,
+        peer[i].events_per_second, peer[i].p50_us, peer[i].p99_us, peer[i].cpu_cores,
+        ours[i].events_per_second / peer[i].events_per_second);
   }
-  std::printf("cpu: cores this process kept busy; *for PostgreSQL only the client side, the\n"
-              "server's backends are other processes. ratio: ours (in flight) / PostgreSQL.\n");
+  std::printf(
+      "cpu: cores this process kept busy; *for PostgreSQL only the client side, the\n"
+      "server's backends are other processes. ratio: ours (in flight) / PostgreSQL.\n");
   std::printf("\nours in flight, N = 1/8/64: events per fsync");
   for (const auto& f : ours) std::printf(" %.1f", f.events_per_sync);
   std::printf("; mean fsync");

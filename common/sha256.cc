@@ -1,8 +1,8 @@
 #include "common/sha256.h"
 
-#include <openssl/evp.h>
-
 #include <cstdlib>
+
+#include <openssl/evp.h>
 
 namespace remotegpu {
 

@@ -49,7 +49,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
@@ -86,7 +88,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design.
+  Result(T value) : value_(std::move(value)) {}        // NOLINT: implicit by design.
   Result(Status status) : value_(std::move(status)) {  // NOLINT: implicit by design.
     assert(!std::get<Status>(value_).ok() && "Result built from an OK status has no value");
   }
@@ -120,8 +122,8 @@ class [[nodiscard]] Result {
 }  // namespace remotegpu
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define RGPU_RETURN_IF_ERROR(expr)               \
-  do {                                           \
-    ::remotegpu::Status rgpu_status__ = (expr);  \
+#define RGPU_RETURN_IF_ERROR(expr)                 \
+  do {                                             \
+    ::remotegpu::Status rgpu_status__ = (expr);    \
     if (!rgpu_status__.ok()) return rgpu_status__; \
   } while (0)

@@ -54,7 +54,8 @@ Result<Subprocess> Subprocess::Spawn(const std::vector<std::string>& argv,
       if (options.merge_stderr) dup2(pipe_fds[1], STDERR_FILENO);
     }
     if (user) {
-      if (setgroups(0, nullptr) != 0 || setgid(user->gid) != 0 || setuid(user->uid) != 0) _exit(126);
+      if (setgroups(0, nullptr) != 0 || setgid(user->gid) != 0 || setuid(user->uid) != 0)
+        _exit(126);
     }
     execve(args[0], args.data(), env.data());
     if (errno == ENOENT) execvpe(args[0], args.data(), env.data());
@@ -64,7 +65,8 @@ Result<Subprocess> Subprocess::Spawn(const std::vector<std::string>& argv,
   return Subprocess(pid, pipe_fds[0]);
 }
 
-Subprocess::Subprocess(Subprocess&& other) noexcept : pid_(other.pid_), stdout_fd_(other.stdout_fd_) {
+Subprocess::Subprocess(Subprocess&& other) noexcept
+    : pid_(other.pid_), stdout_fd_(other.stdout_fd_) {
   other.pid_ = -1;
   other.stdout_fd_ = -1;
 }

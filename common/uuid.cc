@@ -70,7 +70,8 @@ size_t UuidHash::operator()(const Uuid& id) const noexcept {
 UuidV7Generator::UuidV7Generator(const Clock& clock)
     : UuidV7Generator(clock, std::random_device()() ^ (uint64_t{std::random_device()()} << 32)) {}
 
-UuidV7Generator::UuidV7Generator(const Clock& clock, uint64_t seed) : clock_(clock), random_(seed) {}
+UuidV7Generator::UuidV7Generator(const Clock& clock, uint64_t seed)
+    : clock_(clock), random_(seed) {}
 
 Uuid UuidV7Generator::NewId() {
   int64_t millis = clock_.NowMicros() / 1000;

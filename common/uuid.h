@@ -54,9 +54,9 @@ class UuidV7Generator final : public IdGenerator {
  private:
   const Clock& clock_;
   std::mutex mu_;
-  std::mt19937_64 random_;     // Guarded by mu_.
-  int64_t last_millis_ = -1;   // Guarded by mu_.
-  uint16_t counter_ = 0;       // Guarded by mu_.
+  std::mt19937_64 random_;    // Guarded by mu_.
+  int64_t last_millis_ = -1;  // Guarded by mu_.
+  uint16_t counter_ = 0;      // Guarded by mu_.
 };
 
 // Ids 00000000-0000-7000-8000-000000000001, …2, … for tests that want

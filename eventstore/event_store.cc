@@ -4,20 +4,28 @@ namespace remotegpu::eventstore {
 
 bool ExpectedVersion::IsSatisfiedBy(uint64_t actual) const {
   switch (kind_) {
-    case Kind::kAny: return true;
-    case Kind::kNoStream: return actual == 0;
-    case Kind::kExists: return actual > 0;
-    case Kind::kExact: return actual == version_;
+    case Kind::kAny:
+      return true;
+    case Kind::kNoStream:
+      return actual == 0;
+    case Kind::kExists:
+      return actual > 0;
+    case Kind::kExact:
+      return actual == version_;
   }
   return false;
 }
 
 std::string ExpectedVersion::ToString() const {
   switch (kind_) {
-    case Kind::kAny: return "any";
-    case Kind::kNoStream: return "no_stream";
-    case Kind::kExists: return "exists";
-    case Kind::kExact: return std::to_string(version_);
+    case Kind::kAny:
+      return "any";
+    case Kind::kNoStream:
+      return "no_stream";
+    case Kind::kExists:
+      return "exists";
+    case Kind::kExact:
+      return std::to_string(version_);
   }
   return "?";
 }

@@ -195,8 +195,7 @@ class EventStore {
                                                         const StreamReadOptions& options = {}) = 0;
 
   // Events of the whole log from `from_position` (1-based), up to max_count.
-  virtual Result<std::vector<RecordedEvent>> ReadAll(uint64_t from_position,
-                                                     size_t max_count) = 0;
+  virtual Result<std::vector<RecordedEvent>> ReadAll(uint64_t from_position, size_t max_count) = 0;
 
   // The stream's current version, or 0 when it does not exist.
   virtual Result<uint64_t> StreamHead(const std::string& stream_id) = 0;

@@ -174,10 +174,10 @@ class RocksDbEventStore final : public EventStore {
 
   // Stage 1: appends waiting for the writer.
   mutable std::mutex queue_mu_;
-  std::condition_variable queue_cv_;  // Signals the writer: work or stop.
-  std::condition_variable space_cv_;  // Signals appenders: room in the queue.
+  std::condition_variable queue_cv_;                  // Signals the writer: work or stop.
+  std::condition_variable space_cv_;                  // Signals appenders: room in the queue.
   std::deque<std::unique_ptr<PendingAppend>> queue_;  // Guarded by queue_mu_.
-  bool stopping_ = false;             // Guarded by queue_mu_.
+  bool stopping_ = false;                             // Guarded by queue_mu_.
   std::thread writer_;
 
   // Owned by the writer thread (set by Open before it starts). They include

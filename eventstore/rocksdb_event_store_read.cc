@@ -114,7 +114,8 @@ Result<uint64_t> RocksDbEventStore::HeadAtOrBefore(const std::string& stream_id,
 class RocksDbEventStore::RocksDbSubscription final : public Subscription {
  public:
   RocksDbSubscription(RocksDbEventStore& store, const SubscribeOptions& options)
-      : store_(store), cursor_(std::max<uint64_t>(options.from_position, 1)),
+      : store_(store),
+        cursor_(std::max<uint64_t>(options.from_position, 1)),
         max_batch_(std::max<size_t>(options.max_batch, 1)) {}
 
   Result<std::vector<RecordedEvent>> Next(std::chrono::milliseconds max_wait) override {
@@ -149,7 +150,8 @@ class RocksDbEventStore::RocksDbSubscription final : public Subscription {
   std::atomic<bool> closed_{false};
 };
 
-Result<std::unique_ptr<Subscription>> RocksDbEventStore::Subscribe(const SubscribeOptions& options) {
+Result<std::unique_ptr<Subscription>> RocksDbEventStore::Subscribe(
+    const SubscribeOptions& options) {
   return std::unique_ptr<Subscription>(std::make_unique<RocksDbSubscription>(*this, options));
 }
 

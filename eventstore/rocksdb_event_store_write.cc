@@ -1,11 +1,11 @@
 // The write path: Append, the writer thread and group commit.
-#include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <future>
 #include <unordered_set>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include "eventstore/envelope_codec.h"
 #include "eventstore/key_format.h"
@@ -60,8 +60,8 @@ Result<AppendResult> RocksDbEventStore::Append(std::vector<StreamAppend> streams
   return answered.get();
 }
 
-void RocksDbEventStore::AppendAsync(std::vector<StreamAppend> streams,
-                                    const AppendOptions& options, AppendCallback done) {
+void RocksDbEventStore::AppendAsync(std::vector<StreamAppend> streams, const AppendOptions& options,
+                                    AppendCallback done) {
   // Enqueue takes `done` only when it succeeds.
   Status queued = Enqueue(std::move(streams), options, done, /*wait_for_space=*/false);
   if (!queued.ok()) done(std::move(queued));
@@ -100,7 +100,7 @@ void RocksDbEventStore::Answer(std::unique_ptr<PendingAppend> pending,
 }
 
 WriterStats RocksDbEventStore::Stats() const {
-  return {stat_group_writes_.load(), stat_wal_syncs_.load(),   stat_appends_.load(),
+  return {stat_group_writes_.load(), stat_wal_syncs_.load(),    stat_appends_.load(),
           stat_events_.load(),       stat_write_micros_.load(), stat_sync_micros_.load()};
 }
 
@@ -145,7 +145,8 @@ void RocksDbEventStore::WriteGroup(std::vector<std::unique_ptr<PendingAppend>>& 
     for (auto& pending : group) {
       Answer(std::move(pending), Status(refused.code(),
                                         "the event store stopped writing after a failed fsync; "
-                                        "reopen it (" + refused.message() + ")"));
+                                        "reopen it (" +
+                                            refused.message() + ")"));
     }
     stat_appends_ += group.size();
     return;
@@ -343,10 +344,10 @@ Status RocksDbEventStore::CheckForRetry(const PendingAppend& pending, const Grou
   size_t found = (events.size() - keys_to_read.size()) + stored.size();
   if (found == 0) return Status::Ok();
   if (found != pending.event_count) {
-    return Status::InvalidArgument(
-        "append mixes " + std::to_string(found) + " already stored event ids with " +
-        std::to_string(pending.event_count - found) +
-        " new events; a retry must resend exactly the original events");
+    return Status::InvalidArgument("append mixes " + std::to_string(found) +
+                                   " already stored event ids with " +
+                                   std::to_string(pending.event_count - found) +
+                                   " new events; a retry must resend exactly the original events");
   }
 
   AppendResult result;
@@ -367,9 +368,8 @@ Status RocksDbEventStore::CheckForRetry(const PendingAppend& pending, const Grou
         position = keys::DecodeBigEndian64(value);
         version = keys::DecodeBigEndian64(std::string_view(value).substr(8));
         std::string indexed;
-        rocksdb::Status s =
-            db_->Get(rocksdb::ReadOptions(), index_cf_,
-                     keys::StreamIndexKey(stream.stream_id, version), &indexed);
+        rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), index_cf_,
+                                     keys::StreamIndexKey(stream.stream_id, version), &indexed);
         if (!s.ok() && !s.IsNotFound()) return FromRocksDb(s, "checking a resent event");
         in_stream = s.ok() && indexed == keys::PositionKey(position);
       }

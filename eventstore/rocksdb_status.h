@@ -1,9 +1,9 @@
 // Conversion of RocksDB statuses into ours. Internal to the event store.
 #pragma once
 
-#include <rocksdb/status.h>
-
 #include <string>
+
+#include <rocksdb/status.h>
 
 #include "common/status.h"
 
@@ -17,7 +17,8 @@ inline Status FromRocksDb(const rocksdb::Status& s, const std::string& context) 
   if (s.IsCorruption()) return Status::Corruption(std::move(message));
   if (s.IsNotFound()) return Status::NotFound(std::move(message));
   if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(message));
-  if (s.IsBusy() || s.IsTryAgain() || s.IsIncomplete()) return Status::Unavailable(std::move(message));
+  if (s.IsBusy() || s.IsTryAgain() || s.IsIncomplete())
+    return Status::Unavailable(std::move(message));
   return Status::IoError(std::move(message));
 }
 

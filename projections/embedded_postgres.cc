@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+
 #include <spdlog/spdlog.h>
 
 #include "common/subprocess.h"
@@ -71,14 +72,14 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(EmbeddedPostgr
 
   SpawnOptions as_server;
   as_server.run_as_user = pg->run_as_;
-  std::string server_options = "-c listen_addresses=" +
-                               std::string(pg->options_.tcp_port > 0 ? "127.0.0.1" : "''") +
-                               " -c unix_socket_directories=" + pg->socket_dir_;
+  std::string server_options =
+      "-c listen_addresses=" + std::string(pg->options_.tcp_port > 0 ? "127.0.0.1" : "''") +
+      " -c unix_socket_directories=" + pg->socket_dir_;
   if (pg->options_.tcp_port > 0) server_options += " -p " + std::to_string(pg->options_.tcp_port);
-  auto started = RunCommand({pg->options_.bin_dir + "/pg_ctl", "start", "-w", "-t", "60", "-D",
-                             pg->cluster_dir_, "-l", pg->cluster_dir_ + "/server.log", "-o",
-                             server_options},
-                            as_server);
+  auto started =
+      RunCommand({pg->options_.bin_dir + "/pg_ctl", "start", "-w", "-t", "60", "-D",
+                  pg->cluster_dir_, "-l", pg->cluster_dir_ + "/server.log", "-o", server_options},
+                 as_server);
   if (!started.ok()) {
     std::ifstream log(pg->cluster_dir_ + "/server.log");
     std::string tail((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
@@ -106,9 +107,10 @@ Status EmbeddedPostgres::InitIfNeeded() {
                           "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"},
                          as_server);
   if (!init.ok()) {
-    std::string hint = run_as_.empty() ? "" :
-        "\n(PostgreSQL runs as user " + run_as_ + ": every parent directory of " + cluster_dir_ +
-        " must be traversable by it, e.g. chmod o+x)";
+    std::string hint = run_as_.empty() ? ""
+                                       : "\n(PostgreSQL runs as user " + run_as_ +
+                                             ": every parent directory of " + cluster_dir_ +
+                                             " must be traversable by it, e.g. chmod o+x)";
     return Status::IoError("initdb failed: " + init.status().message() + hint);
   }
   if (!options_.extra_config.empty()) {

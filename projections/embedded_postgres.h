@@ -46,7 +46,7 @@ class EmbeddedPostgres {
   Status InitIfNeeded();
 
   EmbeddedPostgresOptions options_;
-  std::string run_as_;      // "postgres" when we are root, else empty.
+  std::string run_as_;  // "postgres" when we are root, else empty.
   std::string cluster_dir_;
   std::string socket_dir_;
   bool running_ = false;

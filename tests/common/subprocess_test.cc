@@ -1,8 +1,9 @@
 #include "common/subprocess.h"
 
-#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+
+#include <gtest/gtest.h>
 
 namespace remotegpu {
 namespace {

@@ -1,10 +1,10 @@
 #include "common/uuid.h"
 
-#include <gtest/gtest.h>
-
 #include <set>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace remotegpu {
 namespace {
@@ -18,9 +18,9 @@ TEST(UuidTest, TextRoundTrip) {
 
 TEST(UuidTest, RejectsMalformedText) {
   EXPECT_FALSE(Uuid::Parse(""));
-  EXPECT_FALSE(Uuid::Parse("0190f5a8-1c2b-7d3e-8f40-123456789ab"));    // Short.
-  EXPECT_FALSE(Uuid::Parse("0190f5a8x1c2b-7d3e-8f40-123456789abc"));   // Bad dash.
-  EXPECT_FALSE(Uuid::Parse("0190f5a8-1c2b-7d3e-8f40-123456789abg"));   // Bad hex.
+  EXPECT_FALSE(Uuid::Parse("0190f5a8-1c2b-7d3e-8f40-123456789ab"));   // Short.
+  EXPECT_FALSE(Uuid::Parse("0190f5a8x1c2b-7d3e-8f40-123456789abc"));  // Bad dash.
+  EXPECT_FALSE(Uuid::Parse("0190f5a8-1c2b-7d3e-8f40-123456789abg"));  // Bad hex.
 }
 
 TEST(UuidV7Test, HasVersionVariantAndTimestamp) {

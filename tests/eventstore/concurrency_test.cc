@@ -1,10 +1,10 @@
 // Many threads race exact-version appends on one stream: exactly one wins
 // per version and the stream has no gaps.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <map>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "eventstore/log_verifier.h"
 #include "tests/eventstore/store_fixture.h"
@@ -27,8 +27,8 @@ TEST_F(ConcurrencyTest, ExactlyOneWinnerPerVersion) {
         ASSERT_TRUE(head.ok());
         if (*head >= kVersions) return;
         EventData event = MakeEvent("Claimed", "thread " + std::to_string(t));
-        auto result = store_->Append(
-            {ToStream("host-1", ExpectedVersion::Exact(*head), {event})}, {.sync = false});
+        auto result = store_->Append({ToStream("host-1", ExpectedVersion::Exact(*head), {event})},
+                                     {.sync = false});
         if (result.ok()) {
           ASSERT_EQ(result->streams[0].last_version, *head + 1);
           ++wins[t][*head + 1];
@@ -66,8 +66,8 @@ TEST_F(ConcurrencyTest, ConcurrentAppendsToManyStreamsKeepPositionsGapFree) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        auto r = store_->Append({ToStream("env-" + std::to_string(t),
-                                          ExpectedVersion::Exact(i), {MakeEvent("E")})});
+        auto r = store_->Append(
+            {ToStream("env-" + std::to_string(t), ExpectedVersion::Exact(i), {MakeEvent("E")})});
         ASSERT_TRUE(r.ok()) << r.status().ToString();
       }
     });

@@ -30,8 +30,8 @@ void WriteLine(const std::string& line) {
 EventData Event(const std::string& type, int thread, int i) {
   EventData event;
   event.type = type;
-  event.payload = std::string(200, 'x') + " thread " + std::to_string(thread) + " #" +
-                  std::to_string(i);
+  event.payload =
+      std::string(200, 'x') + " thread " + std::to_string(thread) + " #" + std::to_string(i);
   event.actor = {ActorKind::kSystem, "crash-child", ""};
   return event;
 }
@@ -58,9 +58,11 @@ int main(int argc, char** argv) {
       for (int i = 0;; ++i) {
         std::vector<StreamAppend> request;
         request.push_back({"host-" + std::to_string(t) + "-" + std::to_string(i % 8),
-                           ExpectedVersion::Any(), {Event("Tick", t, i)}});
+                           ExpectedVersion::Any(),
+                           {Event("Tick", t, i)}});
         if (i % 5 == 0) {  // Every fifth append touches two streams at once.
-          request.push_back({"env-" + std::to_string(t), ExpectedVersion::Any(),
+          request.push_back({"env-" + std::to_string(t),
+                             ExpectedVersion::Any(),
                              {Event("Tock", t, i), Event("Tock", t, i)}});
         }
         auto result = (*store)->Append(std::move(request));

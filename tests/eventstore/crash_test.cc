@@ -11,12 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <random>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "common/subprocess.h"
 #include "eventstore/log_verifier.h"
@@ -74,10 +74,9 @@ TEST(CrashTest, EveryAcknowledgedAppendSurvivesSigkill) {
   const char* iterations_env = std::getenv("REMOTEGPU_CRASH_ITERATIONS");
   const int iterations = iterations_env != nullptr ? std::atoi(iterations_env) : 20;
   const char* seed_env = std::getenv("REMOTEGPU_CRASH_SEED");
-  const uint64_t seed = seed_env != nullptr ? std::strtoull(seed_env, nullptr, 10)
-                                            : std::random_device()();
-  std::cout << "crash test: " << iterations << " iterations, REMOTEGPU_CRASH_SEED=" << seed
-            << "\n";
+  const uint64_t seed =
+      seed_env != nullptr ? std::strtoull(seed_env, nullptr, 10) : std::random_device()();
+  std::cout << "crash test: " << iterations << " iterations, REMOTEGPU_CRASH_SEED=" << seed << "\n";
   std::mt19937_64 random(seed);
   testing::TempDir dir;
   const std::string store_path = dir.Sub("events");
@@ -95,8 +94,7 @@ TEST(CrashTest, EveryAcknowledgedAppendSurvivesSigkill) {
     std::vector<std::string> lines;
     const auto give_up = Clock::now() + std::chrono::seconds(30);
     while (lines.empty()) {
-      ReadLines(child->stdout_fd(), Clock::now() + std::chrono::milliseconds(20), &partial,
-                &lines);
+      ReadLines(child->stdout_fd(), Clock::now() + std::chrono::milliseconds(20), &partial, &lines);
       ASSERT_LT(Clock::now(), give_up) << "child never became ready";
       int status;
       ASSERT_EQ(waitpid(child->pid(), &status, WNOHANG), 0) << "child died before SIGKILL";

@@ -29,6 +29,11 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
     std::lock_guard lock(mu_);
     fail_next_sync_ = true;
   }
+  // The next WAL sync waits inside SyncWal until Release().
+  void HoldNextSync() {
+    std::lock_guard lock(mu_);
+    hold_next_sync_ = true;
+  }
   // The next group write waits inside Write until Release().
   void HoldNext() {
     std::lock_guard lock(mu_);
@@ -41,7 +46,7 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
     }
     cv_.notify_all();
   }
-  // Blocks until a held commit has started waiting.
+  // Blocks until a held write or sync has started waiting.
   void AwaitHeld() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return holding_; });
@@ -56,14 +61,7 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
     {
       std::unique_lock lock(mu_);
       ++commits_;
-      if (hold_next_) {
-        hold_next_ = false;
-        holding_ = true;
-        released_ = false;
-        cv_.notify_all();
-        cv_.wait(lock, [&] { return released_; });
-        holding_ = false;
-      }
+      if (std::exchange(hold_next_, false)) WaitForRelease(lock);
       fail = commits_ == fail_at_;
     }
     if (fail) return Status::IoError("injected fault: group write failed");
@@ -72,7 +70,8 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
 
   Status SyncWal(rocksdb::DB& db) override {
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      if (std::exchange(hold_next_sync_, false)) WaitForRelease(lock);
       if (std::exchange(fail_next_sync_, false)) {
         return Status::IoError("injected fault: WAL fsync failed");
       }
@@ -81,6 +80,14 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
   }
 
  private:
+  void WaitForRelease(std::unique_lock<std::mutex>& lock) {
+    holding_ = true;
+    released_ = false;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+    holding_ = false;
+  }
+
   std::unique_ptr<GroupCommitSink> inner_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -88,6 +95,7 @@ class FaultInjectingCommitSink final : public GroupCommitSink {
   int fail_at_ = 0;
   bool hold_next_ = false;
   bool fail_next_sync_ = false;
+  bool hold_next_sync_ = false;
   bool holding_ = false;
   bool released_ = false;
 };

@@ -1,8 +1,9 @@
 #include "tests/eventstore/fault_injection.h"
 
-#include <gtest/gtest.h>
-
+#include <future>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "eventstore/log_verifier.h"
 #include "tests/eventstore/store_fixture.h"
@@ -72,6 +73,62 @@ TEST_F(FaultInjectionTest, FailedGroupCommitFailsEveryAppendInTheGroupAndStoreSt
   EXPECT_EQ(report->events, 2u + kGrouped - 1);
 }
 
+TEST_F(FaultInjectionTest, WrittenButUnsyncedEventsAreInvisibleToReaders) {
+  FaultInjectingCommitSink* faults = ReopenWithFaults();
+  AppendOne("host-1", ExpectedVersion::Any());
+  auto sub = store_->Subscribe({.from_position = 2});
+  ASSERT_TRUE(sub.ok());
+
+  faults->HoldNextSync();
+  std::thread appender([&] { AppendOne("host-1", ExpectedVersion::Exact(1)); });
+  faults->AwaitHeld();  // Written to RocksDB, fsync not done: not acknowledged.
+  EXPECT_EQ(store_->LastPosition(), 1u);
+  EXPECT_EQ(store_->ReadAll(1, 10)->size(), 1u);
+  EXPECT_EQ(*store_->StreamHead("host-1"), 1u);
+  EXPECT_EQ(store_->ReadStream("host-1")->size(), 1u);
+  EXPECT_EQ(store_
+                ->ReadStream("host-1", {.from_version = StreamReadOptions::kFromEnd,
+                                        .direction = ReadDirection::kBackward})
+                ->size(),
+            1u);
+  EXPECT_TRUE((*sub)->Next(std::chrono::milliseconds(20))->empty());
+
+  faults->Release();
+  appender.join();
+  EXPECT_EQ(store_->LastPosition(), 2u);
+  EXPECT_EQ(*store_->StreamHead("host-1"), 2u);
+  auto live = (*sub)->Next(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].global_position, 2u);
+}
+
+TEST_F(FaultInjectionTest, FailedFsyncFailsItsAppendsAndRefusesWritesUntilReopen) {
+  FaultInjectingCommitSink* faults = ReopenWithFaults();
+  AppendOne("host-1", ExpectedVersion::Any());
+  faults->FailNextSync();
+  auto failed = store_->Append({ToStream("host-1", ExpectedVersion::Any(), {MakeEvent("E")})});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kIoError);
+  EXPECT_EQ(store_->LastPosition(), 1u);  // Never acknowledged, never shown.
+
+  auto refused = store_->Append({ToStream("host-2", ExpectedVersion::Any(), {MakeEvent("E")})});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kIoError);
+  EXPECT_NE(refused.status().message().find("reopen"), std::string::npos)
+      << refused.status().message();
+
+  // Reopening recovers whatever RocksDB has: here the unacknowledged event
+  // did reach the WAL (only the fsync "failed"), so it is there, and the log
+  // verifies and accepts appends again.
+  Reopen();
+  auto report = VerifyLog(*store_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_GE(report->events, 1u);
+  AppendResult next = AppendOne("host-2", ExpectedVersion::NoStream());
+  EXPECT_EQ(next.first_position, report->events + 1);
+}
+
 // Beast-style: fail each commit in turn and check the rest of the run.
 TEST_F(FaultInjectionTest, EveryFailurePointLeavesAGapFreeVerifiableLog) {
   constexpr int kAppends = 6;
@@ -105,6 +162,32 @@ TEST_F(FaultInjectionTest, EveryFailurePointLeavesAGapFreeVerifiableLog) {
     EXPECT_EQ(report->events, uint64_t{kAppends - 1});
     store_.reset();
   }
+}
+
+TEST_F(FaultInjectionTest, FullQueueAnswersAsyncAppendsWithResourceExhausted) {
+  auto sink = std::make_unique<FaultInjectingCommitSink>(NewRocksDbCommitSink());
+  FaultInjectingCommitSink* faults = sink.get();
+  RocksDbEventStoreOptions options = Options();
+  options.commit_sink = std::move(sink);
+  options.max_queued_appends = 2;
+  Reopen(std::move(options));
+
+  faults->HoldNext();  // The writer takes the first append and stops in Write.
+  std::vector<std::promise<Result<AppendResult>>> answers(4);
+  auto send = [&](int i) {
+    store_->AppendAsync(
+        {ToStream("host-" + std::to_string(i), ExpectedVersion::Any(), {MakeEvent("E")})}, {},
+        [&answers, i](Result<AppendResult> r) { answers[i].set_value(std::move(r)); });
+  };
+  send(0);
+  faults->AwaitHeld();
+  send(1);
+  send(2);  // The queue now holds two: full.
+  send(3);
+  auto rejected = answers[3].get_future().get();
+  EXPECT_EQ(rejected.status().code(), StatusCode::kResourceExhausted);
+  faults->Release();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(answers[i].get_future().get().ok()) << i;
 }
 
 }  // namespace

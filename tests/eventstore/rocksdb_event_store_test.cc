@@ -1,5 +1,7 @@
 #include "eventstore/rocksdb_event_store.h"
 
+#include <future>
+
 #include <gtest/gtest.h>
 
 #include "eventstore/log_verifier.h"
@@ -225,9 +227,9 @@ TEST_F(RocksDbEventStoreTest, ReadStreamForwardFromAVersion) {
 TEST_F(RocksDbEventStoreTest, ReadStreamBackward) {
   for (int i = 0; i < 5; ++i) AppendOne("host-1", ExpectedVersion::Any(), "E" + std::to_string(i));
   AppendOne("host-10", ExpectedVersion::Any());
-  auto from_end = store_->ReadStream(
-      "host-1", {.from_version = StreamReadOptions::kFromEnd, .direction = ReadDirection::kBackward,
-                 .max_count = 3});
+  auto from_end = store_->ReadStream("host-1", {.from_version = StreamReadOptions::kFromEnd,
+                                                .direction = ReadDirection::kBackward,
+                                                .max_count = 3});
   ASSERT_TRUE(from_end.ok());
   ASSERT_EQ(from_end->size(), 3u);
   EXPECT_EQ((*from_end)[0].stream_version, 5u);
@@ -321,6 +323,29 @@ TEST_F(RocksDbEventStoreTest, CheckpointsSurviveReopen) {
   EXPECT_EQ(store_->LoadCheckpoint("kafka-relay")->value(), 42u);
   EXPECT_EQ(store_->LoadCheckpoint("projection-hosts")->value(), 7u);
   EXPECT_EQ(store_->SaveCheckpoint("", 1).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(RocksDbEventStoreTest, AppendAsyncAnswersThroughTheCallback) {
+  std::promise<Result<AppendResult>> answer;
+  store_->AppendAsync({ToStream("host-1", ExpectedVersion::NoStream(), {MakeEvent("A")})}, {},
+                      [&](Result<AppendResult> r) { answer.set_value(std::move(r)); });
+  auto result = answer.get_future().get();
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->last_position, 1u);
+
+  std::promise<Result<AppendResult>> conflict;
+  store_->AppendAsync({ToStream("host-1", ExpectedVersion::NoStream(), {MakeEvent("B")})}, {},
+                      [&](Result<AppendResult> r) { conflict.set_value(std::move(r)); });
+  EXPECT_EQ(conflict.get_future().get().status().code(), StatusCode::kVersionConflict);
+}
+
+TEST_F(RocksDbEventStoreTest, AppendAsyncRejectsMalformedInputOnTheCallingThread) {
+  bool called = false;
+  store_->AppendAsync({}, {}, [&](Result<AppendResult> r) {
+    called = true;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  });
+  EXPECT_TRUE(called);
 }
 
 TEST_F(RocksDbEventStoreTest, WaitForPositionReturnsOnceCommitted) {

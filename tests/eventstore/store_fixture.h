@@ -2,11 +2,11 @@
 // directory, on a manual clock and readable sequential ids.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "eventstore/rocksdb_event_store.h"
 #include "tests/support/temp_dir.h"

@@ -1,7 +1,7 @@
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "tests/eventstore/store_fixture.h"
 
@@ -65,8 +65,9 @@ TEST_F(SubscriptionTest, HandOverUnderConcurrentAppendsHasNoGapAndNoDuplicate) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 250;
   for (int i = 0; i < kBefore; ++i) {
-    ASSERT_TRUE(store_->Append({ToStream("host-pre", ExpectedVersion::Any(), {MakeEvent("E")})},
-                               {.sync = false})
+    ASSERT_TRUE(store_
+                    ->Append({ToStream("host-pre", ExpectedVersion::Any(), {MakeEvent("E")})},
+                             {.sync = false})
                     .ok());
   }
   auto sub = SubscribeFrom(*store_, 1, 64);

@@ -1,8 +1,8 @@
 #include "projections/embedded_postgres.h"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
+
+#include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 #include "tests/support/temp_dir.h"
