@@ -1,0 +1,220 @@
+#include "commands/environment_service.h"
+
+#include <chrono>
+
+namespace remotegpu::commands {
+namespace {
+
+using domain::EnvironmentCommand;
+using domain::EnvironmentEvent;
+using eventstore::ExpectedVersion;
+
+domain::PlacementRequest RequestFor(const domain::EnvironmentSpec& spec) {
+  domain::PlacementRequest request;
+  request.owner = spec.owner();
+  request.cpu_cores = spec.cpu_cores();
+  request.memory_mb = spec.memory_mb();
+  request.gpu_count = spec.gpu_count();
+  request.constraints = spec.constraints();
+  request.strategy = spec.strategy();
+  return request;
+}
+
+int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
+}  // namespace
+
+Result<PlacementResult> EnvironmentService::Create(const std::string& env_id,
+                                                   const domain::EnvironmentSpec& spec,
+                                                   const CommandMeta& meta) {
+  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamId(env_id));
+  if (!env_id.starts_with("env-")) {
+    return Status::InvalidArgument("environment id '" + env_id + "' must start with env-");
+  }
+  EnvironmentCommand create;
+  *create.mutable_create()->mutable_spec() = spec;
+  auto created = domain::Decide(domain::EnvironmentState{}, create,
+                                domain::DecideContext{env_id, clock_.NowMicros()});
+  if (!created.ok()) return created.status();
+  return PlaceAndAppend(env_id, Folded<EnvironmentTraits>({}, *created), 0, *created, meta);
+}
+
+Result<PlacementResult> EnvironmentService::Start(const std::string& env_id,
+                                                  const CommandMeta& meta) {
+  auto loaded = environments_.Load(env_id);
+  if (!loaded.ok()) return loaded.status();
+  if (loaded->version == 0) return Status::NotFound(env_id + " does not exist");
+  if (!domain::CanMove(loaded->state.status, domain::SCHEDULED)) {
+    return Status::FailedPrecondition(std::string("cannot start an environment that is ") +
+                                      domain::Name(loaded->state.status));
+  }
+  return PlaceAndAppend(env_id, loaded->state, loaded->version, {}, meta);
+}
+
+Result<PlacementResult> EnvironmentService::PlaceAndAppend(
+    const std::string& env_id, const domain::EnvironmentState& env, uint64_t env_version,
+    const std::vector<EnvironmentEvent>& prefix, const CommandMeta& meta) {
+  const domain::PlacementRequest request = RequestFor(env.spec);
+  const std::string allocation_id = env_id + "/" + std::to_string(env.attempts + 1);
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    const auto started = std::chrono::steady_clock::now();
+    auto choice = index_.Place(request);
+    const int64_t placement_micros = MicrosSince(started);
+    const UnixMicros now = clock_.NowMicros();
+
+    if (!choice.ok()) {
+      // Nothing fits: keep the attempt in the scheduling history.
+      EnvironmentCommand record;
+      auto* failure = record.mutable_record_failure();
+      failure->set_reason(choice.status().message());
+      failure->set_strategy(request.strategy);
+      failure->set_duration_us(placement_micros);
+      auto failed = domain::Decide(env, record, domain::DecideContext{env_id, now});
+      if (!failed.ok()) return failed.status();
+      std::vector<EnvironmentEvent> events = prefix;
+      events.insert(events.end(), failed->begin(), failed->end());
+      auto appended = store_.Append(
+          {{env_id, ExpectedVersion::Exact(env_version), ToEventData(events, meta, now)}});
+      if (!appended.ok()) {
+        if (appended.status().code() == StatusCode::kVersionConflict && env_version == 0) {
+          return Status::AlreadyExists(env_id + " already exists");
+        }
+        return appended.status();
+      }
+      return choice.status();
+    }
+
+    auto host = hosts_.Load(choice->host_id);
+    if (!host.ok()) return host.status();
+    domain::HostCommand allocate;
+    auto* a = allocate.mutable_allocate();
+    a->set_allocation_id(allocation_id);
+    a->set_holder(env_id);
+    a->set_owner(env.spec.owner());
+    a->set_cpu_cores(env.spec.cpu_cores());
+    a->set_memory_mb(env.spec.memory_mb());
+    for (uint32_t index : choice->gpu_indexes) a->add_gpu_indexes(index);
+    *a->mutable_ports() = env.spec.ports();
+    auto host_events =
+        domain::Decide(host->state, allocate, domain::DecideContext{choice->host_id, now});
+    if (!host_events.ok()) {
+      const StatusCode code = host_events.status().code();
+      const bool refused =
+          code == StatusCode::kResourceExhausted || code == StatusCode::kFailedPrecondition;
+      if (refused && index_.HostVersion(choice->host_id) < host->version) {
+        // The index was behind the host: teach it and choose again.
+        index_.ApplyHostState(choice->host_id, host->version, host->state);
+        continue;
+      }
+      // The index was current, so the refusal is about something it does not
+      // track (ports): report it as it is.
+      return host_events.status();
+    }
+
+    EnvironmentCommand record;
+    auto* placed = record.mutable_record_placement();
+    placed->mutable_placement()->set_host_id(choice->host_id);
+    placed->mutable_placement()->set_allocation_id(allocation_id);
+    for (uint32_t index : choice->gpu_indexes) placed->mutable_placement()->add_gpu_indexes(index);
+    *placed->mutable_placement()->mutable_ports() = (*host_events)[0].allocated().ports();
+    placed->set_strategy(choice->strategy);
+    placed->set_duration_us(placement_micros);
+    placed->set_candidates(choice->candidates_checked);
+    auto scheduled = domain::Decide(env, record, domain::DecideContext{env_id, now});
+    if (!scheduled.ok()) return scheduled.status();
+
+    std::vector<EnvironmentEvent> env_events = prefix;
+    env_events.insert(env_events.end(), scheduled->begin(), scheduled->end());
+    auto appended = store_.Append(
+        {{env_id, ExpectedVersion::Exact(env_version), ToEventData(env_events, meta, now)},
+         {choice->host_id, ExpectedVersion::Exact(host->version),
+          ToEventData(*host_events, meta, now)}});
+    if (!appended.ok()) {
+      const auto* conflict = appended.status().conflict();
+      if (conflict != nullptr && conflict->stream_id == env_id) {
+        if (env_version == 0) return Status::AlreadyExists(env_id + " already exists");
+        return appended.status();  // Someone else moved this environment meanwhile.
+      }
+      if (conflict != nullptr) continue;  // The host moved on: place again.
+      return appended.status();
+    }
+
+    Loaded<HostTraits> host_after{Folded<HostTraits>(host->state, *host_events),
+                                  appended->streams[1].last_version};
+    hosts_.Remember(choice->host_id, host_after);
+    index_.ApplyHostState(choice->host_id, host_after.version, host_after.state);
+    environments_.Remember(env_id, {Folded<EnvironmentTraits>(env, *scheduled),
+                                    appended->streams[0].last_version});
+
+    PlacementResult result;
+    result.placement = placed->placement();
+    result.strategy = choice->strategy;
+    result.placement_micros = placement_micros;
+    result.env = {appended->streams[0].last_version, appended->first_position,
+                  appended->last_position, env_events.size() + host_events->size()};
+    return result;
+  }
+  return ConflictsExhausted("placing " + env_id);
+}
+
+Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id,
+                                                       domain::EnvironmentStatus to,
+                                                       const std::string& reason,
+                                                       const CommandMeta& meta) {
+  EnvironmentCommand command;
+  command.mutable_change_status()->set_to(to);
+  command.mutable_change_status()->set_reason(reason);
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    auto env = environments_.Load(env_id);
+    if (!env.ok()) return env.status();
+    const UnixMicros now = clock_.NowMicros();
+    auto events = domain::Decide(env->state, command, domain::DecideContext{env_id, now});
+    if (!events.ok()) return events.status();
+
+    std::vector<eventstore::StreamAppend> request = {
+        {env_id, ExpectedVersion::Exact(env->version), ToEventData(*events, meta, now)}};
+    std::string host_id;
+    Loaded<HostTraits> host_after;
+    std::vector<domain::HostEvent> host_events;
+    for (const auto& event : *events) {
+      if (!event.has_placement_released()) continue;
+      const auto& placement = event.placement_released().placement();
+      host_id = placement.host_id();
+      auto host = hosts_.Load(host_id);
+      if (!host.ok()) return host.status();
+      domain::HostCommand release;
+      release.mutable_release()->set_allocation_id(placement.allocation_id());
+      release.mutable_release()->set_reason(event.placement_released().reason());
+      auto released = domain::Decide(host->state, release, domain::DecideContext{host_id, now});
+      if (released.ok()) {
+        host_events = std::move(*released);
+        host_after = {Folded<HostTraits>(host->state, host_events), host->version};
+        request.push_back(
+            {host_id, ExpectedVersion::Exact(host->version), ToEventData(host_events, meta, now)});
+      } else if (released.status().code() != StatusCode::kNotFound) {
+        return released.status();
+      }  // NotFound: the host already let it go (reconciler); nothing to release.
+    }
+    auto appended = store_.Append(std::move(request));
+    if (!appended.ok()) {
+      if (appended.status().code() == StatusCode::kVersionConflict) continue;
+      return appended.status();
+    }
+    environments_.Remember(env_id, {Folded<EnvironmentTraits>(env->state, *events),
+                                    appended->streams[0].last_version});
+    if (!host_events.empty()) {
+      host_after.version = appended->streams[1].last_version;
+      hosts_.Remember(host_id, host_after);
+      index_.ApplyHostState(host_id, host_after.version, host_after.state);
+    }
+    return CommandResult{appended->streams[0].last_version, appended->first_position,
+                         appended->last_position, events->size() + host_events.size()};
+  }
+  return ConflictsExhausted("changing " + env_id);
+}
+
+}  // namespace remotegpu::commands

@@ -1,0 +1,65 @@
+// Commands on environments. Creating or starting an environment places it
+// with the scheduler and appends the environment's events and the host's
+// allocation (GPUs, CPU, memory, ports) in one atomic multi-stream append;
+// stopping, failing or deleting it releases the allocation the same way.
+//
+// Thread-safety: all methods, from any thread. Two creations racing for the
+// same GPUs both decide against the host version they loaded; the store
+// lets one append win and the other retries on fresh state.
+#pragma once
+
+#include <string>
+
+#include "commands/aggregate.h"
+#include "commands/execute.h"
+#include "commands/scheduler_index.h"
+#include "commands/traits.h"
+
+namespace remotegpu::commands {
+
+struct PlacementResult {
+  domain::Placement placement;
+  domain::SchedulingStrategy strategy;
+  int64_t placement_micros = 0;  // Time spent choosing the host.
+  CommandResult env;             // Positions of the append.
+};
+
+class EnvironmentService {
+ public:
+  EnvironmentService(eventstore::EventStore& store, const Clock& clock, SchedulerIndex& index,
+                     AggregateCache<HostTraits>& hosts,
+                     AggregateCache<EnvironmentTraits>& environments)
+      : store_(store), clock_(clock), index_(index), hosts_(hosts), environments_(environments) {}
+
+  // Creates `env_id` ("env-<id>") and places it. When nothing fits, the
+  // environment is still created, with the failure in its scheduling
+  // history, and the answer is ResourceExhausted naming what was missing.
+  // AlreadyExists when the id is taken; InvalidArgument for a bad spec.
+  Result<PlacementResult> Create(const std::string& env_id, const domain::EnvironmentSpec& spec,
+                                 const CommandMeta& meta);
+
+  // Places a stopped or failed environment again.
+  Result<PlacementResult> Start(const std::string& env_id, const CommandMeta& meta);
+
+  // Moves the lifecycle (starting, running, stopping, stopped, restarting,
+  // failed, deleted); stopped, failed and deleted release the placement on
+  // its host in the same append.
+  Result<CommandResult> ChangeStatus(const std::string& env_id, domain::EnvironmentStatus to,
+                                     const std::string& reason, const CommandMeta& meta);
+
+ private:
+  // Places the environment whose folded state is `env` at `env_version`
+  // (0: not yet in the log, `prefix` holds its creation event) and appends.
+  Result<PlacementResult> PlaceAndAppend(const std::string& env_id,
+                                         const domain::EnvironmentState& env, uint64_t env_version,
+                                         const std::vector<domain::EnvironmentEvent>& prefix,
+                                         const CommandMeta& meta);
+
+  eventstore::EventStore& store_;
+  const Clock& clock_;
+  SchedulerIndex& index_;
+  AggregateCache<HostTraits>& hosts_;
+  AggregateCache<EnvironmentTraits>& environments_;
+};
+
+}  // namespace remotegpu::commands

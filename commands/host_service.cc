@@ -1,0 +1,18 @@
+#include "commands/host_service.h"
+
+namespace remotegpu::commands {
+
+Result<CommandResult> HostService::Execute(const std::string& host_id,
+                                           const domain::HostCommand& command,
+                                           const CommandMeta& meta) {
+  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamId(host_id));
+  if (!host_id.starts_with("host-")) {
+    return Status::InvalidArgument("host id '" + host_id + "' must start with host-");
+  }
+  return ExecuteOne<HostTraits>(store_, hosts_, clock_, host_id, command, meta,
+                                [&](const Loaded<HostTraits>& after) {
+                                  index_.ApplyHostState(host_id, after.version, after.state);
+                                });
+}
+
+}  // namespace remotegpu::commands

@@ -1,0 +1,30 @@
+// Commands on hosts: registration, edits, GPU reports, status changes,
+// heartbeats, health reports, allocations. Keeps the scheduler index current
+// with what it commits. Thread-safe.
+#pragma once
+
+#include "commands/aggregate.h"
+#include "commands/execute.h"
+#include "commands/scheduler_index.h"
+#include "commands/traits.h"
+
+namespace remotegpu::commands {
+
+class HostService {
+ public:
+  HostService(eventstore::EventStore& store, const Clock& clock, SchedulerIndex& index,
+              AggregateCache<HostTraits>& hosts)
+      : store_(store), clock_(clock), index_(index), hosts_(hosts) {}
+
+  // `host_id` is the stream id, "host-<id>".
+  Result<CommandResult> Execute(const std::string& host_id, const domain::HostCommand& command,
+                                const CommandMeta& meta);
+
+ private:
+  eventstore::EventStore& store_;
+  const Clock& clock_;
+  SchedulerIndex& index_;
+  AggregateCache<HostTraits>& hosts_;
+};
+
+}  // namespace remotegpu::commands

@@ -1,0 +1,66 @@
+// The scheduler's capacity index, kept current from the event stream.
+//
+// Every committed host event is folded into a per-host state and the
+// capacity index is updated from it. The index is rebuilt from the log on
+// start (CatchUp) and then follows new commits (Follow). Command handlers
+// also hand it the state they just committed, so a placement right after an
+// allocation already sees it; a version check keeps the two feeds from
+// applying anything twice.
+//
+// Thread-safety: all methods, from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "domain/scheduler.h"
+#include "eventstore/event_store.h"
+
+namespace remotegpu::commands {
+
+class SchedulerIndex {
+ public:
+  explicit SchedulerIndex(uint64_t random_seed = 1);
+  ~SchedulerIndex();
+
+  // Applies one committed event; events of other aggregates are skipped.
+  Status Apply(const eventstore::RecordedEvent& event);
+  // A host's state as of `version`, from a handler that just committed it.
+  void ApplyHostState(const std::string& host_id, uint64_t version, const domain::HostState& state);
+
+  // Reads the log from where the index stopped to its end.
+  Status CatchUp(eventstore::EventStore& store);
+  // Starts a thread that applies every new commit; Stop (or the destructor)
+  // ends it. The store must outlive the index or Stop.
+  Status Follow(eventstore::EventStore& store);
+  void Stop();
+
+  Result<domain::PlacementChoice> Place(const domain::PlacementRequest& request);
+  void SetDefaultStrategy(domain::SchedulingStrategy strategy);
+
+  // Host ids, and a copy of one host's state, for process managers.
+  std::vector<std::string> HostIds();
+  std::optional<domain::HostState> HostState(const std::string& host_id);
+  uint64_t position();
+  // The host version the index reflects; 0 for an unknown host.
+  uint64_t HostVersion(const std::string& host_id);
+
+ private:
+  std::mutex mu_;
+  domain::CapacityIndex index_;                                             // Guarded by mu_.
+  std::unordered_map<std::string, std::pair<domain::HostState, uint64_t>> hosts_;  // Guarded by mu_.
+  std::mt19937_64 random_;                                                  // Guarded by mu_.
+  uint64_t position_ = 0;                                                   // Guarded by mu_.
+
+  std::unique_ptr<eventstore::Subscription> subscription_;
+  std::thread follower_;
+};
+
+}  // namespace remotegpu::commands
