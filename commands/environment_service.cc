@@ -88,6 +88,7 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
       return choice.status();
     }
 
+    std::lock_guard host_lock(host_locks_.For(choice->host_id));
     auto host = hosts_.Load(choice->host_id);
     if (!host.ok()) return host.status();
     domain::HostCommand allocate;
@@ -180,10 +181,12 @@ Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id
     std::string host_id;
     Loaded<HostTraits> host_after;
     std::vector<domain::HostEvent> host_events;
+    std::unique_lock<std::mutex> host_lock;
     for (const auto& event : *events) {
       if (!event.has_placement_released()) continue;
       const auto& placement = event.placement_released().placement();
       host_id = placement.host_id();
+      host_lock = std::unique_lock(host_locks_.For(host_id));
       auto host = hosts_.Load(host_id);
       if (!host.ok()) return host.status();
       domain::HostCommand release;

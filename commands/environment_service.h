@@ -13,6 +13,7 @@
 #include "commands/aggregate.h"
 #include "commands/execute.h"
 #include "commands/scheduler_index.h"
+#include "commands/striped_lock.h"
 #include "commands/traits.h"
 
 namespace remotegpu::commands {
@@ -28,8 +29,13 @@ class EnvironmentService {
  public:
   EnvironmentService(eventstore::EventStore& store, const Clock& clock, SchedulerIndex& index,
                      AggregateCache<HostTraits>& hosts,
-                     AggregateCache<EnvironmentTraits>& environments)
-      : store_(store), clock_(clock), index_(index), hosts_(hosts), environments_(environments) {}
+                     AggregateCache<EnvironmentTraits>& environments, StripedLock& host_locks)
+      : store_(store),
+        clock_(clock),
+        index_(index),
+        hosts_(hosts),
+        environments_(environments),
+        host_locks_(host_locks) {}
 
   // Creates `env_id` ("env-<id>") and places it. When nothing fits, the
   // environment is still created, with the failure in its scheduling
@@ -60,6 +66,7 @@ class EnvironmentService {
   SchedulerIndex& index_;
   AggregateCache<HostTraits>& hosts_;
   AggregateCache<EnvironmentTraits>& environments_;
+  StripedLock& host_locks_;  // Shared with HostService.
 };
 
 }  // namespace remotegpu::commands

@@ -9,6 +9,7 @@ Result<CommandResult> HostService::Execute(const std::string& host_id,
   if (!host_id.starts_with("host-")) {
     return Status::InvalidArgument("host id '" + host_id + "' must start with host-");
   }
+  std::lock_guard lock(host_locks_.For(host_id));
   return ExecuteOne<HostTraits>(store_, hosts_, clock_, host_id, command, meta,
                                 [&](const Loaded<HostTraits>& after) {
                                   index_.ApplyHostState(host_id, after.version, after.state);

@@ -6,6 +6,7 @@
 #include "commands/aggregate.h"
 #include "commands/execute.h"
 #include "commands/scheduler_index.h"
+#include "commands/striped_lock.h"
 #include "commands/traits.h"
 
 namespace remotegpu::commands {
@@ -13,8 +14,8 @@ namespace remotegpu::commands {
 class HostService {
  public:
   HostService(eventstore::EventStore& store, const Clock& clock, SchedulerIndex& index,
-              AggregateCache<HostTraits>& hosts)
-      : store_(store), clock_(clock), index_(index), hosts_(hosts) {}
+              AggregateCache<HostTraits>& hosts, StripedLock& host_locks)
+      : store_(store), clock_(clock), index_(index), hosts_(hosts), host_locks_(host_locks) {}
 
   // `host_id` is the stream id, "host-<id>".
   Result<CommandResult> Execute(const std::string& host_id, const domain::HostCommand& command,
@@ -25,6 +26,7 @@ class HostService {
   const Clock& clock_;
   SchedulerIndex& index_;
   AggregateCache<HostTraits>& hosts_;
+  StripedLock& host_locks_;
 };
 
 }  // namespace remotegpu::commands
