@@ -62,15 +62,16 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
   const std::string allocation_id = env_id + "/" + std::to_string(env.attempts + 1);
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     const auto started = std::chrono::steady_clock::now();
-    auto choice = index_.Place(request);
+    auto chosen = index_.Place(request);
     const int64_t placement_micros = MicrosSince(started);
     const UnixMicros now = clock_.NowMicros();
 
-    if (!choice.ok()) {
+    if (!chosen.ok()) {
+      const Status& why = chosen.status();
       // Nothing fits: keep the attempt in the scheduling history.
       EnvironmentCommand record;
       auto* failure = record.mutable_record_failure();
-      failure->set_reason(choice.status().message());
+      failure->set_reason(why.message());
       failure->set_strategy(request.strategy);
       failure->set_duration_us(placement_micros);
       auto failed = domain::Decide(env, record, domain::DecideContext{env_id, now});
@@ -85,8 +86,15 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
         }
         return appended.status();
       }
-      return choice.status();
+      return why;
     }
+    const domain::PlacementChoice* choice = &chosen->placement;
+    // Whatever happens below, the reservation ends with this attempt.
+    struct ReleaseOnExit {
+      SchedulerIndex& index;
+      uint64_t token;
+      ~ReleaseOnExit() { index.Release(token); }
+    } release_reservation{index_, chosen->reservation};
 
     std::lock_guard host_lock(host_locks_.For(choice->host_id));
     auto host = hosts_.Load(choice->host_id);
@@ -106,13 +114,14 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
       const StatusCode code = host_events.status().code();
       const bool refused =
           code == StatusCode::kResourceExhausted || code == StatusCode::kFailedPrecondition;
-      if (refused && index_.HostVersion(choice->host_id) < host->version) {
-        // The index was behind the host: teach it and choose again.
+      if (refused && chosen->host_version < host->version) {
+        // The choice was made on an older host than the one loaded: teach
+        // the index and choose again.
         index_.ApplyHostState(choice->host_id, host->version, host->state);
         continue;
       }
-      // The index was current, so the refusal is about something it does not
-      // track (ports): report it as it is.
+      // The choice saw this very host, so the refusal is about something the
+      // index does not track (ports): report it as it is.
       return host_events.status();
     }
 

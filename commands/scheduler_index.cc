@@ -26,8 +26,19 @@ Status SchedulerIndex::Apply(const eventstore::RecordedEvent& recorded) {
   }
   domain::Apply(state, event);
   version = recorded.stream_version;
-  index_.Update(recorded.stream_id, state);
+  Reindex(recorded.stream_id);
   return Status::Ok();
+}
+
+void SchedulerIndex::Reindex(const std::string& host_id) {
+  domain::Reserved reserved;
+  for (const auto& [token, r] : reservations_) {
+    if (r.host_id != host_id) continue;
+    reserved.gpus.insert(reserved.gpus.end(), r.gpus.begin(), r.gpus.end());
+    reserved.cpu_cores += r.cpu_cores;
+    reserved.memory_mb += r.memory_mb;
+  }
+  index_.Update(host_id, hosts_[host_id].first, reserved);
 }
 
 void SchedulerIndex::ApplyHostState(const std::string& host_id, uint64_t version,
@@ -36,7 +47,7 @@ void SchedulerIndex::ApplyHostState(const std::string& host_id, uint64_t version
   auto& entry = hosts_[host_id];
   if (version <= entry.second) return;
   entry = {state, version};
-  index_.Update(host_id, state);
+  Reindex(host_id);
 }
 
 Status SchedulerIndex::CatchUp(eventstore::EventStore& store) {
@@ -71,9 +82,25 @@ void SchedulerIndex::Stop() {
   subscription_.reset();
 }
 
-Result<domain::PlacementChoice> SchedulerIndex::Place(const domain::PlacementRequest& request) {
+Result<SchedulerIndex::Choice> SchedulerIndex::Place(const domain::PlacementRequest& request) {
   std::lock_guard lock(mu_);
-  return index_.Place(request, random_);
+  auto placement = index_.Place(request, random_);
+  if (!placement.ok()) return placement.status();
+  uint64_t version = hosts_[placement->host_id].second;
+  uint64_t token = next_reservation_++;
+  reservations_[token] = {placement->host_id, placement->gpu_indexes, request.cpu_cores,
+                          request.memory_mb};
+  Reindex(placement->host_id);
+  return Choice{std::move(*placement), version, token};
+}
+
+void SchedulerIndex::Release(uint64_t reservation) {
+  std::lock_guard lock(mu_);
+  auto it = reservations_.find(reservation);
+  if (it == reservations_.end()) return;
+  std::string host_id = std::move(it->second.host_id);
+  reservations_.erase(it);
+  Reindex(host_id);
 }
 
 void SchedulerIndex::SetDefaultStrategy(domain::SchedulingStrategy strategy) {

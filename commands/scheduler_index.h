@@ -7,6 +7,11 @@
 // allocation already sees it; a version check keeps the two feeds from
 // applying anything twice.
 //
+// A placement reserves what it chose until the handler commits or gives up
+// (Release), so concurrent placements see those GPUs as taken and spread
+// out instead of all choosing the same best-fit host ("resource locking" in
+// seed 01 §2.2).
+//
 // Thread-safety: all methods, from any thread.
 #pragma once
 
@@ -42,7 +47,15 @@ class SchedulerIndex {
   Status Follow(eventstore::EventStore& store);
   void Stop();
 
-  Result<domain::PlacementChoice> Place(const domain::PlacementRequest& request);
+  struct Choice {
+    domain::PlacementChoice placement;
+    uint64_t host_version;  // The chosen host's version the index decided on.
+    uint64_t reservation;   // Hand to Release once committed or abandoned.
+  };
+  // Chooses and reserves.
+  Result<Choice> Place(const domain::PlacementRequest& request);
+  // Drops a reservation; after a commit, call it after ApplyHostState.
+  void Release(uint64_t reservation);
   void SetDefaultStrategy(domain::SchedulingStrategy strategy);
 
   // Host ids, and a copy of one host's state, for process managers.
@@ -58,6 +71,17 @@ class SchedulerIndex {
   std::unordered_map<std::string, std::pair<domain::HostState, uint64_t>> hosts_;  // Guarded by mu_.
   std::mt19937_64 random_;                                                  // Guarded by mu_.
   uint64_t position_ = 0;                                                   // Guarded by mu_.
+  struct Reservation {
+    std::string host_id;
+    std::vector<uint32_t> gpus;
+    uint32_t cpu_cores;
+    uint64_t memory_mb;
+  };
+  std::unordered_map<uint64_t, Reservation> reservations_;  // Guarded by mu_.
+  uint64_t next_reservation_ = 1;                          // Guarded by mu_.
+
+  // Re-indexes a host from its state with its reservations added. Needs mu_.
+  void Reindex(const std::string& host_id);
 
   std::unique_ptr<eventstore::Subscription> subscription_;
   std::thread follower_;

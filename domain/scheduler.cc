@@ -42,31 +42,52 @@ void CapacityIndex::Bucket::Erase(const std::string& host_id) {
   hosts.pop_back();
 }
 
-void CapacityIndex::Update(const std::string& host_id, const HostState& state) {
-  if (auto it = hosts_.find(host_id); it != hosts_.end()) Unindex(it->second);
-  HostCapacity capacity;
+void CapacityIndex::Update(const std::string& host_id, const HostState& state,
+                           const Reserved& reserved) {
+  auto existing = hosts_.find(host_id);
+  const bool known = existing != hosts_.end();
+  if (known) Unindex(existing->second);
+  HostCapacity& capacity = hosts_[host_id];
   capacity.host_id = host_id;
-  capacity.schedulable = state.registered && (state.status == AVAILABLE || state.status == RESERVED) &&
+  capacity.schedulable = state.registered &&
+                         (state.status == AVAILABLE || state.status == RESERVED) &&
                          state.online && !state.isolated && !state.leased;
   capacity.reserved_for = state.status == RESERVED ? state.reserved_for : "";
   capacity.region = state.spec.region();
   capacity.os = state.spec.os();
+  capacity.labels.clear();
   for (const auto& label : state.spec.labels()) capacity.labels[label.key()] = label.value();
-  capacity.cpu_free = state.CpuCapacity() - std::min<uint64_t>(state.CpuCapacity(), state.cpu_allocated);
+  auto free_of = [](uint64_t total, uint64_t used) { return total - std::min(total, used); };
+  capacity.cpu_free =
+      free_of(state.CpuCapacity(), uint64_t{state.cpu_allocated} + reserved.cpu_cores);
   capacity.memory_free =
-      state.MemoryCapacity() - std::min<uint64_t>(state.MemoryCapacity(), state.memory_allocated);
+      free_of(state.MemoryCapacity(), state.memory_allocated + reserved.memory_mb);
   capacity.total_gpus = static_cast<uint32_t>(state.gpus.size());
+  capacity.free_gpus.clear();
+  capacity.free_by_model.clear();
   for (const auto& [index, gpu] : state.gpus) {
-    if (!state.gpu_holders.contains(index)) capacity.free_gpus.emplace(index, gpu);
+    if (state.gpu_holders.contains(index)) continue;
+    if (std::find(reserved.gpus.begin(), reserved.gpus.end(), index) != reserved.gpus.end()) {
+      continue;
+    }
+    FreeGpu& free = capacity.free_gpus.emplace_back();
+    free.index = index;
+    free.model = gpu.model();
+    free.memory_mb = gpu.memory_mb();
+    for (uint32_t peer : gpu.nvlink_peers()) {
+      if (peer < 64) free.nvlink_mask |= uint64_t{1} << peer;
+    }
+    ++capacity.free_by_model[gpu.model()];
   }
+  if (!known) ordered_.insert(host_id);
   Index(capacity);
-  hosts_[host_id] = std::move(capacity);
 }
 
 void CapacityIndex::Remove(const std::string& host_id) {
   auto it = hosts_.find(host_id);
   if (it == hosts_.end()) return;
   Unindex(it->second);
+  ordered_.erase(host_id);
   hosts_.erase(it);
 }
 
@@ -76,25 +97,51 @@ const HostCapacity* CapacityIndex::Find(const std::string& host_id) const {
 }
 
 void CapacityIndex::Index(const HostCapacity& capacity) {
-  ordered_.insert(capacity.host_id);
   if (!capacity.schedulable) return;
-  std::map<std::string, uint32_t> free_by_model;
-  for (const auto& [index, gpu] : capacity.free_gpus) ++free_by_model[gpu.model()];
-  for (const auto& [model, free] : free_by_model) by_model_[model][free].Add(capacity.host_id);
+  for (const auto& [model, free] : capacity.free_by_model) {
+    Pool& pool = pools_[{model, capacity.region}];
+    pool.model = model;
+    pool.region = capacity.region;
+    pool.buckets[free].Add(capacity.host_id);
+    pool.ordered.insert(capacity.host_id);
+  }
+  for (const FreeGpu& gpu : capacity.free_gpus) {
+    Pool& pool = pools_[{gpu.model, capacity.region}];
+    pool.max_gpu_memory_mb = std::max(pool.max_gpu_memory_mb, gpu.memory_mb);
+  }
 }
 
 void CapacityIndex::Unindex(const HostCapacity& capacity) {
-  ordered_.erase(capacity.host_id);
-  std::map<std::string, uint32_t> free_by_model;
-  for (const auto& [index, gpu] : capacity.free_gpus) ++free_by_model[gpu.model()];
-  for (const auto& [model, free] : free_by_model) {
-    auto model_it = by_model_.find(model);
-    if (model_it == by_model_.end()) continue;
-    auto bucket = model_it->second.find(free);
-    if (bucket == model_it->second.end()) continue;
+  if (!capacity.schedulable) return;
+  for (const auto& [model, free] : capacity.free_by_model) {
+    auto pool = pools_.find({model, capacity.region});
+    if (pool == pools_.end()) continue;
+    pool->second.ordered.erase(capacity.host_id);
+    auto bucket = pool->second.buckets.find(free);
+    if (bucket == pool->second.buckets.end()) continue;
     bucket->second.Erase(capacity.host_id);
-    if (bucket->second.hosts.empty()) model_it->second.erase(bucket);
+    if (bucket->second.hosts.empty()) pool->second.buckets.erase(bucket);
   }
+}
+
+std::vector<CapacityIndex::Pool*> CapacityIndex::PoolsFor(const PlacementRequest& request) {
+  const auto& c = request.constraints;
+  std::vector<Pool*> pools;
+  auto consider = [&](Pool& pool) {
+    if (!c.region().empty() && pool.region != c.region()) return;
+    if (pool.max_gpu_memory_mb < c.min_gpu_memory_mb()) return;
+    if (pool.buckets.empty() || pool.buckets.rbegin()->first < request.gpu_count) return;
+    pools.push_back(&pool);
+  };
+  if (!c.gpu_model().empty()) {
+    for (auto it = pools_.lower_bound({c.gpu_model(), ""});
+         it != pools_.end() && it->first.first == c.gpu_model(); ++it) {
+      consider(it->second);
+    }
+  } else {
+    for (auto& [key, pool] : pools_) consider(pool);
+  }
+  return pools;
 }
 
 std::optional<std::vector<uint32_t>> CapacityIndex::Fit(const HostCapacity& host,
@@ -112,31 +159,33 @@ std::optional<std::vector<uint32_t>> CapacityIndex::Fit(const HostCapacity& host
   if (host.cpu_free < request.cpu_cores || host.memory_free < request.memory_mb) return no();
   if (request.gpu_count == 0) return std::vector<uint32_t>{};
 
-  std::vector<uint32_t> eligible;
-  for (const auto& [index, gpu] : host.free_gpus) {
-    if (!c.gpu_model().empty() && gpu.model() != c.gpu_model()) continue;
-    if (gpu.memory_mb() < c.min_gpu_memory_mb()) continue;
-    eligible.push_back(index);
+  std::vector<const FreeGpu*> eligible;
+  for (const FreeGpu& gpu : host.free_gpus) {
+    if (!c.gpu_model().empty() && gpu.model != c.gpu_model()) continue;
+    if (gpu.memory_mb < c.min_gpu_memory_mb()) continue;
+    eligible.push_back(&gpu);
   }
   if (eligible.size() < request.gpu_count) return no();
+  std::vector<uint32_t> chosen;
   if (c.prefer_nvlink() && request.gpu_count > 1) {
     // A seed GPU and its free NVLink peers: the first such group big enough.
-    for (uint32_t seed : eligible) {
-      std::vector<uint32_t> group = {seed};
-      for (uint32_t peer : host.free_gpus.at(seed).nvlink_peers()) {
-        if (std::find(eligible.begin(), eligible.end(), peer) != eligible.end() && peer != seed) {
-          group.push_back(peer);
+    for (const FreeGpu* seed : eligible) {
+      chosen = {seed->index};
+      for (const FreeGpu* peer : eligible) {
+        if (peer != seed && peer->index < 64 && (seed->nvlink_mask >> peer->index & 1)) {
+          chosen.push_back(peer->index);
         }
       }
-      if (group.size() >= request.gpu_count) {
-        group.resize(request.gpu_count);
-        std::sort(group.begin(), group.end());
-        return group;
+      if (chosen.size() >= request.gpu_count) {
+        chosen.resize(request.gpu_count);
+        std::sort(chosen.begin(), chosen.end());
+        return chosen;
       }
     }
   }
-  eligible.resize(request.gpu_count);
-  return eligible;
+  chosen.clear();
+  for (size_t i = 0; i < request.gpu_count; ++i) chosen.push_back(eligible[i]->index);
+  return chosen;
 }
 
 Result<PlacementChoice> CapacityIndex::Place(const PlacementRequest& request,
@@ -155,23 +204,16 @@ Result<PlacementChoice> CapacityIndex::Place(const PlacementRequest& request,
     }
     return PlacementChoice{host->host_id, std::move(*gpus), strategy, 1};
   }
-  if (request.gpu_count > 0 && strategy != FIRST_FIT && strategy != ROUND_ROBIN) {
-    return PlaceGpus(request, strategy, random);
-  }
-  return PlaceInOrder(request, strategy, random);
+  if (request.gpu_count == 0) return PlaceInOrder(request, strategy, random);
+  if (strategy == FIRST_FIT || strategy == ROUND_ROBIN) return PlaceGpusInOrder(request, strategy);
+  return PlaceGpus(request, strategy, random);
 }
 
 // Best-fit, least-loaded and random over the free-GPU buckets.
 Result<PlacementChoice> CapacityIndex::PlaceGpus(const PlacementRequest& request,
                                                  SchedulingStrategy strategy,
                                                  std::mt19937_64& random) {
-  std::vector<ModelBuckets*> models;
-  if (!request.constraints.gpu_model().empty()) {
-    auto it = by_model_.find(request.constraints.gpu_model());
-    if (it != by_model_.end()) models.push_back(&it->second);
-  } else {
-    for (auto& [model, buckets] : by_model_) models.push_back(&buckets);
-  }
+  std::vector<Pool*> pools = PoolsFor(request);
   uint32_t checked = 0;
   auto try_host = [&](const std::string& host_id) -> std::optional<PlacementChoice> {
     ++checked;
@@ -183,8 +225,9 @@ Result<PlacementChoice> CapacityIndex::PlaceGpus(const PlacementRequest& request
   if (strategy == RANDOM) {
     std::vector<const Bucket*> buckets;
     size_t total = 0;
-    for (ModelBuckets* model : models) {
-      for (auto it = model->lower_bound(request.gpu_count); it != model->end(); ++it) {
+    for (Pool* pool : pools) {
+      for (auto it = pool->buckets.lower_bound(request.gpu_count); it != pool->buckets.end();
+           ++it) {
         buckets.push_back(&it->second);
         total += it->second.hosts.size();
       }
@@ -214,14 +257,12 @@ Result<PlacementChoice> CapacityIndex::PlaceGpus(const PlacementRequest& request
   } else {
     // Best-fit walks free counts upwards, least-loaded downwards.
     uint32_t max_free = 0;
-    for (ModelBuckets* model : models) {
-      if (!model->empty()) max_free = std::max(max_free, model->rbegin()->first);
-    }
+    for (Pool* pool : pools) max_free = std::max(max_free, pool->buckets.rbegin()->first);
     for (uint32_t step = 0; request.gpu_count + step <= max_free; ++step) {
       uint32_t free = strategy == LEAST_LOADED ? max_free - step : request.gpu_count + step;
-      for (ModelBuckets* model : models) {
-        auto bucket = model->find(free);
-        if (bucket == model->end()) continue;
+      for (Pool* pool : pools) {
+        auto bucket = pool->buckets.find(free);
+        if (bucket == pool->buckets.end()) continue;
         for (const auto& host_id : bucket->second.hosts) {
           if (auto choice = try_host(host_id)) return std::move(*choice);
         }
@@ -232,8 +273,55 @@ Result<PlacementChoice> CapacityIndex::PlaceGpus(const PlacementRequest& request
                                    std::to_string(checked) + " candidates checked)");
 }
 
-// First-fit and round-robin walk the hosts in id order; CPU-only requests
-// use this walk for every strategy.
+// First-fit and round-robin for GPU requests: the lowest host id (after the
+// cursor, for round-robin) that fits, over the matching pools in id order.
+Result<PlacementChoice> CapacityIndex::PlaceGpusInOrder(const PlacementRequest& request,
+                                                        SchedulingStrategy strategy) {
+  std::vector<Pool*> pools = PoolsFor(request);
+  uint32_t checked = 0;
+  const std::string& model = request.constraints.gpu_model();
+  // The first host at or after `from` in one pool that fits.
+  auto first_fit_in = [&](std::set<std::string>::const_iterator from,
+                          std::set<std::string>::const_iterator to) -> std::optional<PlacementChoice> {
+    for (auto it = from; it != to; ++it) {
+      const HostCapacity& host = hosts_.at(*it);
+      uint32_t free = 0;
+      if (model.empty()) {
+        for (const auto& [m, n] : host.free_by_model) free += n;
+      } else {
+        free = host.free_by_model.count(model) ? host.free_by_model.at(model) : 0;
+      }
+      if (free < request.gpu_count) continue;
+      ++checked;
+      if (auto gpus = Fit(host, request)) return PlacementChoice{*it, std::move(*gpus), strategy, 0};
+    }
+    return std::nullopt;
+  };
+  auto best_of = [&](bool after_cursor) -> std::optional<PlacementChoice> {
+    std::optional<PlacementChoice> best;
+    for (Pool* pool : pools) {
+      auto from = after_cursor ? pool->ordered.upper_bound(round_robin_cursor_)
+                               : pool->ordered.begin();
+      auto choice = first_fit_in(from, pool->ordered.end());
+      if (choice && (!best || choice->host_id < best->host_id)) best = std::move(choice);
+    }
+    return best;
+  };
+  std::optional<PlacementChoice> choice;
+  if (strategy == ROUND_ROBIN) choice = best_of(true);
+  if (!choice) choice = best_of(false);
+  if (!choice) {
+    return Status::ResourceExhausted("no schedulable host has " + Describe(request) + " (" +
+                                     std::to_string(checked) + " candidates checked)");
+  }
+  if (strategy == ROUND_ROBIN) round_robin_cursor_ = choice->host_id;
+  choice->candidates_checked = checked;
+  return std::move(*choice);
+}
+
+// CPU-only requests walk every host in id order, from the start (first-fit,
+// best-fit, least-loaded), after the cursor (round-robin) or from a random
+// host (random).
 Result<PlacementChoice> CapacityIndex::PlaceInOrder(const PlacementRequest& request,
                                                     SchedulingStrategy strategy,
                                                     std::mt19937_64& random) {

@@ -46,6 +46,21 @@ struct PlacementChoice {
   uint32_t candidates_checked = 0;  // Hosts looked at before the choice.
 };
 
+// A free GPU as the index sees it: small, so updating a host is cheap.
+struct FreeGpu {
+  uint32_t index = 0;
+  std::string model;
+  uint64_t memory_mb = 0;
+  uint64_t nvlink_mask = 0;  // Bit i: linked to GPU i (indexes below 64).
+};
+
+// Resources a placement has chosen but not yet committed.
+struct Reserved {
+  std::vector<uint32_t> gpus;
+  uint64_t cpu_cores = 0;
+  uint64_t memory_mb = 0;
+};
+
 // What the index knows of one host.
 struct HostCapacity {
   std::string host_id;
@@ -56,14 +71,16 @@ struct HostCapacity {
   std::map<std::string, std::string> labels;
   uint64_t cpu_free = 0;
   uint64_t memory_free = 0;
-  std::map<uint32_t, Gpu> free_gpus;  // By index.
+  std::vector<FreeGpu> free_gpus;  // By index.
+  std::map<std::string, uint32_t> free_by_model;
   uint32_t total_gpus = 0;
 };
 
 class CapacityIndex {
  public:
-  // Replaces what the index knows of `host_id` with `state`.
-  void Update(const std::string& host_id, const HostState& state);
+  // Replaces what the index knows of `host_id` with `state`, less what
+  // pending placements have reserved on it.
+  void Update(const std::string& host_id, const HostState& state, const Reserved& reserved = {});
   void Remove(const std::string& host_id);
   const HostCapacity* Find(const std::string& host_id) const;
   size_t size() const { return hosts_.size(); }
@@ -84,21 +101,32 @@ class CapacityIndex {
     void Add(const std::string& host_id);
     void Erase(const std::string& host_id);
   };
-  using ModelBuckets = std::map<uint32_t, Bucket>;  // Free GPU count -> hosts.
+  // Schedulable hosts with free GPUs of one model in one region.
+  struct Pool {
+    std::string model;
+    std::string region;
+    uint64_t max_gpu_memory_mb = 0;     // Of any GPU ever indexed here.
+    std::map<uint32_t, Bucket> buckets;  // Free GPU count -> hosts.
+    std::set<std::string> ordered;       // The same hosts, by id.
+  };
 
   void Unindex(const HostCapacity& capacity);
   void Index(const HostCapacity& capacity);
   // The GPUs chosen on `capacity` for the request (empty for a CPU-only
   // request), or nullopt when the host does not fit.
   std::optional<std::vector<uint32_t>> Fit(const HostCapacity& capacity, const PlacementRequest& request) const;
+  // The pools a request may draw from.
+  std::vector<Pool*> PoolsFor(const PlacementRequest& request);
   Result<PlacementChoice> PlaceGpus(const PlacementRequest& request, SchedulingStrategy strategy,
                                     std::mt19937_64& random);
+  Result<PlacementChoice> PlaceGpusInOrder(const PlacementRequest& request,
+                                           SchedulingStrategy strategy);
   Result<PlacementChoice> PlaceInOrder(const PlacementRequest& request,
                                        SchedulingStrategy strategy, std::mt19937_64& random);
 
   std::unordered_map<std::string, HostCapacity> hosts_;
   std::set<std::string> ordered_;                        // Every host, by id.
-  std::map<std::string, ModelBuckets> by_model_;         // GPU model -> buckets.
+  std::map<std::pair<std::string, std::string>, Pool> pools_;  // (model, region) -> pool.
   std::string round_robin_cursor_;
   SchedulingStrategy default_strategy_ = BEST_FIT;
 };
