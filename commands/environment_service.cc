@@ -136,6 +136,16 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
     placed->set_candidates(choice->candidates_checked);
     auto scheduled = domain::Decide(env, record, domain::DecideContext{env_id, now});
     if (!scheduled.ok()) return scheduled.status();
+    auto access = AccessFor(env_id, env, host->state, placed->placement());
+    if (!access.ok()) return access.status();
+    if (access->has_value()) {
+      EnvironmentCommand set_access;
+      *set_access.mutable_set_access()->mutable_access() = **access;
+      auto access_events = domain::Decide(Folded<EnvironmentTraits>(env, *scheduled), set_access,
+                                          domain::DecideContext{env_id, now});
+      if (!access_events.ok()) return access_events.status();
+      scheduled->insert(scheduled->end(), access_events->begin(), access_events->end());
+    }
 
     std::vector<EnvironmentEvent> env_events = prefix;
     env_events.insert(env_events.end(), scheduled->begin(), scheduled->end());
@@ -169,6 +179,28 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
     return result;
   }
   return ConflictsExhausted("placing " + env_id);
+}
+
+Result<std::optional<domain::AccessInfo>> EnvironmentService::AccessFor(
+    const std::string& env_id, const domain::EnvironmentState& env, const domain::HostState& host,
+    const domain::Placement& placement) {
+  if (access_.keys == nullptr) return std::optional<domain::AccessInfo>();
+  domain::AccessInfo access = env.access;  // A placed-again environment keeps its password.
+  access.set_ssh_host(host.spec.public_ip().empty() ? host.spec.ip() : host.spec.public_ip());
+  access.clear_ssh_port();
+  for (const auto& port : placement.ports()) {
+    if (port.service() == domain::SSH) access.set_ssh_port(port.port());
+  }
+  access.set_ssh_user(access_.ssh_user);
+  if (access.encrypted_password().empty()) {
+    auto key = access_.keys->KeyFor(env.spec.owner());
+    if (!key.ok()) return key.status();
+    auto sealed = Seal(*key, GeneratePassword(), env_id);
+    if (!sealed.ok()) return sealed.status();
+    access.set_encrypted_password(std::move(*sealed));
+    access.set_key_id(key->key_id);
+  }
+  return std::optional<domain::AccessInfo>(std::move(access));
 }
 
 Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id,

@@ -8,15 +8,25 @@
 // lets one append win and the other retries on fresh state.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "commands/aggregate.h"
 #include "commands/execute.h"
 #include "commands/scheduler_index.h"
+#include "commands/secrets.h"
 #include "commands/striped_lock.h"
 #include "commands/traits.h"
 
 namespace remotegpu::commands {
+
+// With a key store, every placement also records how to reach the
+// environment: SSH host and port, user, and a generated password sealed
+// under the owner's data key (see secrets.h).
+struct AccessOptions {
+  DataKeyStore* keys = nullptr;  // Not owned; null: no access info.
+  std::string ssh_user = "root";
+};
 
 struct PlacementResult {
   domain::Placement placement;
@@ -29,13 +39,15 @@ class EnvironmentService {
  public:
   EnvironmentService(eventstore::EventStore& store, const Clock& clock, SchedulerIndex& index,
                      AggregateCache<HostTraits>& hosts,
-                     AggregateCache<EnvironmentTraits>& environments, StripedLock& host_locks)
+                     AggregateCache<EnvironmentTraits>& environments, StripedLock& host_locks,
+                     AccessOptions access = {})
       : store_(store),
         clock_(clock),
         index_(index),
         hosts_(hosts),
         environments_(environments),
-        host_locks_(host_locks) {}
+        host_locks_(host_locks),
+        access_(std::move(access)) {}
 
   // Creates `env_id` ("env-<id>") and places it. When nothing fits, the
   // environment is still created, with the failure in its scheduling
@@ -66,7 +78,14 @@ class EnvironmentService {
   SchedulerIndex& index_;
   AggregateCache<HostTraits>& hosts_;
   AggregateCache<EnvironmentTraits>& environments_;
+  // The access info of a placement, when access_ has a key store.
+  Result<std::optional<domain::AccessInfo>> AccessFor(const std::string& env_id,
+                                                      const domain::EnvironmentState& env,
+                                                      const domain::HostState& host,
+                                                      const domain::Placement& placement);
+
   StripedLock& host_locks_;  // Shared with HostService.
+  AccessOptions access_;
 };
 
 }  // namespace remotegpu::commands
