@@ -32,6 +32,7 @@
 
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/embedded_postgres.h"
+#include "bench/bench_flags.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::bench {
@@ -278,20 +279,10 @@ RunFigures RunPostgres(const std::string& conninfo, int appenders,
 }
 
 int Main(int argc, char** argv) {
-  bool quick = false, json = false;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      quick = true;
-    } else if (std::strcmp(argv[i], "--json") == 0) {
-      json = true;
-    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::cout << kUsage;
-      return 0;
-    } else {
-      std::cerr << "remotegpu-bench-eventstore: unknown flag " << argv[i] << "\n\n" << kUsage;
-      return 2;
-    }
-  }
+  auto parsed = ParseBenchFlags(argc, argv, "remotegpu-bench-eventstore", kUsage);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const bool quick = std::get<BenchFlags>(parsed).quick;
+  const bool json = std::get<BenchFlags>(parsed).json;
   spdlog::set_level(spdlog::level::warn);
   const auto duration = std::chrono::milliseconds(quick ? 1500 : 5000);
   const int kAppenders[] = {1, 8, 64};

@@ -29,6 +29,7 @@
 #include "commands/host_service.h"
 #include "domain/scheduler.h"
 #include "eventstore/rocksdb_event_store.h"
+#include "bench/bench_flags.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::bench {
@@ -144,20 +145,10 @@ bool LinearBestFit(const std::vector<HostState>& hosts, const PlacementRequest& 
 }
 
 int Main(int argc, char** argv) {
-  bool quick = false, json = false;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      quick = true;
-    } else if (std::strcmp(argv[i], "--json") == 0) {
-      json = true;
-    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::cout << kUsage;
-      return 0;
-    } else {
-      std::cerr << "remotegpu-bench-scheduler: unknown flag " << argv[i] << "\n\n" << kUsage;
-      return 2;
-    }
-  }
+  auto parsed = ParseBenchFlags(argc, argv, "remotegpu-bench-scheduler", kUsage);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const bool quick = std::get<BenchFlags>(parsed).quick;
+  const bool json = std::get<BenchFlags>(parsed).json;
   spdlog::set_level(spdlog::level::warn);
   constexpr int kHosts = 10'000;
   const int placements = quick ? 3'000 : 20'000;

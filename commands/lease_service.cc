@@ -15,10 +15,7 @@ bool Ended(domain::LeaseStatus status) {
 Result<CommandResult> LeaseService::Create(const std::string& lease_id,
                                            const domain::CreateLease& create,
                                            const CommandMeta& meta) {
-  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamId(lease_id));
-  if (!lease_id.starts_with("lease-")) {
-    return Status::InvalidArgument("lease id '" + lease_id + "' must start with lease-");
-  }
+  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamIdOfKind(lease_id, "lease"));
   LeaseCommand command;
   *command.mutable_create() = create;
   return Execute(lease_id, command, meta);

@@ -58,4 +58,13 @@ Status ValidateStreamId(const std::string& stream_id) {
   return Status::Ok();
 }
 
+Status ValidateStreamIdOfKind(const std::string& stream_id, const std::string& kind) {
+  RGPU_RETURN_IF_ERROR(ValidateStreamId(stream_id));
+  if (!stream_id.starts_with(kind + "-")) {
+    return Status::InvalidArgument("'" + stream_id + "' is not a " + kind + " id: it must start " +
+                                   "with " + kind + "-");
+  }
+  return Status::Ok();
+}
+
 }  // namespace remotegpu::eventstore

@@ -224,5 +224,7 @@ class EventStore {
 // Checks a stream id: "<kind>-<id>", printable ASCII without spaces or NULs,
 // 3 to 200 bytes. Returns InvalidArgument naming the problem otherwise.
 Status ValidateStreamId(const std::string& stream_id);
+// ValidateStreamId, and the id names a stream of `kind` ("host" for "host-42").
+Status ValidateStreamIdOfKind(const std::string& stream_id, const std::string& kind);
 
 }  // namespace remotegpu::eventstore
