@@ -1,0 +1,224 @@
+#include "projections/migrations.h"
+
+#include <vector>
+
+namespace remotegpu::projections {
+namespace {
+
+// Each entry is one migration; "{s}" stands for the schema. Never edit a
+// migration that has shipped: add a new one.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // 1: checkpoints and the CMDB, environment and lease read models.
+      R"sql(
+CREATE TABLE {s}.projection_checkpoints (
+  name text PRIMARY KEY,
+  position bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE {s}.hosts (
+  host_id text PRIMARY KEY,
+  name text NOT NULL,
+  ip_address text NOT NULL,
+  public_ip text NOT NULL,
+  ssh_port integer NOT NULL,
+  os_type text NOT NULL,
+  os_version text NOT NULL,
+  arch text NOT NULL,
+  deployment_mode text NOT NULL,
+  region text NOT NULL,
+  cpu_cores integer NOT NULL,
+  memory_mb bigint NOT NULL,
+  disk_gb bigint NOT NULL,
+  labels jsonb NOT NULL,
+  tags jsonb NOT NULL,
+  asset_number text NOT NULL,
+  room text NOT NULL,
+  rack text NOT NULL,
+  unit integer NOT NULL,
+  owner text NOT NULL,
+  operational_status text NOT NULL,
+  usage_status text NOT NULL,
+  health_status text NOT NULL,
+  online boolean NOT NULL,
+  isolated boolean NOT NULL,
+  reserved_for text NOT NULL,
+  gpu_model text NOT NULL,
+  gpu_count integer NOT NULL,
+  gpus_free integer NOT NULL,
+  cpu_allocated integer NOT NULL,
+  memory_allocated_mb bigint NOT NULL,
+  version bigint NOT NULL,
+  position bigint NOT NULL,
+  registered_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX ON {s}.hosts (operational_status);
+CREATE INDEX ON {s}.hosts (gpu_model);
+CREATE INDEX ON {s}.hosts (region);
+CREATE TABLE {s}.gpus (
+  host_id text NOT NULL,
+  gpu_index integer NOT NULL,
+  uuid text NOT NULL,
+  model text NOT NULL,
+  memory_mb bigint NOT NULL,
+  compute_capability text NOT NULL,
+  nvlink_peers jsonb NOT NULL,
+  allocation_id text,
+  holder text,
+  PRIMARY KEY (host_id, gpu_index)
+);
+CREATE INDEX ON {s}.gpus (model);
+CREATE TABLE {s}.port_mappings (
+  host_id text NOT NULL,
+  port integer NOT NULL,
+  service text NOT NULL,
+  allocation_id text NOT NULL,
+  holder text NOT NULL,
+  PRIMARY KEY (host_id, port)
+);
+CREATE TABLE {s}.change_log (
+  position bigint NOT NULL,
+  seq integer NOT NULL,
+  asset_id text NOT NULL,
+  change_type text NOT NULL,
+  field text NOT NULL,
+  old_value text NOT NULL,
+  new_value text NOT NULL,
+  actor text NOT NULL,
+  reason text NOT NULL,
+  request_id text NOT NULL,
+  changed_at timestamptz NOT NULL,
+  PRIMARY KEY (position, seq)
+);
+CREATE INDEX ON {s}.change_log (asset_id, position);
+CREATE TABLE {s}.environments (
+  env_id text PRIMARY KEY,
+  name text NOT NULL,
+  owner text NOT NULL,
+  image text NOT NULL,
+  status text NOT NULL,
+  cpu_cores integer NOT NULL,
+  memory_mb bigint NOT NULL,
+  gpu_count integer NOT NULL,
+  host_id text,
+  gpu_indexes jsonb NOT NULL,
+  ssh_port integer,
+  version bigint NOT NULL,
+  position bigint NOT NULL,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX ON {s}.environments (owner);
+CREATE INDEX ON {s}.environments (status);
+CREATE TABLE {s}.scheduler_history (
+  position bigint PRIMARY KEY,
+  env_id text NOT NULL,
+  result text NOT NULL,
+  strategy text NOT NULL,
+  host_id text,
+  gpu_indexes jsonb NOT NULL,
+  duration_us bigint NOT NULL,
+  candidates integer NOT NULL,
+  reason text NOT NULL,
+  decided_at timestamptz NOT NULL
+);
+CREATE INDEX ON {s}.scheduler_history (env_id);
+CREATE TABLE {s}.leases (
+  lease_id text PRIMARY KEY,
+  customer_id text NOT NULL,
+  host_ids jsonb NOT NULL,
+  status text NOT NULL,
+  months integer NOT NULL,
+  starts_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL,
+  version bigint NOT NULL,
+  position bigint NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX ON {s}.leases (status, expires_at);
+)sql",
+  };
+  return kMigrations;
+}
+
+std::string Substitute(const std::string& sql, const std::string& schema) {
+  std::string out;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    if (sql.compare(i, 3, "{s}") == 0) {
+      out += schema;
+      i += 2;
+    } else {
+      out.push_back(sql[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+Status ValidateSchemaName(const std::string& schema) {
+  if (schema.empty() || schema.size() > 48 || !(schema[0] >= 'a' && schema[0] <= 'z')) {
+    return Status::InvalidArgument("schema name '" + schema +
+                                   "' must start with a lower-case letter, at most 48 chars");
+  }
+  for (char c : schema) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return Status::InvalidArgument("schema name '" + schema +
+                                     "' may hold only a-z, 0-9 and '_'");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<int> SchemaVersion(pqxx::connection& connection, const std::string& schema) {
+  RGPU_RETURN_IF_ERROR(ValidateSchemaName(schema));
+  try {
+    pqxx::work tx(connection);
+    auto exists = tx.exec_params1(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND "
+        "table_name = 'schema_migrations'",
+        schema);
+    if (exists[0].as<int>() == 0) return 0;
+    auto version = tx.exec1("SELECT coalesce(max(version), 0) FROM " + schema +
+                            ".schema_migrations");
+    return version[0].as<int>();
+  } catch (const std::exception& e) {
+    return Status::IoError(std::string("reading the schema version: ") + e.what());
+  }
+}
+
+Status Migrate(pqxx::connection& connection, const std::string& schema) {
+  RGPU_RETURN_IF_ERROR(ValidateSchemaName(schema));
+  try {
+    {
+      pqxx::work tx(connection);
+      tx.exec0("CREATE SCHEMA IF NOT EXISTS " + schema);
+      tx.exec0("CREATE TABLE IF NOT EXISTS " + schema +
+               ".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT "
+               "NULL DEFAULT now())");
+      tx.commit();
+    }
+    const auto& migrations = Migrations();
+    for (size_t i = 0; i < migrations.size(); ++i) {
+      const int version = static_cast<int>(i) + 1;
+      pqxx::work tx(connection);
+      // The lock serialises migrators racing on the same schema.
+      tx.exec0("LOCK TABLE " + schema + ".schema_migrations IN EXCLUSIVE MODE");
+      auto applied = tx.exec_params1(
+          "SELECT count(*) FROM " + schema + ".schema_migrations WHERE version = $1", version);
+      if (applied[0].as<int>() > 0) continue;
+      tx.exec0(Substitute(migrations[i], schema));
+      tx.exec_params0("INSERT INTO " + schema + ".schema_migrations (version) VALUES ($1)",
+                      version);
+      tx.commit();
+    }
+  } catch (const std::exception& e) {
+    return Status::IoError("migrating schema " + schema + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace remotegpu::projections

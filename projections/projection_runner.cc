@@ -1,0 +1,141 @@
+#include "projections/projection_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include "projections/migrations.h"
+
+namespace remotegpu::projections {
+
+ProjectionRunner::ProjectionRunner(eventstore::EventStore& store,
+                                   std::unique_ptr<Projector> projector,
+                                   ProjectionRunnerOptions options)
+    : store_(store),
+      projector_(std::move(projector)),
+      options_(std::move(options)),
+      name_(projector_->name()) {}
+
+ProjectionRunner::~ProjectionRunner() { Stop(); }
+
+Status ProjectionRunner::Open() {
+  RGPU_RETURN_IF_ERROR(ValidateSchemaName(options_.schema));
+  try {
+    connection_ = std::make_unique<pqxx::connection>(options_.conninfo);
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot connect to PostgreSQL: " + std::string(e.what()));
+  }
+  RGPU_RETURN_IF_ERROR(Migrate(*connection_, options_.schema));
+  try {
+    pqxx::work tx(*connection_);
+    auto rows = tx.exec_params("SELECT position FROM " + options_.schema +
+                                   ".projection_checkpoints WHERE name = $1",
+                               name_);
+    checkpoint_ = rows.empty() ? 0 : rows[0][0].as<uint64_t>();
+  } catch (const std::exception& e) {
+    return Status::IoError("reading checkpoint of " + name_ + ": " + e.what());
+  }
+  projector_->Reset();
+  return Status::Ok();
+}
+
+Status ProjectionRunner::ApplyBatch(const std::vector<eventstore::RecordedEvent>& batch) {
+  if (!connection_) return Status::FailedPrecondition("projection runner is not open");
+  const uint64_t first = batch.front().global_position;
+  const uint64_t last = batch.back().global_position;
+  if (first != checkpoint_ + 1) {
+    return Status::Internal("projection " + name_ + " at " + std::to_string(checkpoint_.load()) +
+                            " was handed events from " + std::to_string(first));
+  }
+  try {
+    pqxx::work tx(*connection_);
+    projector_->Apply(tx, options_.schema, batch);
+    tx.exec_params0("INSERT INTO " + options_.schema +
+                        ".projection_checkpoints (name, position) VALUES ($1, $2) "
+                        "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, "
+                        "updated_at = now()",
+                    name_, static_cast<int64_t>(last));
+    tx.commit();
+  } catch (const std::exception& e) {
+    projector_->Reset();
+    failing_ = true;
+    return Status::IoError("projecting " + name_ + " at positions " + std::to_string(first) +
+                           ".." + std::to_string(last) + ": " + e.what());
+  }
+  checkpoint_ = last;
+  failing_ = false;
+  return Status::Ok();
+}
+
+Result<size_t> ProjectionRunner::Step() {
+  auto batch = store_.ReadAll(checkpoint_ + 1, options_.batch_size);
+  if (!batch.ok()) return batch.status();
+  if (batch->empty()) return size_t{0};
+  RGPU_RETURN_IF_ERROR(ApplyBatch(*batch));
+  return batch->size();
+}
+
+Status ProjectionRunner::CatchUp() {
+  const uint64_t target = store_.LastPosition();
+  while (checkpoint_ < target) {
+    auto applied = Step();
+    if (!applied.ok()) return applied.status();
+    if (*applied == 0) break;
+  }
+  return Status::Ok();
+}
+
+uint64_t ProjectionRunner::lag() const {
+  const uint64_t last = store_.LastPosition();
+  const uint64_t done = checkpoint_.load();
+  return last > done ? last - done : 0;
+}
+
+Status ProjectionRunner::Start() {
+  if (!connection_) RGPU_RETURN_IF_ERROR(Open());
+  running_ = true;
+  thread_ = std::thread([this] {
+    while (running_) {
+      eventstore::Subscription* subscription;
+      {
+        std::lock_guard lock(subscription_mu_);
+        if (!subscription_) {
+          auto opened = store_.Subscribe(
+              {.from_position = checkpoint_ + 1, .max_batch = options_.batch_size});
+          if (!opened.ok()) {
+            spdlog::error("projection {}: {}", name_, opened.status().ToString());
+            return;
+          }
+          subscription_ = std::move(*opened);
+        }
+        subscription = subscription_.get();
+      }
+      auto events = subscription->Next(std::chrono::milliseconds(500));
+      if (!events.ok() || events->empty()) continue;  // Closed (Stop) or nothing new yet.
+      Status applied = ApplyBatch(*events);
+      if (applied.ok()) continue;
+      spdlog::error("projection {}: {}; retrying from {}", name_, applied.ToString(),
+                    checkpoint_.load() + 1);
+      {
+        std::lock_guard lock(subscription_mu_);
+        subscription_.reset();  // Resume from the checkpoint, not from the cursor.
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      if (!running_) break;
+      Status reopened = Open();  // A dropped connection comes back here.
+      if (!reopened.ok()) spdlog::error("projection {}: {}", name_, reopened.ToString());
+    }
+  });
+  return Status::Ok();
+}
+
+void ProjectionRunner::Stop() {
+  running_ = false;
+  {
+    std::lock_guard lock(subscription_mu_);
+    if (subscription_) subscription_->Close();
+  }
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(subscription_mu_);
+  subscription_.reset();
+}
+
+}  // namespace remotegpu::projections

@@ -1,0 +1,70 @@
+// Feeds one projector from the log into PostgreSQL.
+//
+// Each step reads up to batch_size events after the projector's checkpoint,
+// applies them and moves the checkpoint in the same transaction: a crash at
+// any point leaves the read model and the checkpoint agreeing, so no event is
+// skipped or applied twice. Start() runs steps on a thread that waits for new
+// commits when caught up; Step() and CatchUp() are for callers that drive it
+// themselves (tests, rebuilds, benchmarks).
+//
+// Thread-safety: Start/Stop from one owner; checkpoint() and lag() from any
+// thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "eventstore/event_store.h"
+#include "projections/projector.h"
+
+namespace remotegpu::projections {
+
+struct ProjectionRunnerOptions {
+  std::string conninfo;        // libpq connection string.
+  std::string schema = "rg";   // Where the read models live.
+  size_t batch_size = 1000;    // Events per transaction.
+};
+
+class ProjectionRunner {
+ public:
+  ProjectionRunner(eventstore::EventStore& store, std::unique_ptr<Projector> projector,
+                   ProjectionRunnerOptions options);
+  ~ProjectionRunner();
+
+  // Connects, migrates the schema and reads the checkpoint.
+  Status Open();
+  // Applies the next batch; returns how many events it applied (0: caught up).
+  Result<size_t> Step();
+  // Steps until the checkpoint reaches the log's last position at the call.
+  Status CatchUp();
+  // Runs steps on a thread until Stop; failed steps are logged and retried.
+  Status Start();
+  void Stop();
+
+  uint64_t checkpoint() const { return checkpoint_.load(); }
+  // Whether the last step failed (for /readyz); cleared by a good step.
+  bool failing() const { return failing_.load(); }
+  uint64_t lag() const;  // Events committed to the log but not yet projected.
+  const std::string& name() const { return name_; }
+
+ private:
+  // Applies `batch` and moves the checkpoint in one transaction.
+  Status ApplyBatch(const std::vector<eventstore::RecordedEvent>& batch);
+
+  eventstore::EventStore& store_;
+  std::unique_ptr<Projector> projector_;
+  const ProjectionRunnerOptions options_;
+  const std::string name_;
+  std::unique_ptr<pqxx::connection> connection_;
+  std::atomic<uint64_t> checkpoint_{0};
+  std::atomic<bool> running_{false};
+  std::atomic<bool> failing_{false};
+  std::mutex subscription_mu_;
+  std::unique_ptr<eventstore::Subscription> subscription_;  // Guarded by subscription_mu_.
+  std::thread thread_;
+};
+
+}  // namespace remotegpu::projections

@@ -1,0 +1,31 @@
+// A projector turns committed events into rows of its read models. The
+// runner (projection_runner.h) calls Apply with a batch inside a transaction
+// that also moves the projector's checkpoint, so a batch is applied entirely
+// or not at all.
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <string>
+#include <vector>
+
+#include "eventstore/event_store.h"
+
+namespace remotegpu::projections {
+
+class Projector {
+ public:
+  virtual ~Projector() = default;
+  // Names the projector's checkpoint; stable across releases.
+  virtual std::string name() const = 0;
+  // Writes the read-model rows for `batch` (consecutive events of the whole
+  // log) through `tx`, into tables of `schema`. May throw what libpqxx
+  // throws; the runner rolls back and retries the batch.
+  virtual void Apply(pqxx::work& tx, const std::string& schema,
+                     const std::vector<eventstore::RecordedEvent>& batch) = 0;
+  // Forgets in-memory state derived from events: called after a rolled-back
+  // batch, so the retry starts from what the database holds.
+  virtual void Reset() {}
+};
+
+}  // namespace remotegpu::projections

@@ -1,0 +1,223 @@
+// Projections into a real PostgreSQL (started once for the suite), fed by
+// the real command side over a real RocksDB store.
+#include <gtest/gtest.h>
+
+#include "commands/lease_service.h"
+#include "projections/cmdb_projector.h"
+#include "projections/embedded_postgres.h"
+#include "projections/environment_projector.h"
+#include "projections/migrations.h"
+#include "projections/projection_runner.h"
+#include "tests/commands/service_fixture.h"
+
+namespace remotegpu::projections {
+namespace {
+
+using commands::ServiceTest;
+
+class ProjectionTest : public ServiceTest {
+ protected:
+  static void SetUpTestSuite() {
+    pg_dir_ = new testing::TempDir();
+    auto pg = EmbeddedPostgres::Start({.data_dir = pg_dir_->Sub("pg")});
+    ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+    pg_ = pg->release();
+  }
+  static void TearDownTestSuite() {
+    delete pg_;
+    delete pg_dir_;
+  }
+
+  void SetUp() override {
+    ServiceTest::SetUp();
+    schema_ = "t" + std::to_string(++schema_counter_);
+    conn_ = std::make_unique<pqxx::connection>(pg_->ConnectionString());
+  }
+
+  std::vector<std::unique_ptr<ProjectionRunner>> Runners(const std::string& schema,
+                                                         size_t batch_size) {
+    std::vector<std::unique_ptr<ProjectionRunner>> runners;
+    ProjectionRunnerOptions options{pg_->ConnectionString(), schema, batch_size};
+    runners.push_back(std::make_unique<ProjectionRunner>(
+        *store_, std::make_unique<CmdbProjector>(*store_), options));
+    runners.push_back(std::make_unique<ProjectionRunner>(
+        *store_, std::make_unique<EnvironmentProjector>(*store_), options));
+    runners.push_back(std::make_unique<ProjectionRunner>(
+        *store_, std::make_unique<LeaseProjector>(*store_), options));
+    for (auto& runner : runners) EXPECT_TRUE(runner->Open().ok());
+    return runners;
+  }
+
+  void ProjectAll(const std::string& schema, size_t batch_size) {
+    for (auto& runner : Runners(schema, batch_size)) {
+      Status s = runner->CatchUp();
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      EXPECT_EQ(runner->checkpoint(), store_->LastPosition());
+    }
+  }
+
+  // A scenario touching every read model.
+  void RunScenario() {
+    RegisterHost("host-1", 4);
+    RegisterHost("host-2", 2, "H100");
+    domain::EnvironmentSpec a100 = Spec(2);
+    a100.mutable_constraints()->set_gpu_model("A100");  // host-2 stays free for the lease.
+    ASSERT_TRUE(environments_service_->Create("env-1", a100, meta_).ok());
+    a100.set_gpu_count(1);
+    ASSERT_TRUE(environments_service_->Create("env-2", a100, meta_).ok());
+    EXPECT_FALSE(environments_service_->Create("env-3", Spec(8), meta_).ok());  // No capacity.
+    ASSERT_TRUE(environments_service_->ChangeStatus("env-2", domain::DELETED, "done", meta_).ok());
+    auto maintenance = domain::testing_builders::StatusCmd(domain::MAINTENANCE, true, "", true);
+    ASSERT_TRUE(hosts_service_->Execute("host-1", maintenance, meta_).ok());
+    commands::AggregateCache<commands::LeaseTraits> lease_cache(*store_);
+    commands::LeaseService leases(*store_, clock_, *index_, *host_cache_, lease_cache,
+                                  host_locks_);
+    domain::CreateLease lease;
+    lease.set_customer_id("acme");
+    lease.add_host_ids("host-2");
+    lease.set_months(3);
+    auto leased = leases.Create("lease-1", lease, meta_);
+    ASSERT_TRUE(leased.ok()) << leased.status().ToString();
+  }
+
+  int64_t Count(const std::string& sql) {
+    pqxx::work tx(*conn_);
+    return tx.exec1(sql)[0].as<int64_t>();
+  }
+
+  // Rows in one schema's table that the other lacks, both ways.
+  int64_t Differences(const std::string& a, const std::string& b, const std::string& table) {
+    return Count("SELECT count(*) FROM (SELECT * FROM " + a + "." + table + " EXCEPT SELECT * FROM " +
+                 b + "." + table + ") x") +
+           Count("SELECT count(*) FROM (SELECT * FROM " + b + "." + table +
+                 " EXCEPT SELECT * FROM " + a + "." + table + ") x");
+  }
+
+  void ExpectSameReadModels(const std::string& a, const std::string& b) {
+    for (const char* table : {"hosts", "gpus", "port_mappings", "change_log", "environments",
+                              "scheduler_history", "leases"}) {
+      EXPECT_EQ(Differences(a, b, table), 0) << table;
+    }
+  }
+
+  static inline testing::TempDir* pg_dir_ = nullptr;
+  static inline EmbeddedPostgres* pg_ = nullptr;
+  static inline int schema_counter_ = 0;
+  std::string schema_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+TEST_F(ProjectionTest, MigrationsAreVersionedAndIdempotent) {
+  ASSERT_TRUE(Migrate(*conn_, schema_).ok());
+  ASSERT_TRUE(Migrate(*conn_, schema_).ok());
+  EXPECT_EQ(*SchemaVersion(*conn_, schema_), LatestSchemaVersion());
+  EXPECT_EQ(*SchemaVersion(*conn_, "no_such_schema"), 0);
+  EXPECT_EQ(Migrate(*conn_, "Bad-Name").code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ProjectionTest, ReadModelsReflectTheLog) {
+  RunScenario();
+  ProjectAll(schema_, 1000);
+  const std::string s = schema_ + ".";
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "hosts"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "hosts WHERE host_id = 'host-1' AND "
+                  "operational_status = 'maintenance' AND usage_status = 'partial' AND "
+                  "gpus_free = 2"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "hosts WHERE host_id = 'host-2' AND "
+                  "usage_status = 'full' AND gpu_model = 'H100'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "gpus WHERE holder = 'env-1'"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "gpus WHERE holder = 'lease-1'"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "port_mappings WHERE holder = 'env-1' AND "
+                  "service = 'SSH' AND port = 30000"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "environments WHERE status = 'deleted'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "environments WHERE env_id = 'env-3' AND "
+                  "status = 'failed' AND host_id IS NULL"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "scheduler_history WHERE result = 'placed'"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "scheduler_history WHERE result = 'failed' AND "
+                  "reason LIKE '%8 free GPU%'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "leases WHERE status = 'active' AND months = 3 "
+                  "AND host_ids = '[\"host-2\"]'::jsonb"),
+            1);
+  // The change log keeps old and new values, who, why and which request.
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "change_log WHERE asset_id = 'host-1' AND "
+                  "change_type = 'status_change' AND old_value = 'available' AND "
+                  "new_value = 'maintenance' AND actor = 'user:user-1' AND reason = 'because' "
+                  "AND request_id = 'req-1'"),
+            1);
+}
+
+TEST_F(ProjectionTest, BatchedAndPerEventProjectionAgree) {
+  RunScenario();
+  ProjectAll(schema_ + "_b", 1000);
+  ProjectAll(schema_ + "_e", 1);
+  ExpectSameReadModels(schema_ + "_b", schema_ + "_e");
+}
+
+// Fails one batch once, as a crash mid-transaction would.
+class FailingOnce final : public Projector {
+ public:
+  FailingOnce(std::unique_ptr<Projector> inner, uint64_t fail_at)
+      : inner_(std::move(inner)), fail_at_(fail_at) {}
+  std::string name() const override { return inner_->name(); }
+  void Apply(pqxx::work& tx, const std::string& schema,
+             const std::vector<eventstore::RecordedEvent>& batch) override {
+    inner_->Apply(tx, schema, batch);
+    if (!failed_ && batch.back().global_position >= fail_at_) {
+      failed_ = true;
+      throw std::runtime_error("injected failure after writing rows");
+    }
+  }
+  void Reset() override { inner_->Reset(); }
+
+ private:
+  std::unique_ptr<Projector> inner_;
+  uint64_t fail_at_;
+  bool failed_ = false;
+};
+
+TEST_F(ProjectionTest, AFailedBatchNeitherSkipsNorRepeatsAndRestartsResumeCleanly) {
+  RunScenario();
+  const uint64_t middle = store_->LastPosition() / 2;
+  ProjectionRunnerOptions options{pg_->ConnectionString(), schema_, 3};
+  {
+    ProjectionRunner runner(*store_,
+                            std::make_unique<FailingOnce>(std::make_unique<CmdbProjector>(*store_),
+                                                          middle),
+                            options);
+    ASSERT_TRUE(runner.Open().ok());
+    Status first = runner.CatchUp();
+    EXPECT_EQ(first.code(), StatusCode::kIoError);  // The injected failure, rolled back.
+    EXPECT_LT(runner.checkpoint(), middle);
+  }
+  // A new runner (as after a restart) resumes from the stored checkpoint with
+  // nothing in memory.
+  for (auto& runner : Runners(schema_, 3)) ASSERT_TRUE(runner->CatchUp().ok());
+  ProjectAll(schema_ + "_clean", 1000);
+  ExpectSameReadModels(schema_, schema_ + "_clean");
+}
+
+TEST_F(ProjectionTest, RunningProjectionsFollowNewCommits) {
+  auto runners = Runners(schema_, 100);
+  for (auto& runner : runners) ASSERT_TRUE(runner->Start().ok());
+  RunScenario();
+  const uint64_t target = store_->LastPosition();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (auto& runner : runners) {
+    while (runner->checkpoint() < target && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(runner->checkpoint(), target) << runner->name();
+    EXPECT_EQ(runner->lag(), 0u);
+    runner->Stop();
+  }
+  ProjectAll(schema_ + "_clean", 1000);
+  ExpectSameReadModels(schema_, schema_ + "_clean");
+}
+
+}  // namespace
+}  // namespace remotegpu::projections
