@@ -1,6 +1,7 @@
 // `remotegpu`: the RemoteGPU server binary.
 //
-//   remotegpu serve [flags]   open the event log under --data-dir and serve
+//   remotegpu serve [flags]   open the event log under --data-dir, project it
+//                             into PostgreSQL and serve
 //
 // Every flag can also be given as an environment variable REMOTEGPU_<NAME>
 // (--data-dir is REMOTEGPU_DATA_DIR); a flag on the command line wins.
@@ -12,7 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.h"
-#include "eventstore/rocksdb_event_store.h"
+#include "api/serve.h"
 
 namespace po = boost::program_options;
 
@@ -22,7 +23,8 @@ namespace {
 constexpr char kUsage[] = R"(Usage: remotegpu <command> [flags]
 
 Commands:
-  serve     Open the event log and serve until SIGINT or SIGTERM.
+  serve     Open the event log, keep the PostgreSQL read models current, and run
+            until SIGINT or SIGTERM.
 
 Run `remotegpu serve --help` for the flags of serve.
 )";
@@ -34,6 +36,9 @@ po::options_description ServeFlags() {
       ("help,h", "print this help and exit")
       ("data-dir", po::value<std::string>()->default_value("./data"),
        "directory of the event log and server state")
+      ("pg-url", po::value<std::string>()->default_value(""),
+       "libpq connection string of the read models' PostgreSQL; empty: run a private one "
+       "under <data-dir>/pg")
       ("log-format", po::value<std::string>()->default_value("text"), "text or json");
   // clang-format on
   return flags;
@@ -76,30 +81,10 @@ int Serve(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  const std::filesystem::path data_dir = vars["data-dir"].as<std::string>();
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) {
-    spdlog::error("cannot create data dir {}: {}", data_dir.string(), ec.message());
-    return 1;
-  }
-  eventstore::RocksDbEventStoreOptions options;
-  options.path = (data_dir / "events").string();
-  auto store = eventstore::RocksDbEventStore::Open(std::move(options));
-  if (!store.ok()) {
-    spdlog::error("cannot open the event log: {}", store.status().ToString());
-    return 1;
-  }
-  spdlog::info("event log open at {}: {} events, next position {}", (data_dir / "events").string(),
-               (*store)->LastPosition(), (*store)->LastPosition() + 1);
-  spdlog::info("serving the event log only: the HTTP API is not part of this build yet");
-
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  spdlog::info("received {}, closing the event log", signal == SIGINT ? "SIGINT" : "SIGTERM");
-  store->reset();
-  spdlog::info("stopped");
-  return 0;
+  api::ServeConfig config;
+  config.data_dir = vars["data-dir"].as<std::string>();
+  config.pg_url = vars["pg-url"].as<std::string>();
+  return api::RunServe(config);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 // End to end: EnvironmentService::Create from 64 threads against hosts
 // registered in a real RocksDB store; every creation is one durable
 // multi-stream append (environment + host).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -139,6 +141,13 @@ bool LinearBestFit(const std::vector<HostState>& hosts, const PlacementRequest& 
   return best >= 0;
 }
 
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "remotegpu-bench-scheduler: " << what << "\n";
   std::exit(1);
@@ -232,6 +241,7 @@ int Main(int argc, char** argv) {
   std::vector<std::thread> workers;
   const uint64_t position_before = (*store)->LastPosition();
   auto start = SteadyClock::now();
+  const double cpu_before = ProcessCpuSeconds();
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (int i = 0; !stop.load(); ++i) {
@@ -262,6 +272,7 @@ int Main(int argc, char** argv) {
   stop.store(true);
   for (auto& w : workers) w.join();
   double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  double cpu_cores = (ProcessCpuSeconds() - cpu_before) / seconds;
   double creates_per_s = created.load() / seconds;
   uint64_t events = (*store)->LastPosition() - position_before;
 
@@ -282,9 +293,9 @@ int Main(int argc, char** argv) {
               "linear scan", linear.p50, linear.p99, linear_micros.size());
   std::printf("\nend to end: %.0f environment creations/s (%d created, %d no capacity) from %d "
               "threads on %d hosts,\n%.1f s, every creation one durable env + host append "
-              "(%llu events)\n",
+              "(%llu events), %.2f CPU cores busy\n",
               creates_per_s, created.load(), no_capacity.load(), threads, creation_hosts, seconds,
-              static_cast<unsigned long long>(events));
+              static_cast<unsigned long long>(events), cpu_cores);
   if (json) {
     nlohmann::json figures = {
         {"place_p50_us", worst_p50},

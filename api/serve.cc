@@ -1,0 +1,91 @@
+#include "api/serve.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "eventstore/rocksdb_event_store.h"
+#include "projections/cmdb_projector.h"
+#include "projections/embedded_postgres.h"
+#include "projections/environment_projector.h"
+#include "projections/projection_runner.h"
+
+namespace remotegpu::api {
+
+int RunServe(const ServeConfig& config) {
+  const std::filesystem::path data_dir = config.data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create data dir {}: {}", data_dir.string(), ec.message());
+    return 1;
+  }
+
+  std::unique_ptr<projections::EmbeddedPostgres> embedded;
+  std::string conninfo = config.pg_url;
+  if (conninfo.empty()) {
+    auto started = projections::EmbeddedPostgres::Start({.data_dir = (data_dir / "pg").string()});
+    if (!started.ok()) {
+      spdlog::error("cannot start the embedded PostgreSQL: {}", started.status().ToString());
+      return 1;
+    }
+    embedded = std::move(*started);
+    conninfo = embedded->ConnectionString();
+  }
+
+  auto store = eventstore::RocksDbEventStore::Open({.path = (data_dir / "events").string()});
+  if (!store.ok()) {
+    spdlog::error("cannot open the event log: {}", store.status().ToString());
+    return 1;
+  }
+  spdlog::info("event log open at {}: {} events", (data_dir / "events").string(),
+               (*store)->LastPosition());
+
+  std::vector<std::unique_ptr<projections::ProjectionRunner>> runners;
+  const projections::ProjectionRunnerOptions options{conninfo, config.schema, 1000};
+  runners.push_back(std::make_unique<projections::ProjectionRunner>(
+      **store, std::make_unique<projections::CmdbProjector>(**store), options));
+  runners.push_back(std::make_unique<projections::ProjectionRunner>(
+      **store, std::make_unique<projections::EnvironmentProjector>(**store), options));
+  runners.push_back(std::make_unique<projections::ProjectionRunner>(
+      **store, std::make_unique<projections::LeaseProjector>(**store), options));
+  for (auto& runner : runners) {
+    Status started = runner->Start();
+    if (!started.ok()) {
+      spdlog::error("cannot start projection {}: {}", runner->name(), started.ToString());
+      return 1;
+    }
+  }
+  spdlog::info("ready: read models in {} PostgreSQL, schema {}; projections {}",
+               embedded ? "embedded" : "external", config.schema, "cmdb, environments, leases");
+  spdlog::info("the HTTP API is not part of this build yet");
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  for (auto& runner : runners) {
+    runner->Stop();
+    spdlog::info("projection {} stopped at position {}", runner->name(), runner->checkpoint());
+  }
+  runners.clear();
+  store->reset();
+  if (embedded) {
+    Status stopped = embedded->Stop();
+    if (!stopped.ok()) {
+      spdlog::error("stopping the embedded PostgreSQL: {}", stopped.ToString());
+      return 1;
+    }
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace remotegpu::api

@@ -1,0 +1,24 @@
+// `remotegpu serve`: composes the server from its parts and runs it until
+// SIGINT or SIGTERM.
+#pragma once
+
+#include <string>
+
+#include "common/logging.h"
+
+namespace remotegpu::api {
+
+struct ServeConfig {
+  std::string data_dir = "./data";
+  // libpq connection string; empty: run a private PostgreSQL under
+  // <data-dir>/pg and stop it on exit.
+  std::string pg_url;
+  std::string schema = "rg";  // Where the read models live.
+};
+
+// The caller must have blocked SIGINT and SIGTERM in every thread (before
+// starting any), so that this function's sigwait receives them. Returns the
+// process exit code.
+int RunServe(const ServeConfig& config);
+
+}  // namespace remotegpu::api
