@@ -1,0 +1,120 @@
+#include "api/envelope.h"
+
+#include <algorithm>
+
+namespace remotegpu::api {
+
+std::map<std::string, std::string> ParseQuery(const std::string& query) {
+  std::map<std::string, std::string> out;
+  auto decode = [](const std::string& in) {
+    std::string result;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '+') {
+        result.push_back(' ');
+      } else if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(in[i + 1]) &&
+                 std::isxdigit(in[i + 2])) {
+        result.push_back(static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
+        i += 2;
+      } else {
+        result.push_back(in[i]);
+      }
+    }
+    return result;
+  };
+  size_t start = 0;
+  while (start < query.size()) {
+    size_t end = query.find('&', start);
+    if (end == std::string::npos) end = query.size();
+    std::string pair = query.substr(start, end - start);
+    size_t eq = pair.find('=');
+    if (!pair.empty()) {
+      out[decode(pair.substr(0, eq))] = eq == std::string::npos ? "" : decode(pair.substr(eq + 1));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+HttpResponse OkResponse(const HttpRequest& request, nlohmann::json data, int status) {
+  nlohmann::json body = {{"code", 0},
+                         {"message", "ok"},
+                         {"data", std::move(data)},
+                         {"traceId", request.trace_id}};
+  return {status, "application/json", body.dump(), {}};
+}
+
+HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& code,
+                           const std::string& message) {
+  nlohmann::json body = {
+      {"code", code}, {"message", message}, {"data", nullptr}, {"traceId", request.trace_id}};
+  return {status, "application/json", body.dump(), {}};
+}
+
+HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return ErrorResponse(request, 400, "INVALID_ARGUMENT", status.message());
+    case StatusCode::kNotFound:
+      return ErrorResponse(request, 404, "NOT_FOUND", status.message());
+    case StatusCode::kAlreadyExists:
+      return ErrorResponse(request, 409, "ALREADY_EXISTS", status.message());
+    case StatusCode::kVersionConflict:
+      return ErrorResponse(request, 409, "VERSION_CONFLICT", status.message());
+    case StatusCode::kFailedPrecondition:
+      return ErrorResponse(request, 409, "FAILED_PRECONDITION", status.message());
+    case StatusCode::kResourceExhausted:
+      return ErrorResponse(request, 409, "NO_CAPACITY", status.message());
+    case StatusCode::kUnavailable:
+      return ErrorResponse(request, 503, "UNAVAILABLE", status.message());
+    default:
+      return ErrorResponse(request, 500, "INTERNAL", status.ToString());
+  }
+}
+
+Result<Paging> ParsePaging(const HttpRequest& request, const std::vector<std::string>& sortable,
+                           const std::string& default_sort) {
+  Paging paging;
+  auto parse_int = [&](const std::string& name, int fallback, int min, int max) -> Result<int> {
+    std::string text = request.Query(name);
+    if (text.empty()) return fallback;
+    int value = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9' || value > 1'000'000) {
+        return Status::InvalidArgument(name + " must be a whole number, not '" + text + "'");
+      }
+      value = value * 10 + (c - '0');
+    }
+    if (value < min || value > max) {
+      return Status::InvalidArgument(name + " must be between " + std::to_string(min) + " and " +
+                                     std::to_string(max));
+    }
+    return value;
+  };
+  auto page = parse_int("page", 1, 1, 1'000'000);
+  if (!page.ok()) return page.status();
+  auto size = parse_int("pageSize", 20, 1, 500);
+  if (!size.ok()) return size.status();
+  paging.page = *page;
+  paging.page_size = *size;
+  paging.sort_by = request.Query("sortBy", default_sort);
+  if (std::find(sortable.begin(), sortable.end(), paging.sort_by) == sortable.end()) {
+    std::string allowed;
+    for (const auto& s : sortable) allowed += (allowed.empty() ? "" : ", ") + s;
+    return Status::InvalidArgument("sortBy must be one of " + allowed);
+  }
+  std::string order = request.Query("order", "asc");
+  if (order != "asc" && order != "desc") {
+    return Status::InvalidArgument("order must be asc or desc");
+  }
+  paging.descending = order == "desc";
+  return paging;
+}
+
+Result<nlohmann::json> ParseJsonObject(const HttpRequest& request) {
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
+  if (!body.is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  return body;
+}
+
+}  // namespace remotegpu::api

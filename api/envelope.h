@@ -1,0 +1,38 @@
+// The response envelope of seed 02 §4.5.3: {code, message, data, traceId}.
+// `code` is 0 on success and a stable machine-readable string on errors
+// ("INVALID_ARGUMENT", "NOT_FOUND", …); `message` is a sentence a person can
+// act on. Lists are {list, total, page, pageSize}.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "api/http_types.h"
+#include "common/status.h"
+
+namespace remotegpu::api {
+
+HttpResponse OkResponse(const HttpRequest& request, nlohmann::json data, int status = 200);
+HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& code,
+                           const std::string& message);
+// Maps an expected failure to its HTTP status and code: InvalidArgument 400,
+// NotFound 404, AlreadyExists / VersionConflict / FailedPrecondition /
+// ResourceExhausted 409, Unavailable 503, anything else 500.
+HttpResponse StatusResponse(const HttpRequest& request, const Status& status);
+
+struct Paging {
+  int page = 1;
+  int page_size = 20;
+  std::string sort_by;
+  bool descending = false;
+};
+// Reads page, pageSize, sortBy and order; InvalidArgument naming the field
+// when one is malformed. `sortable` lists the accepted sortBy values.
+Result<Paging> ParsePaging(const HttpRequest& request, const std::vector<std::string>& sortable,
+                           const std::string& default_sort);
+
+// The body as a JSON object, or InvalidArgument saying why not.
+Result<nlohmann::json> ParseJsonObject(const HttpRequest& request);
+
+}  // namespace remotegpu::api

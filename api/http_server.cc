@@ -1,0 +1,217 @@
+#include "api/http_server.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/envelope.h"
+#include "common/clock.h"
+#include "common/uuid.h"
+
+namespace remotegpu::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl {
+  HttpHandler handler;
+  HttpServerOptions options;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+  UuidV7Generator trace_ids{SystemClock::Instance()};
+
+  std::atomic<bool> draining{false};
+  std::mutex mu;
+  std::condition_variable idle;
+  int active_requests = 0;  // Guarded by mu.
+  bool stopped = false;     // Guarded by mu.
+
+  void Accept();
+};
+
+namespace {
+
+HttpRequest ToRequest(const http::request<http::string_body>& in, const std::string& trace_id) {
+  HttpRequest out;
+  out.method = std::string(in.method_string());
+  std::string target(in.target());
+  size_t question = target.find('?');
+  out.path = target.substr(0, question);
+  if (question != std::string::npos) out.query = ParseQuery(target.substr(question + 1));
+  for (const auto& field : in) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(c));
+    out.headers[name] = std::string(field.value());
+  }
+  out.body = in.body();
+  out.trace_id = trace_id;
+  return out;
+}
+
+// One connection: read a request, answer it, repeat while keep-alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(server_.options.body_limit);
+    stream_.expires_after(server_.options.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnRead(ec);
+                     });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    HttpRequest bare;
+    bare.trace_id = server_.trace_ids.NewId().ToString();
+    if (ec == http::error::body_limit) {
+      return Write(ErrorResponse(bare, 413, "BODY_TOO_LARGE",
+                                 "the body is larger than " +
+                                     std::to_string(server_.options.body_limit) + " bytes"),
+                   false);
+    }
+    if (ec) {
+      return Write(ErrorResponse(bare, 400, "BAD_REQUEST", "malformed HTTP: " + ec.message()),
+                   false);
+    }
+    http::request<http::string_body> request = parser_->release();
+    HttpResponse response;
+    {
+      std::lock_guard lock(server_.mu);
+      ++server_.active_requests;
+    }
+    try {
+      response = server_.handler(ToRequest(request, bare.trace_id));
+    } catch (const std::exception& e) {
+      // A handler must not throw; if one does, the client still gets an answer.
+      spdlog::error("handler for {} {} threw: {}", std::string(request.method_string()),
+                    std::string(request.target()), e.what());
+      response = ErrorResponse(bare, 500, "INTERNAL", "internal error; see the server log");
+    }
+    // The request stays active until its answer is written (see Write).
+    Write(std::move(response), request.keep_alive() && !server_.draining.load(), true);
+  }
+
+  // `counted`: the request was counted active and is finished once written.
+  void Write(HttpResponse response, bool keep_alive, bool counted = false) {
+    auto out = std::make_shared<http::response<http::string_body>>();
+    out->result(static_cast<http::status>(response.status));
+    out->version(11);
+    out->set(http::field::server, "remotegpu");
+    out->set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) out->set(name, value);
+    out->body() = std::move(response.body);
+    out->keep_alive(keep_alive);
+    out->prepare_payload();
+    http::async_write(
+        stream_, *out,
+        [self = shared_from_this(), out, keep_alive, counted](beast::error_code ec, size_t) {
+          if (counted) {
+            {
+              std::lock_guard lock(self->server_.mu);
+              --self->server_.active_requests;
+            }
+            self->server_.idle.notify_all();
+          }
+          if (ec || !keep_alive) return self->Close();
+          self->Read();
+        });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted) spdlog::warn("accept: {}", ec.message());
+      if (!acceptor.is_open()) return;
+    } else {
+      std::make_shared<Session>(std::move(socket), *this)->Run();
+    }
+    Accept();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpHandler handler,
+                                                      HttpServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->handler = std::move(handler);
+  impl->options = options;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options.address, ec);
+  if (ec) return Status::InvalidArgument("not an IP address: " + options.address);
+  tcp::endpoint endpoint(address, options.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IoError("cannot listen on " + options.address + ":" +
+                           std::to_string(options.port) + ": " + ec.message());
+  }
+  impl->Accept();
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    impl->threads.emplace_back([io = &impl->io] { io->run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void HttpServer::Shutdown() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+  }
+  impl_->draining = true;
+  asio::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  {
+    std::unique_lock lock(impl_->mu);
+    impl_->idle.wait_for(lock, impl_->options.shutdown_grace,
+                         [&] { return impl_->active_requests == 0; });
+  }
+  impl_->io.stop();
+  for (auto& thread : impl_->threads) thread.join();
+}
+
+HttpServer::~HttpServer() { Shutdown(); }
+
+}  // namespace remotegpu::api

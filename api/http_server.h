@@ -1,0 +1,51 @@
+// The HTTP server: Boost.Beast over Asio, a pool of threads running one
+// io_context, keep-alive, a read timeout on every request, a body limit
+// (413), and a graceful shutdown that stops accepting, lets in-flight
+// requests finish and then closes. Beast stays inside http_server.cc.
+//
+// Handlers run on the pool's threads; a handler that blocks (a durable
+// append, a PostgreSQL query) holds one thread, so `threads` bounds the
+// requests served at once.
+//
+// Thread-safety: Shutdown from any thread, once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/http_types.h"
+#include "common/status.h"
+
+namespace remotegpu::api {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (see HttpServer::port()).
+  int threads = 4;
+  size_t body_limit = 1 << 20;
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds shutdown_grace{10};
+};
+
+class HttpServer {
+ public:
+  // Binds, listens and starts the threads. IoError when the address cannot
+  // be bound (in use, not local, …).
+  static Result<std::unique_ptr<HttpServer>> Start(HttpHandler handler, HttpServerOptions options);
+  ~HttpServer();
+
+  uint16_t port() const;
+  // Stops accepting, waits up to shutdown_grace for in-flight requests, then
+  // stops the threads.
+  void Shutdown();
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace remotegpu::api

@@ -1,0 +1,43 @@
+// Plain request and response values, so that handlers, routing and their
+// tests never include Beast (which only http_server.cc does).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+namespace remotegpu::api {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", …
+  std::string path;    // Without the query: "/api/cmdb/hosts".
+  std::map<std::string, std::string> query;    // Decoded query parameters.
+  std::map<std::string, std::string> headers;  // Names in lower case.
+  std::string body;
+  std::map<std::string, std::string> params;  // Filled by the router: ":id" -> "42".
+  std::string trace_id;                       // Set by the server for every request.
+
+  // A query parameter, or `fallback` when absent.
+  std::string Query(const std::string& name, const std::string& fallback = "") const {
+    auto it = query.find(name);
+    return it == query.end() ? fallback : it->second;
+  }
+  std::string Header(const std::string& lower_case_name) const {
+    auto it = headers.find(lower_case_name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Splits "a=1&b=x%20y" into decoded pairs; '+' is a space.
+std::map<std::string, std::string> ParseQuery(const std::string& query);
+
+}  // namespace remotegpu::api

@@ -1,0 +1,68 @@
+#include "api/router.h"
+
+#include "api/envelope.h"
+
+namespace remotegpu::api {
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> segments;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > start) segments.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return segments;
+}
+
+void Router::Add(const std::string& method, const std::string& pattern, HttpHandler handler) {
+  routes_.push_back({method, pattern, SplitPath(pattern), std::move(handler)});
+}
+
+bool Router::Match(const Route& route, const std::vector<std::string>& path,
+                   std::map<std::string, std::string>* params) {
+  if (route.segments.size() != path.size()) return false;
+  std::map<std::string, std::string> found;
+  for (size_t i = 0; i < path.size(); ++i) {
+    const std::string& want = route.segments[i];
+    if (!want.empty() && want[0] == ':') {
+      found[want.substr(1)] = path[i];
+    } else if (want != path[i]) {
+      return false;
+    }
+  }
+  if (params != nullptr) *params = std::move(found);
+  return true;
+}
+
+std::string Router::PatternFor(const HttpRequest& request) const {
+  const auto path = SplitPath(request.path);
+  for (const auto& route : routes_) {
+    if (route.method == request.method && Match(route, path, nullptr)) return route.pattern;
+  }
+  return "";
+}
+
+HttpResponse Router::Handle(HttpRequest request) const {
+  const auto path = SplitPath(request.path);
+  bool path_known = false;
+  for (const auto& route : routes_) {
+    std::map<std::string, std::string> params;
+    if (!Match(route, path, &params)) continue;
+    path_known = true;
+    if (route.method != request.method) continue;
+    request.params = std::move(params);
+    for (const auto& middleware : middleware_) {
+      if (auto answer = middleware(request)) return *answer;
+    }
+    return route.handler(request);
+  }
+  if (path_known) {
+    return ErrorResponse(request, 405, "METHOD_NOT_ALLOWED",
+                         request.method + " is not supported on " + request.path);
+  }
+  return ErrorResponse(request, 404, "NOT_FOUND", "no route for " + request.path);
+}
+
+}  // namespace remotegpu::api

@@ -1,0 +1,153 @@
+// The HTTP server core over real loopback sockets.
+#include "api/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/envelope.h"
+#include "api/router.h"
+
+namespace remotegpu::api {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+struct Reply {
+  int status = 0;
+  nlohmann::json body;
+};
+
+// One HTTP/1.1 exchange on `stream` (which stays open for keep-alive).
+Reply Exchange(beast::tcp_stream& stream, http::verb method, const std::string& target,
+               const std::string& body = "") {
+  http::request<http::string_body> request{method, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::content_type, "application/json");
+  request.body() = body;
+  request.prepare_payload();
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  return {static_cast<int>(response.result_int()),
+          nlohmann::json::parse(response.body(), nullptr, false)};
+}
+
+Reply Call(uint16_t port, http::verb method, const std::string& target,
+           const std::string& body = "") {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  return Exchange(stream, method, target, body);
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router_.Add("GET", "/things/:id", [](const HttpRequest& r) {
+      return OkResponse(r, {{"id", r.params.at("id")}, {"q", r.Query("q")}});
+    });
+    router_.Add("POST", "/things", [](const HttpRequest& r) {
+      auto body = ParseJsonObject(r);
+      if (!body.ok()) return StatusResponse(r, body.status());
+      return OkResponse(r, *body, 201);
+    });
+    router_.Add("GET", "/list", [](const HttpRequest& r) {
+      auto paging = ParsePaging(r, {"name", "created_at"}, "name");
+      if (!paging.ok()) return StatusResponse(r, paging.status());
+      return OkResponse(r, {{"page", paging->page}, {"pageSize", paging->page_size}});
+    });
+    router_.Add("GET", "/slow", [](const HttpRequest& r) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      return OkResponse(r, "done");
+    });
+    auto server = HttpServer::Start([this](const HttpRequest& r) { return router_.Handle(r); },
+                                    {.port = 0, .threads = 2, .body_limit = 1024});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+  }
+
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, RoutesWithParamsAndQueryInTheEnvelope) {
+  Reply reply = Call(server_->port(), http::verb::get, "/things/42?q=a%20b");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body["code"], 0);
+  EXPECT_EQ(reply.body["data"]["id"], "42");
+  EXPECT_EQ(reply.body["data"]["q"], "a b");
+  EXPECT_EQ(reply.body["traceId"].get<std::string>().size(), 36u);
+}
+
+TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405) {
+  Reply missing = Call(server_->port(), http::verb::get, "/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body["code"], "NOT_FOUND");
+  Reply wrong = Call(server_->port(), http::verb::delete_, "/things/1");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.body["code"], "METHOD_NOT_ALLOWED");
+}
+
+TEST_F(HttpServerTest, MalformedJsonIs400AndHugeBodiesAre413) {
+  Reply bad = Call(server_->port(), http::verb::post, "/things", "{not json");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["code"], "INVALID_ARGUMENT");
+  EXPECT_NE(bad.body["message"].get<std::string>().find("not valid JSON"), std::string::npos);
+  Reply array = Call(server_->port(), http::verb::post, "/things", "[1]");
+  EXPECT_EQ(array.status, 400);
+  Reply huge = Call(server_->port(), http::verb::post, "/things",
+                    "{\"x\":\"" + std::string(4096, 'a') + "\"}");
+  EXPECT_EQ(huge.status, 413);
+  EXPECT_EQ(huge.body["code"], "BODY_TOO_LARGE");
+  EXPECT_EQ(Call(server_->port(), http::verb::post, "/things", "{\"a\":1}").status, 201);
+}
+
+TEST_F(HttpServerTest, PagingParametersAreChecked) {
+  EXPECT_EQ(Call(server_->port(), http::verb::get, "/list?page=2&pageSize=50").body["data"]["page"],
+            2);
+  for (const char* bad : {"/list?page=0", "/list?pageSize=x", "/list?pageSize=501",
+                          "/list?sortBy=secret", "/list?order=up"}) {
+    Reply reply = Call(server_->port(), http::verb::get, bad);
+    EXPECT_EQ(reply.status, 400) << bad;
+  }
+  EXPECT_NE(Call(server_->port(), http::verb::get, "/list?sortBy=secret")
+                .body["message"]
+                .get<std::string>()
+                .find("sortBy"),
+            std::string::npos);
+}
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Exchange(stream, http::verb::get, "/things/" + std::to_string(i)).status, 200);
+  }
+}
+
+TEST_F(HttpServerTest, ShutdownFinishesInFlightRequestsThenRefusesNewOnes) {
+  Reply slow;
+  std::thread client([&] { slow = Call(server_->port(), http::verb::get, "/slow"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // The request is in the handler.
+  const uint16_t port = server_->port();
+  server_->Shutdown();
+  client.join();
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.body["data"], "done");
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  stream.socket().connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
+  EXPECT_TRUE(ec) << "the listener should be closed";
+}
+
+}  // namespace
+}  // namespace remotegpu::api
