@@ -36,6 +36,8 @@ po::options_description ServeFlags() {
       ("help,h", "print this help and exit")
       ("data-dir", po::value<std::string>()->default_value("./data"),
        "directory of the event log and server state")
+      ("listen", po::value<std::string>()->default_value("127.0.0.1:8080"),
+       "address:port of the HTTP API (loopback until authentication lands; port 0: any)")
       ("pg-url", po::value<std::string>()->default_value(""),
        "libpq connection string of the read models' PostgreSQL; empty: run a private one "
        "under <data-dir>/pg")
@@ -84,6 +86,7 @@ int Serve(int argc, char** argv) {
   api::ServeConfig config;
   config.data_dir = vars["data-dir"].as<std::string>();
   config.pg_url = vars["pg-url"].as<std::string>();
+  config.listen = vars["listen"].as<std::string>();
   return api::RunServe(config);
 }
 

@@ -8,6 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/cmdb_routes.h"
+#include "api/http_server.h"
+#include "commands/host_service.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/cmdb_projector.h"
 #include "projections/embedded_postgres.h"
@@ -60,9 +63,51 @@ int RunServe(const ServeConfig& config) {
       return 1;
     }
   }
-  spdlog::info("ready: read models in {} PostgreSQL, schema {}; projections {}",
-               embedded ? "embedded" : "external", config.schema, "cmdb, environments, leases");
-  spdlog::info("the HTTP API is not part of this build yet");
+  // The command side: caches, the scheduler index rebuilt from the log and
+  // following it, and the services.
+  commands::AggregateCache<commands::HostTraits> host_cache(**store);
+  commands::SchedulerIndex index;
+  Status indexed = index.CatchUp(**store);
+  if (indexed.ok()) indexed = index.Follow(**store);
+  if (!indexed.ok()) {
+    spdlog::error("cannot build the scheduler index: {}", indexed.ToString());
+    return 1;
+  }
+  commands::StripedLock host_locks;
+  commands::HostService hosts(**store, SystemClock::Instance(), index, host_cache, host_locks);
+
+  ReadStore reads(conninfo, config.schema);
+  UuidV7Generator ids(SystemClock::Instance());
+  ApiContext context{store->get(), &hosts, &reads, &ids, runners[0].get(), {}};
+  for (const auto& runner : runners) context.projections.push_back(runner.get());
+  Router router;
+  AddHealthRoutes(router, context);
+  AddCmdbRoutes(router, context);
+
+  const size_t colon = config.listen.rfind(':');
+  const std::string address = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      port = std::stoi(config.listen.substr(colon + 1));
+    } catch (const std::exception&) {
+      port = -1;
+    }
+  }
+  if (port < 0 || port > 65535) {
+    spdlog::error("--listen must be address:port, not '{}'", config.listen);
+    return 2;
+  }
+  auto server = HttpServer::Start([&router](const HttpRequest& r) { return router.Handle(r); },
+                                  {.address = address,
+                                   .port = static_cast<uint16_t>(port),
+                                   .threads = config.http_threads});
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().ToString());
+    return 1;
+  }
+  spdlog::info("ready: HTTP on {}:{}; read models in {} PostgreSQL, schema {}", address,
+               (*server)->port(), embedded ? "embedded" : "external", config.schema);
 
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -71,6 +116,8 @@ int RunServe(const ServeConfig& config) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->Shutdown();  // In-flight requests finish first.
+  index.Stop();
   for (auto& runner : runners) {
     runner->Stop();
     spdlog::info("projection {} stopped at position {}", runner->name(), runner->checkpoint());

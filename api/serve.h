@@ -14,6 +14,8 @@ struct ServeConfig {
   // <data-dir>/pg and stop it on exit.
   std::string pg_url;
   std::string schema = "rg";  // Where the read models live.
+  std::string listen = "127.0.0.1:8080";  // address:port of the HTTP API; port 0: any.
+  int http_threads = 8;
 };
 
 // The caller must have blocked SIGINT and SIGTERM in every thread (before

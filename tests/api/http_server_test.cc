@@ -10,6 +10,7 @@
 
 #include "api/envelope.h"
 #include "api/router.h"
+#include "tests/api/http_client.h"
 
 namespace remotegpu::api {
 namespace {
@@ -18,34 +19,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
-struct Reply {
-  int status = 0;
-  nlohmann::json body;
-};
-
-// One HTTP/1.1 exchange on `stream` (which stays open for keep-alive).
-Reply Exchange(beast::tcp_stream& stream, http::verb method, const std::string& target,
-               const std::string& body = "") {
-  http::request<http::string_body> request{method, target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  request.set(http::field::content_type, "application/json");
-  request.body() = body;
-  request.prepare_payload();
-  http::write(stream, request);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(stream, buffer, response);
-  return {static_cast<int>(response.result_int()),
-          nlohmann::json::parse(response.body(), nullptr, false)};
-}
-
-Reply Call(uint16_t port, http::verb method, const std::string& target,
-           const std::string& body = "") {
-  boost::asio::io_context io;
-  beast::tcp_stream stream(io);
-  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-  return Exchange(stream, method, target, body);
-}
+using testing_http::Call;
+using testing_http::Exchange;
+using testing_http::Reply;
 
 class HttpServerTest : public ::testing::Test {
  protected:

@@ -1,10 +1,7 @@
 // `remotegpu serve` as a real process: embedded PostgreSQL by default or an
 // external one with --pg-url, projections catching up with the log, clean
 // shutdown on SIGTERM.
-#include <poll.h>
-#include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -18,12 +15,15 @@
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/embedded_postgres.h"
 #include "tests/domain/builders.h"
+#include "tests/api/server_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::api {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using testing_process::ReadUntil;
+using testing_process::Terminate;
 
 // Registers `hosts` hosts in the log under `data_dir`, then closes it.
 void SeedLog(const std::string& data_dir, int hosts) {
@@ -40,21 +40,6 @@ void SeedLog(const std::string& data_dir, int hosts) {
     ASSERT_TRUE(done.ok() || done.status().code() == StatusCode::kAlreadyExists)
         << done.status().ToString();
   }
-}
-
-// Reads the child's output until a line contains `needle`; returns the output.
-std::string ReadUntil(Subprocess& child, const std::string& needle) {
-  std::string output;
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  char buffer[4096];
-  while (output.find(needle) == std::string::npos && Clock::now() < deadline) {
-    pollfd p{child.stdout_fd(), POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    ssize_t n = read(child.stdout_fd(), buffer, sizeof buffer);
-    if (n <= 0) break;
-    output.append(buffer, static_cast<size_t>(n));
-  }
-  return output;
 }
 
 int64_t WaitForHosts(const std::string& conninfo, const std::string& schema, int64_t want) {
@@ -74,17 +59,13 @@ int64_t WaitForHosts(const std::string& conninfo, const std::string& schema, int
   return have;
 }
 
-int Terminate(Subprocess& child) {
-  child.Signal(SIGTERM);
-  return child.Wait();
-}
-
 TEST(ServeTest, EmbeddedPostgresByDefaultProjectsTheLogAndStopsOnSigterm) {
   testing::TempDir dir;
   const std::string data_dir = dir.Sub("data");
   SeedLog(data_dir, 3);
-  auto child = Subprocess::Spawn({REMOTEGPU_BIN, "serve", "--data-dir", data_dir},
-                                 {.capture_stdout = true, .merge_stderr = true});
+  auto child = Subprocess::Spawn(
+      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"},
+      {.capture_stdout = true, .merge_stderr = true});
   ASSERT_TRUE(child.ok());
   std::string output = ReadUntil(*child, "ready:");
   ASSERT_NE(output.find("embedded PostgreSQL"), std::string::npos) << output;
@@ -104,8 +85,9 @@ TEST(ServeTest, EmbeddedPostgresByDefaultProjectsTheLogAndStopsOnSigterm) {
 
   // A restart resumes from the checkpoints with the data it had.
   SeedLog(data_dir, 5);  // Registers host-3 and host-4; 0-2 are refused as duplicates.
-  auto again = Subprocess::Spawn({REMOTEGPU_BIN, "serve", "--data-dir", data_dir},
-                                 {.capture_stdout = true, .merge_stderr = true});
+  auto again = Subprocess::Spawn(
+      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"},
+      {.capture_stdout = true, .merge_stderr = true});
   ASSERT_TRUE(again.ok());
   ReadUntil(*again, "ready:");
   EXPECT_EQ(WaitForHosts(conninfo, "rg", 5), 5);
@@ -119,7 +101,8 @@ TEST(ServeTest, PgUrlUsesThatServer) {
   const std::string data_dir = dir.Sub("data");
   SeedLog(data_dir, 2);
   auto child = Subprocess::Spawn(
-      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--pg-url", (*pg)->ConnectionString()},
+      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--pg-url", (*pg)->ConnectionString(),
+       "--listen", "127.0.0.1:0"},
       {.capture_stdout = true, .merge_stderr = true});
   ASSERT_TRUE(child.ok());
   std::string output = ReadUntil(*child, "ready:");

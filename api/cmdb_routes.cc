@@ -1,0 +1,349 @@
+#include "api/cmdb_routes.h"
+
+#include "api/envelope.h"
+#include "api/json_fields.h"
+
+namespace remotegpu::api {
+namespace {
+
+using nlohmann::json;
+
+#define RGPU_CHECK(expr) RGPU_RETURN_IF_ERROR(expr)
+
+Result<domain::DeploymentMode> ParseMode(const std::string& text) {
+  if (text.empty()) return domain::DEPLOYMENT_MODE_UNSPECIFIED;
+  if (text == "docker") return domain::DOCKER;
+  if (text == "kubernetes") return domain::KUBERNETES;
+  if (text == "bare_metal") return domain::BARE_METAL;
+  return Status::InvalidArgument("deployment_mode must be docker, kubernetes or bare_metal");
+}
+
+Result<domain::OperationalStatus> ParseOperationalStatus(const std::string& text) {
+  for (auto status : {domain::AVAILABLE, domain::MAINTENANCE, domain::FAULTY, domain::RETIRED,
+                      domain::RESERVED}) {
+    if (text == domain::Name(status)) return status;
+  }
+  return Status::InvalidArgument(
+      "operational_status must be available, maintenance, faulty, retired or reserved");
+}
+
+Status ReadGpus(const json& array, domain::RegisterHost* reg) {
+  for (size_t i = 0; i < array.size(); ++i) {
+    if (!array[i].is_object()) return Status::InvalidArgument("gpus[" + std::to_string(i) + "] must be an object");
+    JsonFields gpu(array[i], "gpus[" + std::to_string(i) + "].");
+    RGPU_CHECK(gpu.OnlyAllowed(
+        {"index", "uuid", "model", "memory_mb", "compute_capability", "nvlink_peers"}));
+    int64_t index = 0, memory = 0;
+    std::string uuid, model, capability;
+    RGPU_CHECK(gpu.Integer("index", &index, 0, 63, true));
+    RGPU_CHECK(gpu.String("model", &model, true));
+    RGPU_CHECK(gpu.Integer("memory_mb", &memory, 0, int64_t{1} << 24));
+    RGPU_CHECK(gpu.String("uuid", &uuid));
+    RGPU_CHECK(gpu.String("compute_capability", &capability));
+    json peers;
+    RGPU_CHECK(gpu.Array("nvlink_peers", &peers));
+    auto* out = reg->add_gpus();
+    out->set_index(static_cast<uint32_t>(index));
+    out->set_model(model);
+    out->set_memory_mb(static_cast<uint64_t>(memory));
+    out->set_uuid(uuid);
+    out->set_compute_capability(capability);
+    for (const auto& peer : peers) {
+      if (!peer.is_number_unsigned()) {
+        return Status::InvalidArgument("gpus[" + std::to_string(i) +
+                                       "].nvlink_peers must hold GPU indexes");
+      }
+      out->add_nvlink_peers(peer.get<uint32_t>());
+    }
+  }
+  return Status::Ok();
+}
+
+// The register-host form: the seed's cmdb_servers columns.
+Status ReadRegistration(const json& body, std::string* host_id, domain::RegisterHost* reg) {
+  JsonFields f(body);
+  RGPU_CHECK(f.OnlyAllowed({"host_id", "name", "ip_address", "public_ip", "ssh_port", "os_type",
+                            "os_version", "arch", "deployment_mode", "cpu_cores", "memory_mb",
+                            "disk_gb", "region", "labels", "tags", "overcommit_percent", "asset",
+                            "gpus"}));
+  auto* spec = reg->mutable_spec();
+  std::string text;
+  int64_t number = 0;
+  RGPU_CHECK(f.String("host_id", host_id));
+  RGPU_CHECK(f.String("name", &text, true));
+  spec->set_name(text);
+  RGPU_CHECK(f.String("ip_address", &text, true));
+  spec->set_ip(text);
+  text.clear();
+  RGPU_CHECK(f.String("public_ip", &text));
+  spec->set_public_ip(text);
+  number = 22;
+  RGPU_CHECK(f.Integer("ssh_port", &number, 1, 65535));
+  spec->set_ssh_port(static_cast<uint32_t>(number));
+  text = "linux";
+  RGPU_CHECK(f.String("os_type", &text));
+  spec->set_os(text);
+  text.clear();
+  RGPU_CHECK(f.String("os_version", &text));
+  spec->set_os_version(text);
+  text.clear();
+  RGPU_CHECK(f.String("arch", &text));
+  spec->set_arch(text);
+  text.clear();
+  RGPU_CHECK(f.String("deployment_mode", &text));
+  auto mode = ParseMode(text);
+  if (!mode.ok()) return mode.status();
+  spec->set_deployment_mode(*mode);
+  RGPU_CHECK(f.Integer("cpu_cores", &number, 1, 100000, true));
+  spec->set_cpu_cores(static_cast<uint32_t>(number));
+  RGPU_CHECK(f.Integer("memory_mb", &number, 1, int64_t{1} << 40, true));
+  spec->set_memory_mb(static_cast<uint64_t>(number));
+  number = 0;
+  RGPU_CHECK(f.Integer("disk_gb", &number, 0, int64_t{1} << 40));
+  spec->set_disk_gb(static_cast<uint64_t>(number));
+  text.clear();
+  RGPU_CHECK(f.String("region", &text));
+  spec->set_region(text);
+  number = 0;
+  RGPU_CHECK(f.Integer("overcommit_percent", &number, 0, 1000));
+  spec->set_overcommit_percent(static_cast<uint32_t>(number));
+  json labels;
+  RGPU_CHECK(f.Object("labels", &labels));
+  if (labels.is_object()) {
+    for (const auto& [key, value] : labels.items()) {
+      if (!value.is_string()) return Status::InvalidArgument("labels." + key + " must be a string");
+      auto* label = spec->add_labels();
+      label->set_key(key);
+      label->set_value(value.get<std::string>());
+    }
+  }
+  std::vector<std::string> tags;
+  RGPU_CHECK(f.StringList("tags", &tags));
+  for (auto& tag : tags) spec->add_tags(std::move(tag));
+
+  json asset;
+  RGPU_CHECK(f.Object("asset", &asset));
+  if (asset.is_object()) {
+    JsonFields a(asset, "asset.");
+    RGPU_CHECK(a.OnlyAllowed({"asset_number", "room", "rack", "unit", "owner", "purchase_date",
+                              "price_fen", "warranty_until"}));
+    auto* out = reg->mutable_asset();
+    std::string value;
+    value.clear();
+    RGPU_CHECK(a.String("asset_number", &value));
+    out->set_asset_number(value);
+    value.clear();
+    RGPU_CHECK(a.String("room", &value));
+    out->set_room(value);
+    value.clear();
+    RGPU_CHECK(a.String("rack", &value));
+    out->set_rack(value);
+    value.clear();
+    RGPU_CHECK(a.String("owner", &value));
+    out->set_owner(value);
+    value.clear();
+    RGPU_CHECK(a.String("purchase_date", &value));
+    out->set_purchase_date(value);
+    value.clear();
+    RGPU_CHECK(a.String("warranty_until", &value));
+    out->set_warranty_until(value);
+    int64_t n = 0;
+    RGPU_CHECK(a.Integer("unit", &n, 0, 100));
+    out->set_unit(static_cast<uint32_t>(n));
+    n = 0;
+    RGPU_CHECK(a.Integer("price_fen", &n, 0, int64_t{1} << 50));
+    out->set_price_fen(n);
+  }
+  json gpus;
+  RGPU_CHECK(f.Array("gpus", &gpus));
+  if (gpus.is_array()) RGPU_CHECK(ReadGpus(gpus, reg));
+  return Status::Ok();
+}
+
+json HostRow(const pqxx::row& row) {
+  json out;
+  for (const auto& field : row) {
+    const std::string name = field.name();
+    if (field.is_null()) {
+      out[name] = nullptr;
+    } else if (name == "labels" || name == "tags" || name == "nvlink_peers") {
+      out[name] = json::parse(field.c_str());
+    } else if (name == "online" || name == "isolated") {
+      out[name] = field.as<bool>();
+    } else if (name == "ssh_port" || name == "cpu_cores" || name == "memory_mb" ||
+               name == "disk_gb" || name == "unit" || name == "gpu_count" ||
+               name == "gpus_free" || name == "cpu_allocated" || name == "memory_allocated_mb" ||
+               name == "version" || name == "position" || name == "gpu_index") {
+      out[name] = field.as<int64_t>();
+    } else {
+      out[name] = field.c_str();
+    }
+  }
+  return out;
+}
+
+// Honours X-Min-Position against the CMDB projection.
+Status MinPosition(const HttpRequest& request, const ApiContext& context) {
+  std::string header = request.Header("x-min-position");
+  if (header.empty()) return Status::Ok();
+  uint64_t position = 0;
+  for (char c : header) {
+    if (c < '0' || c > '9') return Status::InvalidArgument("X-Min-Position must be a number");
+    position = position * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return ReadStore::WaitFor(*context.cmdb_projection, position);
+}
+
+commands::CommandMeta MetaFor(const HttpRequest& request) {
+  commands::CommandMeta meta;
+  // Until authentication lands every caller is the same anonymous operator
+  // on loopback; the auth middleware will fill in who.
+  meta.actor = {eventstore::ActorKind::kUser, "anonymous", "anonymous"};
+  meta.correlation_id = request.Header("x-request-id").empty() ? request.trace_id
+                                                                : request.Header("x-request-id");
+  meta.trace_id = request.trace_id;
+  return meta;
+}
+
+}  // namespace
+
+void AddCmdbRoutes(Router& router, ApiContext& context) {
+  router.Add("POST", "/api/cmdb/hosts", [&context](const HttpRequest& request) {
+    auto body = ParseJsonObject(request);
+    if (!body.ok()) return StatusResponse(request, body.status());
+    std::string host_id;
+    domain::HostCommand command;
+    Status read = ReadRegistration(*body, &host_id, command.mutable_register_());
+    if (!read.ok()) return StatusResponse(request, read);
+    command.mutable_register_()->set_source(domain::MANUAL);
+    if (host_id.empty()) host_id = "host-" + context.ids->NewId().ToString();
+    auto done = context.hosts->Execute(host_id, command, MetaFor(request));
+    if (!done.ok()) return StatusResponse(request, done.status());
+    return OkResponse(request, {{"host_id", host_id}, {"position", done->last_position}}, 201);
+  });
+
+  router.Add("GET", "/api/cmdb/hosts", [&context](const HttpRequest& request) {
+    auto paging = ParsePaging(request, {"name", "registered_at", "gpus_free", "region"}, "name");
+    if (!paging.ok()) return StatusResponse(request, paging.status());
+    const std::string min_free = request.Query("min_free_gpus");
+    if (min_free.find_first_not_of("0123456789") != std::string::npos || min_free.size() > 3) {
+      return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                           "min_free_gpus must be a small whole number");
+    }
+    Status fresh = MinPosition(request, context);
+    if (!fresh.ok()) return StatusResponse(request, fresh);
+    json list = json::array();
+    int64_t total = 0;
+    Status read = context.reads->Read([&](pqxx::read_transaction& tx) {
+      std::string where = " WHERE true";
+      auto filter = [&](const char* param, const char* column) {
+        std::string value = request.Query(param);
+        if (!value.empty()) where += std::string(" AND ") + column + " = " + tx.quote(value);
+      };
+      filter("status", "operational_status");
+      filter("health", "health_status");
+      filter("gpu_model", "gpu_model");
+      filter("region", "region");
+      if (!min_free.empty()) where += " AND gpus_free >= " + min_free;
+      const std::string table = context.reads->schema() + ".hosts";
+      total = tx.exec1("SELECT count(*) FROM " + table + where)[0].as<int64_t>();
+      auto rows = tx.exec("SELECT * FROM " + table + where + " ORDER BY " + paging->sort_by +
+                          (paging->descending ? " DESC" : " ASC") + ", host_id LIMIT " +
+                          std::to_string(paging->page_size) + " OFFSET " +
+                          std::to_string((paging->page - 1) * paging->page_size));
+      for (const auto& row : rows) list.push_back(HostRow(row));
+    });
+    if (!read.ok()) return StatusResponse(request, read);
+    return OkResponse(request, {{"list", list},
+                                {"total", total},
+                                {"page", paging->page},
+                                {"pageSize", paging->page_size}});
+  });
+
+  router.Add("GET", "/api/cmdb/hosts/:id", [&context](const HttpRequest& request) {
+    Status fresh = MinPosition(request, context);
+    if (!fresh.ok()) return StatusResponse(request, fresh);
+    json host;
+    Status read = context.reads->Read([&](pqxx::read_transaction& tx) {
+      const std::string& id = request.params.at("id");
+      auto rows = tx.exec("SELECT * FROM " + context.reads->schema() +
+                          ".hosts WHERE host_id = " + tx.quote(id));
+      if (rows.empty()) return;
+      host = HostRow(rows[0]);
+      host["gpus"] = json::array();
+      for (const auto& gpu : tx.exec("SELECT * FROM " + context.reads->schema() +
+                                     ".gpus WHERE host_id = " + tx.quote(id) +
+                                     " ORDER BY gpu_index")) {
+        host["gpus"].push_back(HostRow(gpu));
+      }
+    });
+    if (!read.ok()) return StatusResponse(request, read);
+    if (host.is_null()) {
+      return ErrorResponse(request, 404, "NOT_FOUND", "no host " + request.params.at("id"));
+    }
+    return OkResponse(request, host);
+  });
+
+  router.Add("PUT", "/api/cmdb/assets/:id/status", [&context](const HttpRequest& request) {
+    auto body = ParseJsonObject(request);
+    if (!body.ok()) return StatusResponse(request, body.status());
+    JsonFields f(*body);
+    std::string to, reason, reserved_for;
+    bool drain = false;
+    Status read = f.OnlyAllowed({"operational_status", "reason", "drain", "reserved_for"});
+    if (read.ok()) read = f.String("operational_status", &to, true);
+    if (read.ok()) read = f.String("reason", &reason, true);
+    if (read.ok()) read = f.Boolean("drain", &drain);
+    if (read.ok()) read = f.String("reserved_for", &reserved_for);
+    if (!read.ok()) return StatusResponse(request, read);
+    auto status = ParseOperationalStatus(to);
+    if (!status.ok()) return StatusResponse(request, status.status());
+    domain::HostCommand command;
+    auto* change = command.mutable_change_status();
+    change->set_to(*status);
+    change->set_reason(reason);
+    change->set_by_person(true);
+    change->set_drain(drain);
+    change->set_reserved_for(reserved_for);
+    auto done = context.hosts->Execute(request.params.at("id"), command, MetaFor(request));
+    if (!done.ok()) return StatusResponse(request, done.status());
+    return OkResponse(request, {{"host_id", request.params.at("id")},
+                                {"operational_status", to},
+                                {"position", done->last_position}});
+  });
+
+  router.Add("GET", "/api/cmdb/assets/:id/changes", [&context](const HttpRequest& request) {
+    auto paging = ParsePaging(request, {"position"}, "position");
+    if (!paging.ok()) return StatusResponse(request, paging.status());
+    Status fresh = MinPosition(request, context);
+    if (!fresh.ok()) return StatusResponse(request, fresh);
+    json list = json::array();
+    int64_t total = 0;
+    Status read = context.reads->Read([&](pqxx::read_transaction& tx) {
+      const std::string table = context.reads->schema() + ".change_log";
+      const std::string where = " WHERE asset_id = " + tx.quote(request.params.at("id"));
+      total = tx.exec1("SELECT count(*) FROM " + table + where)[0].as<int64_t>();
+      for (const auto& row :
+           tx.exec("SELECT position, change_type, field, old_value, new_value, actor, reason, "
+                   "request_id, changed_at FROM " + table + where + " ORDER BY position " +
+                   (paging->descending ? "DESC" : "ASC") + ", seq LIMIT " +
+                   std::to_string(paging->page_size) + " OFFSET " +
+                   std::to_string((paging->page - 1) * paging->page_size))) {
+        json change;
+        for (const auto& field : row) {
+          change[field.name()] = std::string(field.name()) == "position"
+                                     ? json(field.as<int64_t>())
+                                     : json(field.c_str());
+        }
+        list.push_back(std::move(change));
+      }
+    });
+    if (!read.ok()) return StatusResponse(request, read);
+    return OkResponse(request, {{"list", list},
+                                {"total", total},
+                                {"page", paging->page},
+                                {"pageSize", paging->page_size}});
+  });
+}
+
+}  // namespace remotegpu::api

@@ -1,0 +1,34 @@
+// Routes of the CMDB (seed 01 module 1 §2.4) and the server's own health
+// endpoints, over the command services and the read models.
+#pragma once
+
+#include <vector>
+
+#include "api/read_store.h"
+#include "api/router.h"
+#include "commands/host_service.h"
+#include "common/uuid.h"
+#include "eventstore/event_store.h"
+#include "projections/projection_runner.h"
+
+namespace remotegpu::api {
+
+// What the routes use; everything is borrowed and must outlive the router.
+struct ApiContext {
+  eventstore::EventStore* store = nullptr;
+  commands::HostService* hosts = nullptr;
+  ReadStore* reads = nullptr;
+  IdGenerator* ids = nullptr;
+  const projections::ProjectionRunner* cmdb_projection = nullptr;
+  std::vector<const projections::ProjectionRunner*> projections;
+};
+
+// POST /api/cmdb/hosts, GET /api/cmdb/hosts, GET /api/cmdb/hosts/:id,
+// PUT /api/cmdb/assets/:id/status, GET /api/cmdb/assets/:id/changes.
+void AddCmdbRoutes(Router& router, ApiContext& context);
+
+// GET /healthz (the process answers), GET /readyz (projections healthy and
+// within lag), GET /metrics (Prometheus text).
+void AddHealthRoutes(Router& router, ApiContext& context);
+
+}  // namespace remotegpu::api

@@ -1,0 +1,58 @@
+#include "api/cmdb_routes.h"
+#include "api/envelope.h"
+
+namespace remotegpu::api {
+namespace {
+
+// A projection further behind than this is not ready to answer queries.
+constexpr uint64_t kReadyLag = 10'000;
+
+}  // namespace
+
+void AddHealthRoutes(Router& router, ApiContext& context) {
+  router.Add("GET", "/healthz", [](const HttpRequest& request) {
+    return OkResponse(request, {{"status", "ok"}});
+  });
+
+  router.Add("GET", "/readyz", [&context](const HttpRequest& request) {
+    nlohmann::json projections = nlohmann::json::object();
+    bool ready = true;
+    for (const auto* runner : context.projections) {
+      const bool fine = !runner->failing() && runner->lag() <= kReadyLag;
+      ready &= fine;
+      projections[runner->name()] = {{"position", runner->checkpoint()},
+                                     {"lag", runner->lag()},
+                                     {"ready", fine}};
+    }
+    nlohmann::json data = {{"ready", ready},
+                           {"log_position", context.store->LastPosition()},
+                           {"projections", projections}};
+    if (ready) return OkResponse(request, data);
+    HttpResponse response = ErrorResponse(request, 503, "NOT_READY",
+                                          "a projection is failing or more than " +
+                                              std::to_string(kReadyLag) + " events behind");
+    return response;
+  });
+
+  router.Add("GET", "/metrics", [&context](const HttpRequest&) {
+    std::string text;
+    text += "# HELP remotegpu_log_position Global position of the last committed event.\n";
+    text += "# TYPE remotegpu_log_position gauge\n";
+    text += "remotegpu_log_position " + std::to_string(context.store->LastPosition()) + "\n";
+    text += "# HELP remotegpu_projection_position Last position applied to a read model.\n";
+    text += "# TYPE remotegpu_projection_position gauge\n";
+    for (const auto* runner : context.projections) {
+      text += "remotegpu_projection_position{projection=\"" + runner->name() + "\"} " +
+              std::to_string(runner->checkpoint()) + "\n";
+    }
+    text += "# HELP remotegpu_projection_lag Events committed but not yet projected.\n";
+    text += "# TYPE remotegpu_projection_lag gauge\n";
+    for (const auto* runner : context.projections) {
+      text += "remotegpu_projection_lag{projection=\"" + runner->name() + "\"} " +
+              std::to_string(runner->lag()) + "\n";
+    }
+    return HttpResponse{200, "text/plain; version=0.0.4", text, {}};
+  });
+}
+
+}  // namespace remotegpu::api

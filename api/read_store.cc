@@ -1,0 +1,53 @@
+#include "api/read_store.h"
+
+#include <thread>
+
+namespace remotegpu::api {
+
+std::unique_ptr<pqxx::connection> ReadStore::Take() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      auto connection = std::move(idle_.back());
+      idle_.pop_back();
+      return connection;
+    }
+  }
+  return std::make_unique<pqxx::connection>(conninfo_);
+}
+
+void ReadStore::Give(std::unique_ptr<pqxx::connection> connection) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < 16) idle_.push_back(std::move(connection));
+}
+
+Status ReadStore::Read(const std::function<void(pqxx::read_transaction&)>& query) {
+  std::unique_ptr<pqxx::connection> connection;
+  try {
+    connection = Take();
+    {
+      pqxx::read_transaction tx(*connection);
+      query(tx);
+    }
+    Give(std::move(connection));  // Only healthy connections go back.
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::IoError(std::string("reading the read models: ") + e.what());
+  }
+}
+
+Status ReadStore::WaitFor(const projections::ProjectionRunner& runner, uint64_t min_position,
+                          std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (runner.checkpoint() < min_position) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Unavailable("the " + runner.name() + " read model has reached position " +
+                                 std::to_string(runner.checkpoint()) + ", not " +
+                                 std::to_string(min_position) + " yet; retry shortly");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return Status::Ok();
+}
+
+}  // namespace remotegpu::api

@@ -1,0 +1,176 @@
+// The CMDB routes end to end: the real `remotegpu serve` (embedded
+// PostgreSQL) driven over real HTTP.
+#include <gtest/gtest.h>
+
+#include "tests/api/http_client.h"
+#include "tests/api/server_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace remotegpu::api {
+namespace {
+
+using testing_http::Call;
+namespace http = testing_http::http;
+using testing_http::Reply;
+
+class CmdbApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    auto child = Subprocess::Spawn(
+        {REMOTEGPU_BIN, "serve", "--data-dir", dir_->Sub("data"), "--listen", "127.0.0.1:0"},
+        {.capture_stdout = true, .merge_stderr = true});
+    ASSERT_TRUE(child.ok());
+    server_ = new Subprocess(std::move(*child));
+    std::string output = testing_process::ReadUntil(*server_, "ready:");
+    port_ = testing_process::PortFrom(output);
+    ASSERT_NE(port_, 0) << output;
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(WEXITSTATUS(testing_process::Terminate(*server_)), 0);
+    delete server_;
+    delete dir_;
+  }
+
+  static Reply Get(const std::string& target, uint64_t min_position = 0) {
+    std::map<std::string, std::string> headers;
+    if (min_position > 0) headers["X-Min-Position"] = std::to_string(min_position);
+    return Call(port_, http::verb::get, target, "", headers);
+  }
+  static Reply Post(const std::string& target, const nlohmann::json& body) {
+    return Call(port_, http::verb::post, target, body.dump());
+  }
+  static Reply Put(const std::string& target, const nlohmann::json& body) {
+    return Call(port_, http::verb::put, target, body.dump());
+  }
+  static uint64_t LogPosition() {
+    return Get("/readyz").body["data"]["log_position"].get<uint64_t>();
+  }
+
+  static nlohmann::json HostForm(const std::string& id) {
+    return {{"host_id", id},
+            {"name", "gpu-node-" + id},
+            {"ip_address", "10.0.0.7"},
+            {"ssh_port", 22},
+            {"cpu_cores", 64},
+            {"memory_mb", 524288},
+            {"region", "cn-east"},
+            {"deployment_mode", "docker"},
+            {"labels", {{"team", "vision"}}},
+            {"asset", {{"rack", "R12"}, {"unit", 17}}},
+            {"gpus",
+             {{{"index", 0}, {"model", "A100"}, {"memory_mb", 81920}},
+              {{"index", 1}, {"model", "A100"}, {"memory_mb", 81920}}}}};
+  }
+
+  static inline testing::TempDir* dir_ = nullptr;
+  static inline Subprocess* server_ = nullptr;
+  static inline uint16_t port_ = 0;
+};
+
+TEST_F(CmdbApiTest, HealthReadinessAndMetrics) {
+  Reply health = Get("/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body["data"]["status"], "ok");
+  Reply ready = Get("/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_TRUE(ready.body["data"]["projections"].contains("cmdb"));
+  Reply metrics = Get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.raw.find("remotegpu_projection_lag{projection=\"cmdb\"}"), std::string::npos);
+}
+
+TEST_F(CmdbApiTest, RegisterThenReadYourWriteInListAndDetail) {
+  Reply created = Post("/api/cmdb/hosts", HostForm("host-e2e-1"));
+  ASSERT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(created.body["code"], 0);
+  const uint64_t position = created.body["data"]["position"].get<uint64_t>();
+  EXPECT_GT(position, 0u);
+
+  Reply detail = Get("/api/cmdb/hosts/host-e2e-1", position);
+  ASSERT_EQ(detail.status, 200) << detail.raw;
+  const auto& host = detail.body["data"];
+  EXPECT_EQ(host["name"], "gpu-node-host-e2e-1");
+  EXPECT_EQ(host["ip_address"], "10.0.0.7");
+  EXPECT_EQ(host["operational_status"], "available");
+  EXPECT_EQ(host["usage_status"], "idle");
+  EXPECT_EQ(host["gpu_count"], 2);
+  EXPECT_EQ(host["rack"], "R12");
+  EXPECT_EQ(host["labels"][0], "team=vision");
+  ASSERT_EQ(host["gpus"].size(), 2u);
+  EXPECT_EQ(host["gpus"][1]["model"], "A100");
+
+  Reply list = Get("/api/cmdb/hosts?region=cn-east&gpu_model=A100&pageSize=10", position);
+  ASSERT_EQ(list.status, 200) << list.raw;
+  EXPECT_GE(list.body["data"]["total"].get<int>(), 1);
+  EXPECT_EQ(list.body["data"]["pageSize"], 10);
+  EXPECT_EQ(Get("/api/cmdb/hosts?region=nowhere", position).body["data"]["total"], 0);
+
+  EXPECT_EQ(Get("/api/cmdb/hosts/host-nope").status, 404);
+  EXPECT_EQ(Post("/api/cmdb/hosts", HostForm("host-e2e-1")).status, 409);  // Already registered.
+}
+
+TEST_F(CmdbApiTest, BadInputIsAClearErrorAndAppendsNothing) {
+  const uint64_t before = LogPosition();
+  auto expect_400 = [&](nlohmann::json body, const std::string& mentions) {
+    Reply reply = Post("/api/cmdb/hosts", body);
+    EXPECT_EQ(reply.status, 400) << body.dump();
+    EXPECT_EQ(reply.body["code"], "INVALID_ARGUMENT");
+    EXPECT_NE(reply.body["message"].get<std::string>().find(mentions), std::string::npos)
+        << reply.body["message"];
+  };
+  nlohmann::json form = HostForm("host-bad");
+  auto with = [&](const std::string& key, nlohmann::json value) {
+    nlohmann::json copy = form;
+    copy[key] = std::move(value);
+    return copy;
+  };
+  expect_400(with("colour", "blue"), "unknown field 'colour'");
+  expect_400(with("cpu_cores", "sixty-four"), "cpu_cores must be an integer");
+  expect_400(with("deployment_mode", "vm"), "deployment_mode must be");
+  expect_400(with("ssh_port", 70000), "ssh_port must be between");
+  nlohmann::json missing = form;
+  missing.erase("ip_address");
+  expect_400(missing, "ip_address is required");
+  expect_400(with("gpus", {{{"index", 0}}}), "gpus[0].model is required");
+  expect_400(with("asset", {{"shelf", 3}}), "unknown field 'asset.shelf'");
+  Reply not_json = Call(port_, http::verb::post, "/api/cmdb/hosts", "{oops");
+  EXPECT_EQ(not_json.status, 400);
+  EXPECT_EQ(LogPosition(), before);
+}
+
+TEST_F(CmdbApiTest, StatusChangesFollowTheTableAndShowInTheChangeLog) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-e2e-2")).status, 201);
+  Reply moved = Put("/api/cmdb/assets/host-e2e-2/status",
+                    {{"operational_status", "maintenance"}, {"reason", "replace fans"}});
+  ASSERT_EQ(moved.status, 200) << moved.raw;
+  const uint64_t position = moved.body["data"]["position"].get<uint64_t>();
+
+  Reply refused = Put("/api/cmdb/assets/host-e2e-2/status",
+                      {{"operational_status", "reserved"}, {"reason", "x"},
+                       {"reserved_for", "acme"}});
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_EQ(refused.body["code"], "FAILED_PRECONDITION");
+  EXPECT_EQ(Put("/api/cmdb/assets/host-e2e-2/status", {{"operational_status", "broken"},
+                                                       {"reason", "x"}})
+                .status,
+            400);
+  EXPECT_EQ(Put("/api/cmdb/assets/host-none/status", {{"operational_status", "faulty"},
+                                                      {"reason", "x"}})
+                .status,
+            404);
+
+  Reply changes = Get("/api/cmdb/assets/host-e2e-2/changes?order=desc", position);
+  ASSERT_EQ(changes.status, 200) << changes.raw;
+  const auto& latest = changes.body["data"]["list"][0];
+  EXPECT_EQ(latest["change_type"], "status_change");
+  EXPECT_EQ(latest["old_value"], "available");
+  EXPECT_EQ(latest["new_value"], "maintenance");
+  EXPECT_EQ(latest["reason"], "replace fans");
+  EXPECT_EQ(latest["actor"], "user:anonymous");
+  EXPECT_EQ(Get("/api/cmdb/hosts/host-e2e-2", position).body["data"]["operational_status"],
+            "maintenance");
+}
+
+}  // namespace
+}  // namespace remotegpu::api
