@@ -9,6 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include "api/cmdb_routes.h"
+#include "api/environment_routes.h"
+#include "commands/environment_service.h"
+#include "commands/secrets.h"
 #include "api/http_server.h"
 #include "commands/host_service.h"
 #include "eventstore/rocksdb_event_store.h"
@@ -75,6 +78,11 @@ int RunServe(const ServeConfig& config) {
   }
   commands::StripedLock host_locks;
   commands::HostService hosts(**store, SystemClock::Instance(), index, host_cache, host_locks);
+  commands::AggregateCache<commands::EnvironmentTraits> env_cache(**store);
+  // Data keys of recoverable secrets live beside the log, never in it.
+  commands::FileDataKeyStore keys((data_dir / "keys").string());
+  commands::EnvironmentService environments(**store, SystemClock::Instance(), index, host_cache,
+                                            env_cache, host_locks, {.keys = &keys});
 
   ReadStore reads(conninfo, config.schema);
   UuidV7Generator ids(SystemClock::Instance());
@@ -83,6 +91,8 @@ int RunServe(const ServeConfig& config) {
   Router router;
   AddHealthRoutes(router, context);
   AddCmdbRoutes(router, context);
+  EnvironmentApi environment_api{&environments, &reads, &ids, runners[1].get()};
+  AddEnvironmentRoutes(router, environment_api);
 
   const size_t colon = config.listen.rfind(':');
   const std::string address = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);

@@ -1,0 +1,243 @@
+#include "api/environment_routes.h"
+
+#include "api/envelope.h"
+#include "api/json_fields.h"
+
+namespace remotegpu::api {
+namespace {
+
+using nlohmann::json;
+
+Result<domain::SchedulingStrategy> ParseStrategy(const std::string& text) {
+  if (text.empty()) return domain::SCHEDULING_STRATEGY_UNSPECIFIED;
+  for (auto s : {domain::FIRST_FIT, domain::BEST_FIT, domain::LEAST_LOADED, domain::ROUND_ROBIN,
+                 domain::RANDOM}) {
+    if (text == domain::Name(s)) return s;
+  }
+  return Status::InvalidArgument(
+      "strategy must be first-fit, best-fit, least-loaded, round-robin or random");
+}
+
+// The create-environment form.
+Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* spec) {
+  JsonFields f(body);
+  RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"env_id", "name", "owner", "image", "cpu_cores",
+                                      "memory_mb", "gpu_count", "gpu_model", "min_gpu_memory_mb",
+                                      "region", "os", "host_id", "prefer_nvlink", "strategy",
+                                      "env", "ports"}));
+  std::string text;
+  int64_t number = 0;
+  RGPU_RETURN_IF_ERROR(f.String("env_id", env_id));
+  RGPU_RETURN_IF_ERROR(f.String("name", &text, true));
+  spec->set_name(text);
+  RGPU_RETURN_IF_ERROR(f.String("owner", &text, true));
+  spec->set_owner(text);
+  RGPU_RETURN_IF_ERROR(f.String("image", &text, true));
+  spec->set_image(text);
+  RGPU_RETURN_IF_ERROR(f.Integer("cpu_cores", &number, 1, 1024, true));
+  spec->set_cpu_cores(static_cast<uint32_t>(number));
+  RGPU_RETURN_IF_ERROR(f.Integer("memory_mb", &number, 1, int64_t{1} << 30, true));
+  spec->set_memory_mb(static_cast<uint64_t>(number));
+  number = 0;
+  RGPU_RETURN_IF_ERROR(f.Integer("gpu_count", &number, 0, 64));
+  spec->set_gpu_count(static_cast<uint32_t>(number));
+  auto* c = spec->mutable_constraints();
+  text.clear();
+  RGPU_RETURN_IF_ERROR(f.String("gpu_model", &text));
+  c->set_gpu_model(text);
+  number = 0;
+  RGPU_RETURN_IF_ERROR(f.Integer("min_gpu_memory_mb", &number, 0, int64_t{1} << 24));
+  c->set_min_gpu_memory_mb(static_cast<uint64_t>(number));
+  text.clear();
+  RGPU_RETURN_IF_ERROR(f.String("region", &text));
+  c->set_region(text);
+  text.clear();
+  RGPU_RETURN_IF_ERROR(f.String("os", &text));
+  c->set_os(text);
+  text.clear();
+  RGPU_RETURN_IF_ERROR(f.String("host_id", &text));
+  c->set_host_id(text);
+  bool nvlink = false;
+  RGPU_RETURN_IF_ERROR(f.Boolean("prefer_nvlink", &nvlink));
+  c->set_prefer_nvlink(nvlink);
+  text.clear();
+  RGPU_RETURN_IF_ERROR(f.String("strategy", &text));
+  auto strategy = ParseStrategy(text);
+  if (!strategy.ok()) return strategy.status();
+  spec->set_strategy(*strategy);
+  json env;
+  RGPU_RETURN_IF_ERROR(f.Object("env", &env));
+  if (env.is_object()) {
+    for (const auto& [key, value] : env.items()) {
+      if (!value.is_string()) return Status::InvalidArgument("env." + key + " must be a string");
+      auto* var = spec->add_env();
+      var->set_name(key);
+      var->set_value(value.get<std::string>());
+    }
+  }
+  json ports;
+  RGPU_RETURN_IF_ERROR(f.Object("ports", &ports));
+  if (ports.is_object()) {
+    JsonFields p(ports, "ports.");
+    RGPU_RETURN_IF_ERROR(p.OnlyAllowed({"ssh", "rdp", "jupyter", "custom"}));
+    const std::pair<const char*, domain::PortService> services[] = {
+        {"ssh", domain::SSH}, {"rdp", domain::RDP}, {"jupyter", domain::JUPYTER},
+        {"custom", domain::CUSTOM}};
+    for (const auto& [name, service] : services) {
+      int64_t count = 0;
+      RGPU_RETURN_IF_ERROR(p.Integer(name, &count, 0, 16));
+      if (count == 0) continue;
+      auto* request = spec->add_ports();
+      request->set_service(service);
+      request->set_count(static_cast<uint32_t>(count));
+    }
+  }
+  return Status::Ok();
+}
+
+json PlacementJson(const domain::Placement& placement) {
+  json ports = json::array();
+  for (const auto& port : placement.ports()) {
+    ports.push_back({{"service", domain::Name(port.service())}, {"port", port.port()}});
+  }
+  return {{"host_id", placement.host_id()},
+          {"gpu_indexes", placement.gpu_indexes()},
+          {"ports", ports}};
+}
+
+json EnvironmentRow(const pqxx::row& row) {
+  json out;
+  for (const auto& field : row) {
+    const std::string name = field.name();
+    if (field.is_null()) {
+      out[name] = nullptr;
+    } else if (name == "gpu_indexes") {
+      out[name] = json::parse(field.c_str());
+    } else if (name == "cpu_cores" || name == "memory_mb" || name == "gpu_count" ||
+               name == "ssh_port" || name == "version" || name == "position") {
+      out[name] = field.as<int64_t>();
+    } else {
+      out[name] = field.c_str();
+    }
+  }
+  return out;
+}
+
+Status MinPosition(const HttpRequest& request, const EnvironmentApi& api) {
+  std::string header = request.Header("x-min-position");
+  if (header.empty()) return Status::Ok();
+  if (header.find_first_not_of("0123456789") != std::string::npos || header.size() > 19) {
+    return Status::InvalidArgument("X-Min-Position must be a number");
+  }
+  return ReadStore::WaitFor(*api.projection, std::stoull(header));
+}
+
+commands::CommandMeta MetaFor(const HttpRequest& request) {
+  commands::CommandMeta meta;
+  meta.actor = {eventstore::ActorKind::kUser, "anonymous", "anonymous"};
+  meta.correlation_id = request.Header("x-request-id").empty() ? request.trace_id
+                                                                : request.Header("x-request-id");
+  meta.trace_id = request.trace_id;
+  return meta;
+}
+
+HttpResponse Moved(const HttpRequest& request, const Result<commands::CommandResult>& done) {
+  if (!done.ok()) return StatusResponse(request, done.status());
+  return OkResponse(request, {{"env_id", request.params.at("id")},
+                              {"position", done->last_position}});
+}
+
+}  // namespace
+
+void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
+  router.Add("POST", "/api/environments", [&api](const HttpRequest& request) {
+    auto body = ParseJsonObject(request);
+    if (!body.ok()) return StatusResponse(request, body.status());
+    std::string env_id;
+    domain::EnvironmentSpec spec;
+    Status read = ReadSpec(*body, &env_id, &spec);
+    if (!read.ok()) return StatusResponse(request, read);
+    if (env_id.empty()) env_id = "env-" + api.ids->NewId().ToString();
+    auto placed = api.environments->Create(env_id, spec, MetaFor(request));
+    if (!placed.ok()) return StatusResponse(request, placed.status());
+    return OkResponse(request,
+                      {{"env_id", env_id},
+                       {"status", "scheduled"},
+                       {"placement", PlacementJson(placed->placement)},
+                       {"strategy", domain::Name(placed->strategy)},
+                       {"position", placed->env.last_position}},
+                      201);
+  });
+
+  router.Add("GET", "/api/environments", [&api](const HttpRequest& request) {
+    auto paging = ParsePaging(request, {"created_at", "name", "status"}, "created_at");
+    if (!paging.ok()) return StatusResponse(request, paging.status());
+    Status fresh = MinPosition(request, api);
+    if (!fresh.ok()) return StatusResponse(request, fresh);
+    json list = json::array();
+    int64_t total = 0;
+    Status read = api.reads->Read([&](pqxx::read_transaction& tx) {
+      std::string where = " WHERE true";
+      for (const char* column : {"owner", "status", "host_id"}) {
+        std::string value = request.Query(column);
+        if (!value.empty()) where += std::string(" AND ") + column + " = " + tx.quote(value);
+      }
+      const std::string table = api.reads->schema() + ".environments";
+      total = tx.exec1("SELECT count(*) FROM " + table + where)[0].as<int64_t>();
+      for (const auto& row : tx.exec("SELECT * FROM " + table + where + " ORDER BY " +
+                                     paging->sort_by + (paging->descending ? " DESC" : " ASC") +
+                                     ", env_id LIMIT " + std::to_string(paging->page_size) +
+                                     " OFFSET " +
+                                     std::to_string((paging->page - 1) * paging->page_size))) {
+        list.push_back(EnvironmentRow(row));
+      }
+    });
+    if (!read.ok()) return StatusResponse(request, read);
+    return OkResponse(request, {{"list", list},
+                                {"total", total},
+                                {"page", paging->page},
+                                {"pageSize", paging->page_size}});
+  });
+
+  router.Add("GET", "/api/environments/:id", [&api](const HttpRequest& request) {
+    Status fresh = MinPosition(request, api);
+    if (!fresh.ok()) return StatusResponse(request, fresh);
+    json env;
+    Status read = api.reads->Read([&](pqxx::read_transaction& tx) {
+      auto rows = tx.exec("SELECT * FROM " + api.reads->schema() +
+                          ".environments WHERE env_id = " + tx.quote(request.params.at("id")));
+      if (!rows.empty()) env = EnvironmentRow(rows[0]);
+    });
+    if (!read.ok()) return StatusResponse(request, read);
+    if (env.is_null()) {
+      return ErrorResponse(request, 404, "NOT_FOUND", "no environment " + request.params.at("id"));
+    }
+    return OkResponse(request, env);
+  });
+
+  router.Add("POST", "/api/environments/:id/start", [&api](const HttpRequest& request) {
+    auto placed = api.environments->Start(request.params.at("id"), MetaFor(request));
+    if (!placed.ok()) return StatusResponse(request, placed.status());
+    return OkResponse(request, {{"env_id", request.params.at("id")},
+                                {"placement", PlacementJson(placed->placement)},
+                                {"position", placed->env.last_position}});
+  });
+
+  // Until the host agent drives runtimes, a stop completes at once: stopping,
+  // then stopped, which gives the GPUs and ports back.
+  router.Add("POST", "/api/environments/:id/stop", [&api](const HttpRequest& request) {
+    const std::string& id = request.params.at("id");
+    auto stopping = api.environments->ChangeStatus(id, domain::STOPPING, "stop requested",
+                                                   MetaFor(request));
+    if (!stopping.ok()) return StatusResponse(request, stopping.status());
+    return Moved(request, api.environments->ChangeStatus(id, domain::STOPPED, "stopped",
+                                                         MetaFor(request)));
+  });
+
+  router.Add("DELETE", "/api/environments/:id", [&api](const HttpRequest& request) {
+    return Moved(request, api.environments->ChangeStatus(request.params.at("id"), domain::DELETED,
+                                                         "deleted", MetaFor(request)));
+  });
+}
+
+}  // namespace remotegpu::api

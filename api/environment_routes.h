@@ -1,0 +1,23 @@
+// Routes of environments (seed 01 module 3): create (placing it), list,
+// detail, start, stop and delete.
+#pragma once
+
+#include "api/read_store.h"
+#include "api/router.h"
+#include "commands/environment_service.h"
+#include "common/uuid.h"
+#include "projections/projection_runner.h"
+
+namespace remotegpu::api {
+
+// Borrowed; must outlive the router.
+struct EnvironmentApi {
+  commands::EnvironmentService* environments = nullptr;
+  ReadStore* reads = nullptr;
+  IdGenerator* ids = nullptr;
+  const projections::ProjectionRunner* projection = nullptr;  // "environments".
+};
+
+void AddEnvironmentRoutes(Router& router, EnvironmentApi& api);
+
+}  // namespace remotegpu::api

@@ -1,0 +1,70 @@
+// Environment routes end to end over the real server.
+#include <gtest/gtest.h>
+
+#include "tests/api/api_fixture.h"
+
+namespace remotegpu::api {
+namespace {
+
+class EnvironmentApiTest : public ApiTest {
+ protected:
+  static nlohmann::json EnvForm(const std::string& id, int gpus) {
+    return {{"env_id", id}, {"name", "train-1"}, {"owner", "acme"}, {"image", "pytorch:2.3"},
+            {"cpu_cores", 4}, {"memory_mb", 16384}, {"gpu_count", gpus},
+            {"gpu_model", "A100"}, {"strategy", "best-fit"}, {"ports", {{"ssh", 1}}}};
+  }
+};
+
+TEST_F(EnvironmentApiTest, CreateUntilCapacityRunsOutThenStopAndDelete) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-env-1")).status, 201);  // 2 A100s.
+  Reply first = Post("/api/environments", EnvForm("env-api-1", 1));
+  ASSERT_EQ(first.status, 201) << first.raw;
+  EXPECT_EQ(first.body["data"]["placement"]["host_id"], "host-env-1");
+  EXPECT_EQ(first.body["data"]["placement"]["ports"][0]["service"], "SSH");
+  ASSERT_EQ(Post("/api/environments", EnvForm("env-api-2", 1)).status, 201);
+
+  const uint64_t before = LogPosition();
+  Reply full = Post("/api/environments", EnvForm("env-api-3", 1));
+  EXPECT_EQ(full.status, 409);
+  EXPECT_EQ(full.body["code"], "NO_CAPACITY");
+  EXPECT_GT(LogPosition(), before);  // The failed attempt is in the scheduling history.
+
+  Reply detail = Get("/api/environments/env-api-1", LogPosition());
+  ASSERT_EQ(detail.status, 200) << detail.raw;
+  EXPECT_EQ(detail.body["data"]["status"], "scheduled");
+  EXPECT_EQ(detail.body["data"]["host_id"], "host-env-1");
+  EXPECT_EQ(Get("/api/environments/env-api-3", LogPosition()).body["data"]["status"], "failed");
+
+  Reply stopped = Call(port_, http::verb::post, "/api/environments/env-api-1/stop");
+  ASSERT_EQ(stopped.status, 200) << stopped.raw;
+  Reply host = Get("/api/cmdb/hosts/host-env-1", stopped.body["data"]["position"]);
+  EXPECT_EQ(host.body["data"]["gpus_free"], 1);
+
+  EXPECT_EQ(Call(port_, http::verb::post, "/api/environments/env-api-1/start").status, 200);
+  EXPECT_EQ(Call(port_, http::verb::delete_, "/api/environments/env-api-2").status, 200);
+  Reply list = Get("/api/environments?owner=acme&status=deleted", LogPosition());
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body["data"]["total"], 1);
+  EXPECT_EQ(Call(port_, http::verb::delete_, "/api/environments/env-api-2").status, 409);
+  EXPECT_EQ(Call(port_, http::verb::post, "/api/environments/env-nope/stop").status, 404);
+}
+
+TEST_F(EnvironmentApiTest, BadSpecsAreRefusedWithTheFieldNamed) {
+  const uint64_t before = LogPosition();
+  nlohmann::json form = EnvForm("env-bad", 1);
+  form["strategy"] = "fastest";
+  EXPECT_NE(Post("/api/environments", form).body["message"].get<std::string>().find("strategy"),
+            std::string::npos);
+  form = EnvForm("env-bad", 1);
+  form["ports"] = {{"ftp", 1}};
+  EXPECT_EQ(Post("/api/environments", form).status, 400);
+  form = EnvForm("env-bad", 1);
+  form["name"] = "has spaces";
+  Reply name = Post("/api/environments", form);
+  EXPECT_EQ(name.status, 400);
+  EXPECT_NE(name.body["message"].get<std::string>().find("name"), std::string::npos);
+  EXPECT_EQ(LogPosition(), before);
+}
+
+}  // namespace
+}  // namespace remotegpu::api
