@@ -234,7 +234,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json list = json::array();
     int64_t total = 0;
-    Status read = context.reads->Read([&](pqxx::read_transaction& tx) {
+    Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
       std::string where = " WHERE true";
       auto filter = [&](const char* param, const char* column) {
         std::string value = request.Query(param);
@@ -264,7 +264,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
     Status fresh = MinPosition(request, context);
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json host;
-    Status read = context.reads->Read([&](pqxx::read_transaction& tx) {
+    Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
       const std::string& id = request.params.at("id");
       auto rows = tx.exec("SELECT * FROM " + context.reads->schema() +
                           ".hosts WHERE host_id = " + tx.quote(id));
@@ -319,7 +319,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json list = json::array();
     int64_t total = 0;
-    Status read = context.reads->Read([&](pqxx::read_transaction& tx) {
+    Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
       const std::string table = context.reads->schema() + ".change_log";
       const std::string where = " WHERE asset_id = " + tx.quote(request.params.at("id"));
       total = tx.exec1("SELECT count(*) FROM " + table + where)[0].as<int64_t>();

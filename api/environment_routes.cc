@@ -176,7 +176,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json list = json::array();
     int64_t total = 0;
-    Status read = api.reads->Read([&](pqxx::read_transaction& tx) {
+    Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
       std::string where = " WHERE true";
       for (const char* column : {"owner", "status", "host_id"}) {
         std::string value = request.Query(column);
@@ -203,7 +203,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
     Status fresh = MinPosition(request, api);
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json env;
-    Status read = api.reads->Read([&](pqxx::read_transaction& tx) {
+    Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
       auto rows = tx.exec("SELECT * FROM " + api.reads->schema() +
                           ".environments WHERE env_id = " + tx.quote(request.params.at("id")));
       if (!rows.empty()) env = EnvironmentRow(rows[0]);

@@ -21,12 +21,12 @@ void ReadStore::Give(std::unique_ptr<pqxx::connection> connection) {
   if (idle_.size() < 16) idle_.push_back(std::move(connection));
 }
 
-Status ReadStore::Read(const std::function<void(pqxx::read_transaction&)>& query) {
+Status ReadStore::Read(const std::function<void(pqxx::nontransaction&)>& query) {
   std::unique_ptr<pqxx::connection> connection;
   try {
     connection = Take();
     {
-      pqxx::read_transaction tx(*connection);
+      pqxx::nontransaction tx(*connection);
       query(tx);
     }
     Give(std::move(connection));  // Only healthy connections go back.

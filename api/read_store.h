@@ -24,9 +24,10 @@ class ReadStore {
 
   const std::string& schema() const { return schema_; }
 
-  // Runs `query` in a read-only transaction on a pooled connection.
+  // Runs `query` on a pooled connection, each statement on its own (no
+  // BEGIN/COMMIT round trips: the read models are only read here).
   // Exceptions from libpqxx become IoError.
-  Status Read(const std::function<void(pqxx::read_transaction&)>& query);
+  Status Read(const std::function<void(pqxx::nontransaction&)>& query);
 
   // Waits (up to `timeout`) until `runner` has projected position
   // `min_position`; Unavailable saying how far it got otherwise.

@@ -15,7 +15,8 @@ struct ServeConfig {
   std::string pg_url;
   std::string schema = "rg";  // Where the read models live.
   std::string listen = "127.0.0.1:8080";  // address:port of the HTTP API; port 0: any.
-  int http_threads = 8;
+  // Handlers block on appends and queries: more threads than cores.
+  int http_threads = 16;
 };
 
 // The caller must have blocked SIGINT and SIGTERM in every thread (before

@@ -138,6 +138,11 @@ CREATE TABLE {s}.leases (
 );
 CREATE INDEX ON {s}.leases (status, expires_at);
 )sql",
+      // 2: indexes for the API's default sort orders.
+      R"sql(
+CREATE INDEX ON {s}.hosts (name, host_id);
+CREATE INDEX ON {s}.environments (created_at, env_id);
+)sql",
   };
   return kMigrations;
 }

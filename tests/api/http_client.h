@@ -1,6 +1,8 @@
 // A blocking HTTP/1.1 client over loopback for API tests (Beast).
 #pragma once
 
+#include <utility>  // Boost 1.74 Asio uses std::exchange without including it.
+
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <map>

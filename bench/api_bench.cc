@@ -1,0 +1,229 @@
+// remotegpu-bench-api: the HTTP API under wrk over loopback, with nginx
+// answering a static 200 on the same machine in the same run as the ceiling.
+//
+// It starts the real `remotegpu serve` (embedded PostgreSQL) found next to
+// this binary, registers hosts through the API, then runs with wrk at 64
+// connections:
+//   queries   GET /api/cmdb/hosts?page=…  and  GET /api/cmdb/hosts/<id>, alternating
+//   commands  POST /api/environments (each a placement and one durable
+//             multi-stream append)
+//   nginx     GET / answered "ok" by nginx with one worker per core
+#include <unistd.h>
+
+#include <utility>  // Before Boost: 1.74 Asio uses std::exchange without including it.
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bench/bench_flags.h"
+#include "common/subprocess.h"
+#include "tests/api/http_client.h"
+#include "tests/api/server_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace remotegpu::bench {
+namespace {
+
+namespace fs = std::filesystem;
+namespace http = api::testing_http::http;
+
+constexpr char kUsage[] = R"(Usage: remotegpu-bench-api [--quick] [--json]
+
+Drives `remotegpu serve` with wrk over loopback: a query mix (host list pages
+and host details) and a command mix (environment creations), 64 connections,
+and nginx answering a static 200 in the same run as the ceiling. Prints
+requests/s and p99 latency of each.
+
+  --quick   shorter runs and a smaller fleet
+  --json    end the output with one JSON object of the figures
+  --help    print this and exit
+)";
+
+struct WrkFigures {
+  double rps = 0;
+  double p99_ms = 0;
+  std::string output;
+};
+
+[[noreturn]] void Die(const std::string& what) {
+  std::cerr << "remotegpu-bench-api: " << what << "\n";
+  std::exit(1);
+}
+
+double ToMillis(double value, const std::string& unit) {
+  if (unit == "us") return value / 1000.0;
+  if (unit == "s") return value * 1000.0;
+  return value;  // ms
+}
+
+WrkFigures RunWrk(const std::string& url, const std::string& script, int seconds) {
+  std::vector<std::string> argv = {"wrk", "-t2", "-c64", "-d" + std::to_string(seconds) + "s",
+                                   "--latency"};
+  if (!script.empty()) {
+    argv.push_back("-s");
+    argv.push_back(script);
+  }
+  argv.push_back(url);
+  auto out = RunCommand(argv);
+  if (!out.ok()) Die(out.status().ToString());
+  WrkFigures figures;
+  figures.output = *out;
+  std::smatch m;
+  if (std::regex_search(*out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) {
+    figures.rps = std::stod(m[1]);
+  }
+  if (std::regex_search(*out, m, std::regex(R"(99%\s+([0-9.]+)(us|ms|s))"))) {
+    figures.p99_ms = ToMillis(std::stod(m[1]), m[2]);
+  }
+  if (std::regex_search(*out, m, std::regex(R"(Non-2xx or 3xx responses:\s+(\d+))"))) {
+    std::cerr << "  note: " << m[1] << " non-2xx responses from " << url << "\n";
+  }
+  return figures;
+}
+
+int Main(int argc, char** argv) {
+  auto parsed = ParseBenchFlags(argc, argv, "remotegpu-bench-api", kUsage);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const bool quick = std::get<BenchFlags>(parsed).quick;
+  const bool json = std::get<BenchFlags>(parsed).json;
+  const int seconds = quick ? 3 : 8;
+  const int hosts = quick ? 1500 : 4000;
+
+  const fs::path self = fs::canonical("/proc/self/exe").parent_path();
+  const std::string server_bin = (self / "remotegpu").string();
+  testing::TempDir dir;
+
+  std::cerr << "  starting remotegpu serve\n";
+  auto server = Subprocess::Spawn({server_bin, "serve", "--data-dir", dir.Sub("data"), "--listen",
+                                   "127.0.0.1:0", "--log-format", "text"},
+                                  {.capture_stdout = true, .merge_stderr = true});
+  if (!server.ok()) Die(server.status().ToString());
+  const std::string started = api::testing_process::ReadUntil(*server, "ready:");
+  const uint16_t port = api::testing_process::PortFrom(started);
+  if (port == 0) Die("server did not start:\n" + started);
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+
+  std::cerr << "  registering " << hosts << " hosts through the API\n";
+  uint64_t position = 0;
+  {
+    boost::asio::io_context io;
+    boost::beast::tcp_stream stream(io);
+    stream.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    for (int n = 0; n < hosts; ++n) {
+      nlohmann::json gpus = nlohmann::json::array();
+      for (int i = 0; i < 8; ++i) gpus.push_back({{"index", i}, {"model", "A100"}, {"memory_mb", 81920}});
+      nlohmann::json form = {{"host_id", "host-" + std::to_string(n)},
+                             {"name", "node-" + std::to_string(n)},
+                             {"ip_address", "10.9." + std::to_string(n / 250) + "." +
+                                                std::to_string(n % 250)},
+                             {"cpu_cores", 128},
+                             {"memory_mb", 1048576},
+                             {"region", n % 2 ? "cn-east" : "cn-west"},
+                             {"gpus", gpus}};
+      auto reply = api::testing_http::Exchange(stream, http::verb::post, "/api/cmdb/hosts",
+                                               form.dump());
+      if (reply.status != 201) Die("registering a host: " + reply.raw);
+      position = reply.body["data"]["position"].get<uint64_t>();
+    }
+  }
+  // Wait until the read model has every host, so queries read full pages.
+  auto ready = api::testing_http::Call(port, http::verb::get, "/api/cmdb/hosts?pageSize=1", "",
+                                       {{"X-Min-Position", std::to_string(position)}});
+  if (ready.status != 200) Die("read model did not catch up: " + ready.raw);
+
+  const std::string queries = dir.Sub("queries.lua");
+  std::ofstream(queries) << "counter = 0\n"
+                            "request = function()\n"
+                            "  counter = counter + 1\n"
+                            "  if counter % 2 == 0 then\n"
+                            "    return wrk.format('GET', '/api/cmdb/hosts?page=' .. (counter % 50 + 1) .. '&pageSize=20')\n"
+                            "  end\n"
+                            "  return wrk.format('GET', '/api/cmdb/hosts/host-' .. (counter % "
+                         << hosts
+                         << "))\n"
+                            "end\n";
+  const std::string commands = dir.Sub("commands.lua");
+  std::ofstream(commands)
+      << "counter = 0\n"
+         "local threads = 0\n"
+         "function setup(thread)\n"
+         "  threads = threads + 1\n"
+         "  thread:set('tid', threads)\n"
+         "end\n"
+         "function init(args)\n"
+         "  prefix = tostring(tid) .. '-' .. tostring(os.time())\n"
+         "end\n"
+         "wrk.method = 'POST'\n"
+         "wrk.headers['Content-Type'] = 'application/json'\n"
+         "request = function()\n"
+         "  counter = counter + 1\n"
+         "  local body = '{\"env_id\":\"env-' .. prefix .. '-' .. counter .. '\",\"name\":\"job\","
+         "\"owner\":\"acme\",\"image\":\"pytorch\",\"cpu_cores\":2,\"memory_mb\":4096,"
+         "\"gpu_count\":1,\"ports\":{\"ssh\":1}}'\n"
+         "  return wrk.format(nil, '/api/environments', nil, body)\n"
+         "end\n";
+
+  std::cerr << "  wrk: query mix\n";
+  WrkFigures query = RunWrk(base, queries, seconds);
+  std::cerr << "  wrk: command mix\n";
+  WrkFigures command = RunWrk(base, commands, seconds);
+  api::testing_process::Terminate(*server);
+
+  // The ceiling: nginx, one worker per core, a static 200.
+  std::cerr << "  wrk: nginx static 200\n";
+  const int nginx_port = 20000 + static_cast<int>(getpid() % 20000);
+  const std::string nginx_dir = dir.Sub("nginx");
+  fs::create_directories(nginx_dir);
+  std::ofstream(nginx_dir + "/nginx.conf")
+      << "worker_processes " << std::thread::hardware_concurrency() << ";\n"
+      << "daemon off;\npid " << nginx_dir << "/nginx.pid;\nerror_log " << nginx_dir
+      << "/error.log;\nevents { worker_connections 1024; }\n"
+      << "http { access_log off; client_body_temp_path " << nginx_dir << ";\n"
+      << "  server { listen 127.0.0.1:" << nginx_port
+      << "; location / { return 200 'ok'; } } }\n";
+  auto nginx = Subprocess::Spawn({"/usr/sbin/nginx", "-c", nginx_dir + "/nginx.conf", "-p",
+                                  nginx_dir},
+                                 {});
+  if (!nginx.ok()) Die(nginx.status().ToString());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  WrkFigures ceiling = RunWrk("http://127.0.0.1:" + std::to_string(nginx_port) + "/", "", seconds);
+  nginx->Signal(SIGQUIT);
+  nginx->Wait();
+  if (ceiling.rps == 0) Die("nginx answered nothing:\n" + ceiling.output);
+
+  std::printf("\nHTTP API under wrk, 64 connections, 2 wrk threads, %d s per run, %u cores\n\n",
+              seconds, std::thread::hardware_concurrency());
+  std::printf("%-44s %12s %10s\n", "", "requests/s", "p99 ms");
+  std::printf("%-44s %12.0f %10.2f\n", "queries (host list page / host detail)", query.rps,
+              query.p99_ms);
+  std::printf("%-44s %12.0f %10.2f\n", "commands (create environment, durable)", command.rps,
+              command.p99_ms);
+  std::printf("%-44s %12.0f %10.2f\n", "nginx static 200 (ceiling)", ceiling.rps,
+              ceiling.p99_ms);
+  std::printf("\nqueries / nginx: %.1f %%\n", 100.0 * query.rps / ceiling.rps);
+  if (json) {
+    nlohmann::json figures = {{"query_rps", query.rps},
+                              {"query_p99_ms", query.p99_ms},
+                              {"command_rps", command.rps},
+                              {"command_p99_ms", command.p99_ms},
+                              {"nginx_rps", ceiling.rps},
+                              {"query_ratio", query.rps / ceiling.rps}};
+    std::printf("%s\n", figures.dump().c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace remotegpu::bench
+
+int main(int argc, char** argv) { return remotegpu::bench::Main(argc, argv); }
