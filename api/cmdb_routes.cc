@@ -2,6 +2,7 @@
 
 #include "api/envelope.h"
 #include "api/json_fields.h"
+#include "api/route_helpers.h"
 
 namespace remotegpu::api {
 namespace {
@@ -160,51 +161,6 @@ Status ReadRegistration(const json& body, std::string* host_id, domain::Register
   return Status::Ok();
 }
 
-json HostRow(const pqxx::row& row) {
-  json out;
-  for (const auto& field : row) {
-    const std::string name = field.name();
-    if (field.is_null()) {
-      out[name] = nullptr;
-    } else if (name == "labels" || name == "tags" || name == "nvlink_peers") {
-      out[name] = json::parse(field.c_str());
-    } else if (name == "online" || name == "isolated") {
-      out[name] = field.as<bool>();
-    } else if (name == "ssh_port" || name == "cpu_cores" || name == "memory_mb" ||
-               name == "disk_gb" || name == "unit" || name == "gpu_count" ||
-               name == "gpus_free" || name == "cpu_allocated" || name == "memory_allocated_mb" ||
-               name == "version" || name == "position" || name == "gpu_index") {
-      out[name] = field.as<int64_t>();
-    } else {
-      out[name] = field.c_str();
-    }
-  }
-  return out;
-}
-
-// Honours X-Min-Position against the CMDB projection.
-Status MinPosition(const HttpRequest& request, const ApiContext& context) {
-  std::string header = request.Header("x-min-position");
-  if (header.empty()) return Status::Ok();
-  uint64_t position = 0;
-  for (char c : header) {
-    if (c < '0' || c > '9') return Status::InvalidArgument("X-Min-Position must be a number");
-    position = position * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return ReadStore::WaitFor(*context.cmdb_projection, position);
-}
-
-commands::CommandMeta MetaFor(const HttpRequest& request) {
-  commands::CommandMeta meta;
-  // Until authentication lands every caller is the same anonymous operator
-  // on loopback; the auth middleware will fill in who.
-  meta.actor = {eventstore::ActorKind::kUser, "anonymous", "anonymous"};
-  meta.correlation_id = request.Header("x-request-id").empty() ? request.trace_id
-                                                                : request.Header("x-request-id");
-  meta.trace_id = request.trace_id;
-  return meta;
-}
-
 }  // namespace
 
 void AddCmdbRoutes(Router& router, ApiContext& context) {
@@ -230,10 +186,9 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
       return ErrorResponse(request, 400, "INVALID_ARGUMENT",
                            "min_free_gpus must be a small whole number");
     }
-    Status fresh = MinPosition(request, context);
+    Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json list = json::array();
-    int64_t total = 0;
+    json page;
     Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
       std::string where = " WHERE true";
       auto filter = [&](const char* param, const char* column) {
@@ -245,23 +200,14 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
       filter("gpu_model", "gpu_model");
       filter("region", "region");
       if (!min_free.empty()) where += " AND gpus_free >= " + min_free;
-      const std::string table = context.reads->schema() + ".hosts";
-      total = tx.exec1("SELECT count(*) FROM " + table + where)[0].as<int64_t>();
-      auto rows = tx.exec("SELECT * FROM " + table + where + " ORDER BY " + paging->sort_by +
-                          (paging->descending ? " DESC" : " ASC") + ", host_id LIMIT " +
-                          std::to_string(paging->page_size) + " OFFSET " +
-                          std::to_string((paging->page - 1) * paging->page_size));
-      for (const auto& row : rows) list.push_back(HostRow(row));
+      page = ListPage(tx, context.reads->schema() + ".hosts", where, *paging, "host_id");
     });
     if (!read.ok()) return StatusResponse(request, read);
-    return OkResponse(request, {{"list", list},
-                                {"total", total},
-                                {"page", paging->page},
-                                {"pageSize", paging->page_size}});
+    return OkResponse(request, page);
   });
 
   router.Add("GET", "/api/cmdb/hosts/:id", [&context](const HttpRequest& request) {
-    Status fresh = MinPosition(request, context);
+    Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json host;
     Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
@@ -269,12 +215,12 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
       auto rows = tx.exec("SELECT * FROM " + context.reads->schema() +
                           ".hosts WHERE host_id = " + tx.quote(id));
       if (rows.empty()) return;
-      host = HostRow(rows[0]);
+      host = RowToJson(rows[0]);
       host["gpus"] = json::array();
       for (const auto& gpu : tx.exec("SELECT * FROM " + context.reads->schema() +
                                      ".gpus WHERE host_id = " + tx.quote(id) +
                                      " ORDER BY gpu_index")) {
-        host["gpus"].push_back(HostRow(gpu));
+        host["gpus"].push_back(RowToJson(gpu));
       }
     });
     if (!read.ok()) return StatusResponse(request, read);
@@ -315,34 +261,15 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
   router.Add("GET", "/api/cmdb/assets/:id/changes", [&context](const HttpRequest& request) {
     auto paging = ParsePaging(request, {"position"}, "position");
     if (!paging.ok()) return StatusResponse(request, paging.status());
-    Status fresh = MinPosition(request, context);
+    Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json list = json::array();
-    int64_t total = 0;
+    json page;
     Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-      const std::string table = context.reads->schema() + ".change_log";
-      const std::string where = " WHERE asset_id = " + tx.quote(request.params.at("id"));
-      total = tx.exec1("SELECT count(*) FROM " + table + where)[0].as<int64_t>();
-      for (const auto& row :
-           tx.exec("SELECT position, change_type, field, old_value, new_value, actor, reason, "
-                   "request_id, changed_at FROM " + table + where + " ORDER BY position " +
-                   (paging->descending ? "DESC" : "ASC") + ", seq LIMIT " +
-                   std::to_string(paging->page_size) + " OFFSET " +
-                   std::to_string((paging->page - 1) * paging->page_size))) {
-        json change;
-        for (const auto& field : row) {
-          change[field.name()] = std::string(field.name()) == "position"
-                                     ? json(field.as<int64_t>())
-                                     : json(field.c_str());
-        }
-        list.push_back(std::move(change));
-      }
+      page = ListPage(tx, context.reads->schema() + ".change_log",
+                      " WHERE asset_id = " + tx.quote(request.params.at("id")), *paging, "seq");
     });
     if (!read.ok()) return StatusResponse(request, read);
-    return OkResponse(request, {{"list", list},
-                                {"total", total},
-                                {"page", paging->page},
-                                {"pageSize", paging->page_size}});
+    return OkResponse(request, page);
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include "api/envelope.h"
 #include "api/json_fields.h"
+#include "api/route_helpers.h"
 
 namespace remotegpu::api {
 namespace {
@@ -105,42 +106,6 @@ json PlacementJson(const domain::Placement& placement) {
           {"ports", ports}};
 }
 
-json EnvironmentRow(const pqxx::row& row) {
-  json out;
-  for (const auto& field : row) {
-    const std::string name = field.name();
-    if (field.is_null()) {
-      out[name] = nullptr;
-    } else if (name == "gpu_indexes") {
-      out[name] = json::parse(field.c_str());
-    } else if (name == "cpu_cores" || name == "memory_mb" || name == "gpu_count" ||
-               name == "ssh_port" || name == "version" || name == "position") {
-      out[name] = field.as<int64_t>();
-    } else {
-      out[name] = field.c_str();
-    }
-  }
-  return out;
-}
-
-Status MinPosition(const HttpRequest& request, const EnvironmentApi& api) {
-  std::string header = request.Header("x-min-position");
-  if (header.empty()) return Status::Ok();
-  if (header.find_first_not_of("0123456789") != std::string::npos || header.size() > 19) {
-    return Status::InvalidArgument("X-Min-Position must be a number");
-  }
-  return ReadStore::WaitFor(*api.projection, std::stoull(header));
-}
-
-commands::CommandMeta MetaFor(const HttpRequest& request) {
-  commands::CommandMeta meta;
-  meta.actor = {eventstore::ActorKind::kUser, "anonymous", "anonymous"};
-  meta.correlation_id = request.Header("x-request-id").empty() ? request.trace_id
-                                                                : request.Header("x-request-id");
-  meta.trace_id = request.trace_id;
-  return meta;
-}
-
 HttpResponse Moved(const HttpRequest& request, const Result<commands::CommandResult>& done) {
   if (!done.ok()) return StatusResponse(request, done.status());
   return OkResponse(request, {{"env_id", request.params.at("id")},
@@ -172,41 +137,29 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
   router.Add("GET", "/api/environments", [&api](const HttpRequest& request) {
     auto paging = ParsePaging(request, {"created_at", "name", "status"}, "created_at");
     if (!paging.ok()) return StatusResponse(request, paging.status());
-    Status fresh = MinPosition(request, api);
+    Status fresh = WaitForMinPosition(request, *api.projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json list = json::array();
-    int64_t total = 0;
+    json page;
     Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
       std::string where = " WHERE true";
       for (const char* column : {"owner", "status", "host_id"}) {
         std::string value = request.Query(column);
         if (!value.empty()) where += std::string(" AND ") + column + " = " + tx.quote(value);
       }
-      const std::string table = api.reads->schema() + ".environments";
-      total = tx.exec1("SELECT count(*) FROM " + table + where)[0].as<int64_t>();
-      for (const auto& row : tx.exec("SELECT * FROM " + table + where + " ORDER BY " +
-                                     paging->sort_by + (paging->descending ? " DESC" : " ASC") +
-                                     ", env_id LIMIT " + std::to_string(paging->page_size) +
-                                     " OFFSET " +
-                                     std::to_string((paging->page - 1) * paging->page_size))) {
-        list.push_back(EnvironmentRow(row));
-      }
+      page = ListPage(tx, api.reads->schema() + ".environments", where, *paging, "env_id");
     });
     if (!read.ok()) return StatusResponse(request, read);
-    return OkResponse(request, {{"list", list},
-                                {"total", total},
-                                {"page", paging->page},
-                                {"pageSize", paging->page_size}});
+    return OkResponse(request, page);
   });
 
   router.Add("GET", "/api/environments/:id", [&api](const HttpRequest& request) {
-    Status fresh = MinPosition(request, api);
+    Status fresh = WaitForMinPosition(request, *api.projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json env;
     Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
       auto rows = tx.exec("SELECT * FROM " + api.reads->schema() +
                           ".environments WHERE env_id = " + tx.quote(request.params.at("id")));
-      if (!rows.empty()) env = EnvironmentRow(rows[0]);
+      if (!rows.empty()) env = RowToJson(rows[0]);
     });
     if (!read.ok()) return StatusResponse(request, read);
     if (env.is_null()) {

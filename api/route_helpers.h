@@ -1,0 +1,36 @@
+// What every route over the command side and the read models shares.
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/envelope.h"
+#include "api/http_types.h"
+#include "commands/aggregate.h"
+#include "projections/projection_runner.h"
+
+namespace remotegpu::api {
+
+// The actor and ids a command from this request carries. Until
+// authentication lands every caller is one anonymous operator on loopback;
+// the auth middleware will say who.
+commands::CommandMeta MetaFor(const HttpRequest& request);
+
+// Honours X-Min-Position: waits (bounded) until `projection` has applied that
+// position; InvalidArgument for a malformed header, Unavailable on timeout.
+Status WaitForMinPosition(const HttpRequest& request,
+                          const projections::ProjectionRunner& projection);
+
+// A row as JSON, typed by the column's PostgreSQL type (booleans, integers,
+// json/jsonb as JSON, everything else as text; NULL as null).
+nlohmann::json RowToJson(const pqxx::row& row);
+
+// One page of `SELECT * FROM table WHERE where ORDER BY …` as
+// {list, total, page, pageSize}; `tiebreak` makes the order total.
+nlohmann::json ListPage(pqxx::nontransaction& tx, const std::string& table,
+                        const std::string& where, const Paging& paging,
+                        const std::string& tiebreak);
+
+}  // namespace remotegpu::api
