@@ -71,7 +71,7 @@ TEST(ServeTest, EmbeddedPostgresByDefaultProjectsTheLogAndStopsOnSigterm) {
   ASSERT_NE(output.find("embedded PostgreSQL"), std::string::npos) << output;
 
   const std::string conninfo = "host=" + data_dir + "/pg/run user=postgres dbname=postgres";
-  EXPECT_EQ(WaitForHosts(conninfo, "rg", 3), 3);
+  EXPECT_EQ(WaitForHosts(conninfo, "rg", 3), 3) << output;
   // No TCP: the embedded server listens on its socket only.
   {
     pqxx::connection conn(conninfo);
@@ -79,8 +79,9 @@ TEST(ServeTest, EmbeddedPostgresByDefaultProjectsTheLogAndStopsOnSigterm) {
     EXPECT_EQ(tx.exec1("SHOW listen_addresses")[0].as<std::string>(), "");
   }
   int status = Terminate(*child);
-  ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  output += child->ReadAllStdout();
+  ASSERT_TRUE(WIFEXITED(status)) << status << "\n" << output;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
   EXPECT_FALSE(std::filesystem::exists(data_dir + "/pg/cluster/postmaster.pid"));
 
   // A restart resumes from the checkpoints with the data it had.
@@ -89,9 +90,11 @@ TEST(ServeTest, EmbeddedPostgresByDefaultProjectsTheLogAndStopsOnSigterm) {
       {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"},
       {.capture_stdout = true, .merge_stderr = true});
   ASSERT_TRUE(again.ok());
-  ReadUntil(*again, "ready:");
-  EXPECT_EQ(WaitForHosts(conninfo, "rg", 5), 5);
-  EXPECT_EQ(WEXITSTATUS(Terminate(*again)), 0);
+  std::string again_output = ReadUntil(*again, "ready:");
+  EXPECT_EQ(WaitForHosts(conninfo, "rg", 5), 5) << again_output;
+  const int again_status = Terminate(*again);
+  again_output += again->ReadAllStdout();
+  EXPECT_TRUE(WIFEXITED(again_status) && WEXITSTATUS(again_status) == 0) << again_output;
 }
 
 TEST(ServeTest, PgUrlUsesThatServer) {
