@@ -3,13 +3,18 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "api/cmdb_routes.h"
 #include "api/environment_routes.h"
+#include "api/lease_routes.h"
+#include "commands/process_managers.h"
 #include "commands/environment_service.h"
 #include "commands/secrets.h"
 #include "api/http_server.h"
@@ -84,6 +89,15 @@ int RunServe(const ServeConfig& config) {
   commands::EnvironmentService environments(**store, SystemClock::Instance(), index, host_cache,
                                             env_cache, host_locks, {.keys = &keys});
 
+  commands::AggregateCache<commands::LeaseTraits> lease_cache(**store);
+  commands::LeaseService leases(**store, SystemClock::Instance(), index, host_cache, lease_cache,
+                                host_locks);
+  Status recovered = leases.Recover();
+  if (!recovered.ok()) {
+    spdlog::error("cannot learn the open leases: {}", recovered.ToString());
+    return 1;
+  }
+
   ReadStore reads(conninfo, config.schema);
   UuidV7Generator ids(SystemClock::Instance());
   ApiContext context{store->get(), &hosts, &reads, &ids, runners[0].get(), {}};
@@ -93,6 +107,8 @@ int RunServe(const ServeConfig& config) {
   AddCmdbRoutes(router, context);
   EnvironmentApi environment_api{&environments, &reads, &ids, runners[1].get()};
   AddEnvironmentRoutes(router, environment_api);
+  LeaseApi lease_api{&leases, &reads, &ids, runners[2].get()};
+  AddLeaseRoutes(router, lease_api);
 
   const size_t colon = config.listen.rfind(':');
   const std::string address = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);
@@ -116,6 +132,26 @@ int RunServe(const ServeConfig& config) {
     spdlog::error("{}", server.status().ToString());
     return 1;
   }
+  // Process managers on a timer: lease expiry and the allocation reconciler.
+  commands::LeaseExpiryProcess expiry(leases);
+  commands::AllocationReconciler reconciler(hosts, index, env_cache, lease_cache);
+  std::mutex ticker_mu;
+  std::condition_variable ticker_cv;
+  bool ticker_stop = false;
+  std::thread ticker([&] {
+    const commands::CommandMeta system{{eventstore::ActorKind::kSystem, "process-managers", ""},
+                                       "", "", ""};
+    std::unique_lock lock(ticker_mu);
+    while (!ticker_cv.wait_for(lock, std::chrono::seconds(10), [&] { return ticker_stop; })) {
+      lock.unlock();
+      auto expired = expiry.Tick(system);
+      if (!expired.ok()) spdlog::error("lease expiry: {}", expired.status().ToString());
+      auto released = reconciler.Tick(system);
+      if (!released.ok()) spdlog::error("reconciler: {}", released.status().ToString());
+      lock.lock();
+    }
+  });
+
   spdlog::info("ready: HTTP on {}:{}; read models in {} PostgreSQL, schema {}", address,
                (*server)->port(), embedded ? "embedded" : "external", config.schema);
 
@@ -127,6 +163,12 @@ int RunServe(const ServeConfig& config) {
   sigwait(&stop_signals, &signal);
   spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Shutdown();  // In-flight requests finish first.
+  {
+    std::lock_guard lock(ticker_mu);
+    ticker_stop = true;
+  }
+  ticker_cv.notify_all();
+  ticker.join();
   index.Stop();
   for (auto& runner : runners) {
     runner->Stop();

@@ -1,0 +1,58 @@
+// Lease (allocation) routes and the dashboard end to end over the real server.
+#include <gtest/gtest.h>
+
+#include "tests/api/api_fixture.h"
+
+namespace remotegpu::api {
+namespace {
+
+class LeaseApiTest : public ApiTest {};
+
+TEST_F(LeaseApiTest, LeaseMachinesListTabsExtendReclaimAndDashboard) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-lease-1")).status, 201);
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-lease-2")).status, 201);
+  Reply leased = Post("/api/admin/allocations", {{"lease_id", "lease-api-1"},
+                                                 {"customer_id", "acme"},
+                                                 {"host_ids", {"host-lease-1"}},
+                                                 {"months", 3}});
+  ASSERT_EQ(leased.status, 201) << leased.raw;
+  const uint64_t position = leased.body["data"]["position"].get<uint64_t>();
+
+  Reply current = Get("/api/admin/allocations?tab=current", position);
+  ASSERT_EQ(current.status, 200) << current.raw;
+  ASSERT_EQ(current.body["data"]["total"], 1);
+  EXPECT_EQ(current.body["data"]["list"][0]["status"], "active");
+  EXPECT_EQ(current.body["data"]["list"][0]["months"], 3);
+  EXPECT_EQ(Get("/api/admin/allocations?tab=history", position).body["data"]["total"], 0);
+  EXPECT_EQ(Get("/api/admin/allocations?tab=expiring", position).body["data"]["total"], 0);
+  EXPECT_EQ(Get("/api/admin/allocations?tab=someday").status, 400);
+
+  // A leased machine cannot be leased again; a lease needs machines.
+  Reply again = Post("/api/admin/allocations", {{"customer_id", "globex"},
+                                                {"host_ids", {"host-lease-1"}},
+                                                {"months", 1}});
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(Post("/api/admin/allocations", {{"customer_id", "acme"}, {"months", 1}}).status, 400);
+
+  Reply extended = Post("/api/admin/allocations/lease-api-1/extend", {{"months", 2}});
+  ASSERT_EQ(extended.status, 200) << extended.raw;
+  EXPECT_EQ(Get("/api/admin/allocations?tab=current", extended.body["data"]["position"])
+                .body["data"]["list"][0]["months"],
+            5);
+  Reply reclaimed = Post("/api/admin/allocations/lease-api-1/reclaim", {{"reason", "ended"}});
+  ASSERT_EQ(reclaimed.status, 200) << reclaimed.raw;
+  const uint64_t after = reclaimed.body["data"]["position"].get<uint64_t>();
+  EXPECT_EQ(Get("/api/admin/allocations?tab=history", after).body["data"]["total"], 1);
+  EXPECT_EQ(Get("/api/cmdb/hosts/host-lease-1", LogPosition()).body["data"]["usage_status"],
+            "idle");
+  EXPECT_EQ(Post("/api/admin/allocations/lease-api-1/reclaim", {{"reason", "again"}}).status,
+            409);
+
+  Reply stats = Get("/api/admin/dashboard/stats");
+  ASSERT_EQ(stats.status, 200) << stats.raw;
+  EXPECT_GE(stats.body["data"]["gpus_total"].get<int>(), 4);
+  EXPECT_TRUE(stats.body["data"]["hosts_by_status"].contains("available"));
+}
+
+}  // namespace
+}  // namespace remotegpu::api
