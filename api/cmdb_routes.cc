@@ -164,7 +164,7 @@ Status ReadRegistration(const json& body, std::string* host_id, domain::Register
 }  // namespace
 
 void AddCmdbRoutes(Router& router, ApiContext& context) {
-  router.Add("POST", "/api/cmdb/hosts", [&context](const HttpRequest& request) {
+  router.Add("POST", "/api/cmdb/hosts", "Register a host (CMDB asset) with its GPUs", [&context](const HttpRequest& request) {
     auto body = ParseJsonObject(request);
     if (!body.ok()) return StatusResponse(request, body.status());
     std::string host_id;
@@ -178,7 +178,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
     return OkResponse(request, {{"host_id", host_id}, {"position", done->last_position}}, 201);
   });
 
-  router.Add("GET", "/api/cmdb/hosts", [&context](const HttpRequest& request) {
+  router.Add("GET", "/api/cmdb/hosts", "List hosts; filters status, health, gpu_model, region, min_free_gpus", [&context](const HttpRequest& request) {
     auto paging = ParsePaging(request, {"name", "registered_at", "gpus_free", "region"}, "name");
     if (!paging.ok()) return StatusResponse(request, paging.status());
     const std::string min_free = request.Query("min_free_gpus");
@@ -206,7 +206,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
     return OkResponse(request, page);
   });
 
-  router.Add("GET", "/api/cmdb/hosts/:id", [&context](const HttpRequest& request) {
+  router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs", [&context](const HttpRequest& request) {
     Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json host;
@@ -230,7 +230,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
     return OkResponse(request, host);
   });
 
-  router.Add("PUT", "/api/cmdb/assets/:id/status", [&context](const HttpRequest& request) {
+  router.Add("PUT", "/api/cmdb/assets/:id/status", "Change a host's operational status", [&context](const HttpRequest& request) {
     auto body = ParseJsonObject(request);
     if (!body.ok()) return StatusResponse(request, body.status());
     JsonFields f(*body);
@@ -258,7 +258,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                 {"position", done->last_position}});
   });
 
-  router.Add("GET", "/api/cmdb/assets/:id/changes", [&context](const HttpRequest& request) {
+  router.Add("GET", "/api/cmdb/assets/:id/changes", "A host's change history (old and new values)", [&context](const HttpRequest& request) {
     auto paging = ParsePaging(request, {"position"}, "position");
     if (!paging.ok()) return StatusResponse(request, paging.status());
     Status fresh = WaitForMinPosition(request, *context.cmdb_projection);

@@ -115,7 +115,7 @@ HttpResponse Moved(const HttpRequest& request, const Result<commands::CommandRes
 }  // namespace
 
 void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
-  router.Add("POST", "/api/environments", [&api](const HttpRequest& request) {
+  router.Add("POST", "/api/environments", "Create an environment and place it", [&api](const HttpRequest& request) {
     auto body = ParseJsonObject(request);
     if (!body.ok()) return StatusResponse(request, body.status());
     std::string env_id;
@@ -134,7 +134,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                       201);
   });
 
-  router.Add("GET", "/api/environments", [&api](const HttpRequest& request) {
+  router.Add("GET", "/api/environments", "List environments; filters owner, status, host_id", [&api](const HttpRequest& request) {
     auto paging = ParsePaging(request, {"created_at", "name", "status"}, "created_at");
     if (!paging.ok()) return StatusResponse(request, paging.status());
     Status fresh = WaitForMinPosition(request, *api.projection);
@@ -152,7 +152,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
     return OkResponse(request, page);
   });
 
-  router.Add("GET", "/api/environments/:id", [&api](const HttpRequest& request) {
+  router.Add("GET", "/api/environments/:id", "Environment detail", [&api](const HttpRequest& request) {
     Status fresh = WaitForMinPosition(request, *api.projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
     json env;
@@ -168,7 +168,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
     return OkResponse(request, env);
   });
 
-  router.Add("POST", "/api/environments/:id/start", [&api](const HttpRequest& request) {
+  router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again", [&api](const HttpRequest& request) {
     auto placed = api.environments->Start(request.params.at("id"), MetaFor(request));
     if (!placed.ok()) return StatusResponse(request, placed.status());
     return OkResponse(request, {{"env_id", request.params.at("id")},
@@ -178,7 +178,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
 
   // Until the host agent drives runtimes, a stop completes at once: stopping,
   // then stopped, which gives the GPUs and ports back.
-  router.Add("POST", "/api/environments/:id/stop", [&api](const HttpRequest& request) {
+  router.Add("POST", "/api/environments/:id/stop", "Stop an environment, releasing its GPUs and ports", [&api](const HttpRequest& request) {
     const std::string& id = request.params.at("id");
     auto stopping = api.environments->ChangeStatus(id, domain::STOPPING, "stop requested",
                                                    MetaFor(request));
@@ -187,7 +187,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                                                          MetaFor(request)));
   });
 
-  router.Add("DELETE", "/api/environments/:id", [&api](const HttpRequest& request) {
+  router.Add("DELETE", "/api/environments/:id", "Delete an environment, releasing everything", [&api](const HttpRequest& request) {
     return Moved(request, api.environments->ChangeStatus(request.params.at("id"), domain::DELETED,
                                                          "deleted", MetaFor(request)));
   });

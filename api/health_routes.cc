@@ -10,11 +10,11 @@ constexpr uint64_t kReadyLag = 10'000;
 }  // namespace
 
 void AddHealthRoutes(Router& router, ApiContext& context) {
-  router.Add("GET", "/healthz", [](const HttpRequest& request) {
+  router.Add("GET", "/healthz", "Liveness: the process answers", [](const HttpRequest& request) {
     return OkResponse(request, {{"status", "ok"}});
   });
 
-  router.Add("GET", "/readyz", [&context](const HttpRequest& request) {
+  router.Add("GET", "/readyz", "Readiness: projections healthy and within lag", [&context](const HttpRequest& request) {
     nlohmann::json projections = nlohmann::json::object();
     bool ready = true;
     for (const auto* runner : context.projections) {
@@ -34,7 +34,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
     return response;
   });
 
-  router.Add("GET", "/metrics", [&context](const HttpRequest&) {
+  router.Add("GET", "/metrics", "Prometheus metrics (text format)", [&context](const HttpRequest&) {
     std::string text;
     text += "# HELP remotegpu_log_position Global position of the last committed event.\n";
     text += "# TYPE remotegpu_log_position gauge\n";

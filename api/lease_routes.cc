@@ -18,7 +18,7 @@ HttpResponse Done(const HttpRequest& request, const Result<commands::CommandResu
 }  // namespace
 
 void AddLeaseRoutes(Router& router, LeaseApi& api) {
-  router.Add("POST", "/api/admin/allocations", [&api](const HttpRequest& request) {
+  router.Add("POST", "/api/admin/allocations", "Lease whole machines to a customer", [&api](const HttpRequest& request) {
     auto body = ParseJsonObject(request);
     if (!body.ok()) return StatusResponse(request, body.status());
     JsonFields f(*body);
@@ -42,7 +42,7 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
   });
 
   // Tabs of seed 02's allocation page: current, history, expiring (within 7 days).
-  router.Add("GET", "/api/admin/allocations", [&api](const HttpRequest& request) {
+  router.Add("GET", "/api/admin/allocations", "List leases; tab current, history or expiring", [&api](const HttpRequest& request) {
     auto paging = ParsePaging(request, {"expires_at", "starts_at", "lease_id"}, "expires_at");
     if (!paging.ok()) return StatusResponse(request, paging.status());
     const std::string tab = request.Query("tab", "current");
@@ -69,7 +69,7 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
     return OkResponse(request, page);
   });
 
-  router.Add("POST", "/api/admin/allocations/:id/extend", [&api](const HttpRequest& request) {
+  router.Add("POST", "/api/admin/allocations/:id/extend", "Extend a lease by months", [&api](const HttpRequest& request) {
     auto body = ParseJsonObject(request);
     if (!body.ok()) return StatusResponse(request, body.status());
     JsonFields f(*body);
@@ -81,7 +81,7 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                                             static_cast<uint32_t>(months), MetaFor(request)));
   });
 
-  router.Add("POST", "/api/admin/allocations/:id/reclaim", [&api](const HttpRequest& request) {
+  router.Add("POST", "/api/admin/allocations/:id/reclaim", "End a lease early, releasing its machines", [&api](const HttpRequest& request) {
     auto body = ParseJsonObject(request);
     if (!body.ok()) return StatusResponse(request, body.status());
     JsonFields f(*body);
@@ -92,7 +92,7 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
     return Done(request, api.leases->Reclaim(request.params.at("id"), reason, MetaFor(request)));
   });
 
-  router.Add("GET", "/api/admin/dashboard/stats", [&api](const HttpRequest& request) {
+  router.Add("GET", "/api/admin/dashboard/stats", "Counts by status, GPU totals, allocation rate, expiring leases", [&api](const HttpRequest& request) {
     json stats;
     Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
       const std::string s = api.reads->schema() + ".";

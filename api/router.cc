@@ -2,6 +2,8 @@
 
 #include "api/envelope.h"
 
+#include <nlohmann/json.hpp>
+
 namespace remotegpu::api {
 
 std::vector<std::string> SplitPath(const std::string& path) {
@@ -16,8 +18,55 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return segments;
 }
 
-void Router::Add(const std::string& method, const std::string& pattern, HttpHandler handler) {
-  routes_.push_back({method, pattern, SplitPath(pattern), std::move(handler)});
+void Router::Add(const std::string& method, const std::string& pattern,
+                 const std::string& summary, HttpHandler handler) {
+  routes_.push_back({method, pattern, summary, SplitPath(pattern), std::move(handler)});
+}
+
+std::string Router::OpenApiJson(const std::string& title, const std::string& version) const {
+  nlohmann::json envelope = {
+      {"type", "object"},
+      {"required", {"code", "message", "data", "traceId"}},
+      {"properties",
+       {{"code", {{"description", "0 on success, else a machine-readable error code"}}},
+        {"message", {{"type", "string"}}},
+        {"data", {{"description", "the result; lists are {list, total, page, pageSize}"}}},
+        {"traceId", {{"type", "string"}}}}}};
+  nlohmann::json paths = nlohmann::json::object();
+  for (const auto& route : routes_) {
+    std::string path;
+    nlohmann::json parameters = nlohmann::json::array();
+    for (const auto& segment : route.segments) {
+      if (!segment.empty() && segment[0] == ':') {
+        path += "/{" + segment.substr(1) + "}";
+        parameters.push_back({{"name", segment.substr(1)},
+                              {"in", "path"},
+                              {"required", true},
+                              {"schema", {{"type", "string"}}}});
+      } else {
+        path += "/" + segment;
+      }
+    }
+    std::string method = route.method;
+    for (char& c : method) c = static_cast<char>(std::tolower(c));
+    nlohmann::json responses = {
+        {"200", {{"description", "OK"},
+                 {"content", {{"application/json",
+                               {{"schema", {{"$ref", "#/components/schemas/Envelope"}}}}}}}}},
+        {"400", {{"description", "Invalid input; the message names the field"}}},
+        {"404", {{"description", "Not found"}}},
+        {"409", {{"description", "Conflict with the current state or no capacity"}}},
+        {"413", {{"description", "Body larger than the limit"}}},
+        {"503", {{"description", "Not ready, or X-Min-Position not reached in time"}}}};
+    paths[path][method] = {{"summary", route.summary},
+                           {"parameters", parameters},
+                           {"responses", responses}};
+  }
+  nlohmann::json document = {{"openapi", "3.0.3"},
+                             {"info", {{"title", title}, {"version", version}}},
+                             {"paths", paths},
+                             {"components", {{"schemas", {{"Envelope", envelope}}}}}};
+  return document.dump(2);
 }
 
 bool Router::Match(const Route& route, const std::vector<std::string>& path,

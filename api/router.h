@@ -17,7 +17,9 @@ using Middleware = std::function<std::optional<HttpResponse>(const HttpRequest&)
 
 class Router {
  public:
-  void Add(const std::string& method, const std::string& pattern, HttpHandler handler);
+  // `summary` is a sentence for the OpenAPI document.
+  void Add(const std::string& method, const std::string& pattern, const std::string& summary,
+           HttpHandler handler);
   void Use(Middleware middleware) { middleware_.push_back(std::move(middleware)); }
 
   // The handler's response; 404 when no pattern matches the path, 405 when
@@ -26,10 +28,14 @@ class Router {
   // The pattern that matched, for metrics ("" when none).
   std::string PatternFor(const HttpRequest& request) const;
 
+  // An OpenAPI 3 document of every route, in the order they were added.
+  std::string OpenApiJson(const std::string& title, const std::string& version) const;
+
  private:
   struct Route {
     std::string method;
     std::string pattern;
+    std::string summary;
     std::vector<std::string> segments;
     HttpHandler handler;
   };

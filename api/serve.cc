@@ -109,6 +109,10 @@ int RunServe(const ServeConfig& config) {
   AddEnvironmentRoutes(router, environment_api);
   LeaseApi lease_api{&leases, &reads, &ids, runners[2].get()};
   AddLeaseRoutes(router, lease_api);
+  router.Add("GET", "/api/openapi.json", "This document", [&router](const HttpRequest&) {
+    static const std::string document = router.OpenApiJson("RemoteGPU API", "0.1.0");
+    return HttpResponse{200, "application/json", document, {}};
+  });
 
   const size_t colon = config.listen.rfind(':');
   const std::string address = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);

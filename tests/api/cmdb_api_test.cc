@@ -21,6 +21,21 @@ TEST_F(CmdbApiTest, HealthReadinessAndMetrics) {
   EXPECT_NE(metrics.raw.find("remotegpu_projection_lag{projection=\"cmdb\"}"), std::string::npos);
 }
 
+TEST_F(CmdbApiTest, OpenApiDocumentListsEveryRouteWithASummary) {
+  Reply doc = Get("/api/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_EQ(doc.body["openapi"], "3.0.3");
+  const auto& paths = doc.body["paths"];
+  EXPECT_TRUE(paths["/api/cmdb/hosts/{id}"].contains("get"));
+  EXPECT_TRUE(paths["/api/environments/{id}/stop"].contains("post"));
+  EXPECT_TRUE(paths["/api/admin/allocations"].contains("post"));
+  for (const auto& [path, operations] : paths.items()) {
+    for (const auto& [method, operation] : operations.items()) {
+      EXPECT_FALSE(operation["summary"].get<std::string>().empty()) << method << " " << path;
+    }
+  }
+}
+
 TEST_F(CmdbApiTest, RegisterThenReadYourWriteInListAndDetail) {
   Reply created = Post("/api/cmdb/hosts", HostForm("host-e2e-1"));
   ASSERT_EQ(created.status, 201) << created.raw;

@@ -26,20 +26,20 @@ using testing_http::Reply;
 class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router_.Add("GET", "/things/:id", [](const HttpRequest& r) {
+    router_.Add("GET", "/things/:id", "test route", [](const HttpRequest& r) {
       return OkResponse(r, {{"id", r.params.at("id")}, {"q", r.Query("q")}});
     });
-    router_.Add("POST", "/things", [](const HttpRequest& r) {
+    router_.Add("POST", "/things", "test route", [](const HttpRequest& r) {
       auto body = ParseJsonObject(r);
       if (!body.ok()) return StatusResponse(r, body.status());
       return OkResponse(r, *body, 201);
     });
-    router_.Add("GET", "/list", [](const HttpRequest& r) {
+    router_.Add("GET", "/list", "test route", [](const HttpRequest& r) {
       auto paging = ParsePaging(r, {"name", "created_at"}, "name");
       if (!paging.ok()) return StatusResponse(r, paging.status());
       return OkResponse(r, {{"page", paging->page}, {"pageSize", paging->page_size}});
     });
-    router_.Add("GET", "/slow", [](const HttpRequest& r) {
+    router_.Add("GET", "/slow", "test route", [](const HttpRequest& r) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       return OkResponse(r, "done");
     });
