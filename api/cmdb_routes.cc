@@ -188,7 +188,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
     }
     Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json page;
+    std::string page;
     Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
       std::string where = " WHERE true";
       auto filter = [&](const char* param, const char* column) {
@@ -203,31 +203,27 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
       page = ListPage(tx, context.reads->schema() + ".hosts", where, *paging, "host_id");
     });
     if (!read.ok()) return StatusResponse(request, read);
-    return OkResponse(request, page);
+    return OkRawResponse(request, page);
   });
 
   router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs", [&context](const HttpRequest& request) {
     Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json host;
+    std::string host;  // JSON text rendered by PostgreSQL, empty when absent.
     Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-      const std::string& id = request.params.at("id");
-      auto rows = tx.exec("SELECT * FROM " + context.reads->schema() +
-                          ".hosts WHERE host_id = " + tx.quote(id));
-      if (rows.empty()) return;
-      host = RowToJson(rows[0]);
-      host["gpus"] = json::array();
-      for (const auto& gpu : tx.exec("SELECT * FROM " + context.reads->schema() +
-                                     ".gpus WHERE host_id = " + tx.quote(id) +
-                                     " ORDER BY gpu_index")) {
-        host["gpus"].push_back(RowToJson(gpu));
-      }
+      const std::string s = context.reads->schema() + ".";
+      const std::string id = tx.quote(request.params.at("id"));
+      auto rows = tx.exec(
+          "SELECT (to_jsonb(h) || jsonb_build_object('gpus', coalesce((SELECT "
+          "jsonb_agg(g ORDER BY g.gpu_index) FROM " + s + "gpus g WHERE g.host_id = h.host_id), "
+          "'[]'::jsonb)))::text FROM " + s + "hosts h WHERE h.host_id = " + id);
+      if (!rows.empty()) host = rows[0][0].c_str();
     });
     if (!read.ok()) return StatusResponse(request, read);
-    if (host.is_null()) {
+    if (host.empty()) {
       return ErrorResponse(request, 404, "NOT_FOUND", "no host " + request.params.at("id"));
     }
-    return OkResponse(request, host);
+    return OkRawResponse(request, host);
   });
 
   router.Add("PUT", "/api/cmdb/assets/:id/status", "Change a host's operational status", [&context](const HttpRequest& request) {
@@ -263,13 +259,13 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
     if (!paging.ok()) return StatusResponse(request, paging.status());
     Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json page;
+    std::string page;
     Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
       page = ListPage(tx, context.reads->schema() + ".change_log",
                       " WHERE asset_id = " + tx.quote(request.params.at("id")), *paging, "seq");
     });
     if (!read.ok()) return StatusResponse(request, read);
-    return OkResponse(request, page);
+    return OkRawResponse(request, page);
   });
 }
 

@@ -139,7 +139,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
     if (!paging.ok()) return StatusResponse(request, paging.status());
     Status fresh = WaitForMinPosition(request, *api.projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json page;
+    std::string page;
     Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
       std::string where = " WHERE true";
       for (const char* column : {"owner", "status", "host_id"}) {
@@ -149,23 +149,23 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
       page = ListPage(tx, api.reads->schema() + ".environments", where, *paging, "env_id");
     });
     if (!read.ok()) return StatusResponse(request, read);
-    return OkResponse(request, page);
+    return OkRawResponse(request, page);
   });
 
   router.Add("GET", "/api/environments/:id", "Environment detail", [&api](const HttpRequest& request) {
     Status fresh = WaitForMinPosition(request, *api.projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json env;
+    std::string env;  // JSON text rendered by PostgreSQL, empty when absent.
     Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-      auto rows = tx.exec("SELECT * FROM " + api.reads->schema() +
-                          ".environments WHERE env_id = " + tx.quote(request.params.at("id")));
-      if (!rows.empty()) env = RowToJson(rows[0]);
+      auto rows = tx.exec("SELECT to_jsonb(e)::text FROM " + api.reads->schema() +
+                          ".environments e WHERE env_id = " + tx.quote(request.params.at("id")));
+      if (!rows.empty()) env = rows[0][0].c_str();
     });
     if (!read.ok()) return StatusResponse(request, read);
-    if (env.is_null()) {
+    if (env.empty()) {
       return ErrorResponse(request, 404, "NOT_FOUND", "no environment " + request.params.at("id"));
     }
-    return OkResponse(request, env);
+    return OkRawResponse(request, env);
   });
 
   router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again", [&api](const HttpRequest& request) {

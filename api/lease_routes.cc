@@ -59,14 +59,14 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
     }
     Status fresh = WaitForMinPosition(request, *api.projection);
     if (!fresh.ok()) return StatusResponse(request, fresh);
-    json page;
+    std::string page;
     Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
       std::string customer = request.Query("customer_id");
       if (!customer.empty()) where += " AND customer_id = " + tx.quote(customer);
       page = ListPage(tx, api.reads->schema() + ".leases", where, *paging, "lease_id");
     });
     if (!read.ok()) return StatusResponse(request, read);
-    return OkResponse(request, page);
+    return OkRawResponse(request, page);
   });
 
   router.Add("POST", "/api/admin/allocations/:id/extend", "Extend a lease by months", [&api](const HttpRequest& request) {

@@ -3,13 +3,6 @@
 #include "api/read_store.h"
 
 namespace remotegpu::api {
-namespace {
-
-// PostgreSQL type OIDs (pg_type.dat).
-constexpr pqxx::oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kJson = 114, kJsonb = 3802;
-
-}  // namespace
-
 commands::CommandMeta MetaFor(const HttpRequest& request) {
   commands::CommandMeta meta;
   meta.actor = {eventstore::ActorKind::kUser, "anonymous", "anonymous"};
@@ -29,40 +22,26 @@ Status WaitForMinPosition(const HttpRequest& request,
   return ReadStore::WaitFor(projection, std::stoull(header));
 }
 
-nlohmann::json RowToJson(const pqxx::row& row) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& field : row) {
-    const std::string name = field.name();
-    if (field.is_null()) {
-      out[name] = nullptr;
-      continue;
-    }
-    switch (field.type()) {
-      case kBool: out[name] = field.as<bool>(); break;
-      case kInt2:
-      case kInt4:
-      case kInt8: out[name] = field.as<int64_t>(); break;
-      case kJson:
-      case kJsonb: out[name] = nlohmann::json::parse(field.c_str(), nullptr, false); break;
-      default: out[name] = field.c_str();
-    }
-  }
-  return out;
+std::string ListPage(pqxx::nontransaction& tx, const std::string& table,
+                     const std::string& where, const Paging& paging,
+                     const std::string& tiebreak) {
+  const std::string page_sql =
+      "SELECT * FROM " + table + where + " ORDER BY " + paging.sort_by +
+      (paging.descending ? " DESC, " : " ASC, ") + tiebreak + " LIMIT " +
+      std::to_string(paging.page_size) + " OFFSET " +
+      std::to_string(static_cast<int64_t>(paging.page - 1) * paging.page_size);
+  auto row = tx.exec1("SELECT (SELECT count(*) FROM " + table + where +
+                      "), coalesce((SELECT json_agg(p) FROM (" + page_sql + ") p), '[]'::json)");
+  return std::string("{\"list\":") + row[1].c_str() + ",\"total\":" + row[0].c_str() +
+         ",\"page\":" + std::to_string(paging.page) +
+         ",\"pageSize\":" + std::to_string(paging.page_size) + "}";
 }
 
-nlohmann::json ListPage(pqxx::nontransaction& tx, const std::string& table,
-                        const std::string& where, const Paging& paging,
-                        const std::string& tiebreak) {
-  nlohmann::json list = nlohmann::json::array();
-  const int64_t total = tx.exec1("SELECT count(*) FROM " + table + where)[0].as<int64_t>();
-  for (const auto& row :
-       tx.exec("SELECT * FROM " + table + where + " ORDER BY " + paging.sort_by +
-               (paging.descending ? " DESC, " : " ASC, ") + tiebreak + " LIMIT " +
-               std::to_string(paging.page_size) + " OFFSET " +
-               std::to_string(static_cast<int64_t>(paging.page - 1) * paging.page_size))) {
-    list.push_back(RowToJson(row));
-  }
-  return {{"list", list}, {"total", total}, {"page", paging.page}, {"pageSize", paging.page_size}};
+HttpResponse OkRawResponse(const HttpRequest& request, const std::string& data_json) {
+  std::string body = "{\"code\":0,\"message\":\"ok\",\"data\":";
+  body += data_json;
+  body += ",\"traceId\":" + nlohmann::json(request.trace_id).dump() + "}";
+  return {200, "application/json", std::move(body), {}};
 }
 
 }  // namespace remotegpu::api

@@ -23,14 +23,15 @@ commands::CommandMeta MetaFor(const HttpRequest& request);
 Status WaitForMinPosition(const HttpRequest& request,
                           const projections::ProjectionRunner& projection);
 
-// A row as JSON, typed by the column's PostgreSQL type (booleans, integers,
-// json/jsonb as JSON, everything else as text; NULL as null).
-nlohmann::json RowToJson(const pqxx::row& row);
+// One page of `SELECT * FROM table WHERE where ORDER BY …` as the JSON text
+// of {list, total, page, pageSize}, in one round trip with PostgreSQL
+// rendering the rows (json_agg); `tiebreak` makes the order total.
+std::string ListPage(pqxx::nontransaction& tx, const std::string& table,
+                     const std::string& where, const Paging& paging,
+                     const std::string& tiebreak);
 
-// One page of `SELECT * FROM table WHERE where ORDER BY …` as
-// {list, total, page, pageSize}; `tiebreak` makes the order total.
-nlohmann::json ListPage(pqxx::nontransaction& tx, const std::string& table,
-                        const std::string& where, const Paging& paging,
-                        const std::string& tiebreak);
+// The envelope around `data_json`, JSON text already rendered (by ListPage
+// or by PostgreSQL), without parsing it again.
+HttpResponse OkRawResponse(const HttpRequest& request, const std::string& data_json);
 
 }  // namespace remotegpu::api
