@@ -30,7 +30,8 @@ Result<domain::OperationalStatus> ParseOperationalStatus(const std::string& text
 
 Status ReadGpus(const json& array, domain::RegisterHost* reg) {
   for (size_t i = 0; i < array.size(); ++i) {
-    if (!array[i].is_object()) return Status::InvalidArgument("gpus[" + std::to_string(i) + "] must be an object");
+    if (!array[i].is_object())
+      return Status::InvalidArgument("gpus[" + std::to_string(i) + "] must be an object");
     JsonFields gpu(array[i], "gpus[" + std::to_string(i) + "].");
     RGPU_CHECK(gpu.OnlyAllowed(
         {"index", "uuid", "model", "memory_mb", "compute_capability", "nvlink_peers"}));
@@ -63,10 +64,10 @@ Status ReadGpus(const json& array, domain::RegisterHost* reg) {
 // The register-host form: the seed's cmdb_servers columns.
 Status ReadRegistration(const json& body, std::string* host_id, domain::RegisterHost* reg) {
   JsonFields f(body);
-  RGPU_CHECK(f.OnlyAllowed({"host_id", "name", "ip_address", "public_ip", "ssh_port", "os_type",
-                            "os_version", "arch", "deployment_mode", "cpu_cores", "memory_mb",
-                            "disk_gb", "region", "labels", "tags", "overcommit_percent", "asset",
-                            "gpus"}));
+  RGPU_CHECK(
+      f.OnlyAllowed({"host_id", "name", "ip_address", "public_ip", "ssh_port", "os_type",
+                     "os_version", "arch", "deployment_mode", "cpu_cores", "memory_mb", "disk_gb",
+                     "region", "labels", "tags", "overcommit_percent", "asset", "gpus"}));
   auto* spec = reg->mutable_spec();
   std::string text;
   int64_t number = 0;
@@ -164,109 +165,124 @@ Status ReadRegistration(const json& body, std::string* host_id, domain::Register
 }  // namespace
 
 void AddCmdbRoutes(Router& router, ApiContext& context) {
-  router.Add("POST", "/api/cmdb/hosts", "Register a host (CMDB asset) with its GPUs", [&context](const HttpRequest& request) {
-    auto body = ParseJsonObject(request);
-    if (!body.ok()) return StatusResponse(request, body.status());
-    std::string host_id;
-    domain::HostCommand command;
-    Status read = ReadRegistration(*body, &host_id, command.mutable_register_());
-    if (!read.ok()) return StatusResponse(request, read);
-    command.mutable_register_()->set_source(domain::MANUAL);
-    if (host_id.empty()) host_id = "host-" + context.ids->NewId().ToString();
-    auto done = context.hosts->Execute(host_id, command, MetaFor(request));
-    if (!done.ok()) return StatusResponse(request, done.status());
-    return OkResponse(request, {{"host_id", host_id}, {"position", done->last_position}}, 201);
-  });
+  router.Add(
+      "POST", "/api/cmdb/hosts", "Register a host (CMDB asset) with its GPUs",
+      [&context](const HttpRequest& request) {
+        auto body = ParseJsonObject(request);
+        if (!body.ok()) return StatusResponse(request, body.status());
+        std::string host_id;
+        domain::HostCommand command;
+        Status read = ReadRegistration(*body, &host_id, command.mutable_register_());
+        if (!read.ok()) return StatusResponse(request, read);
+        command.mutable_register_()->set_source(domain::MANUAL);
+        if (host_id.empty()) host_id = "host-" + context.ids->NewId().ToString();
+        auto done = context.hosts->Execute(host_id, command, MetaFor(request));
+        if (!done.ok()) return StatusResponse(request, done.status());
+        return OkResponse(request, {{"host_id", host_id}, {"position", done->last_position}}, 201);
+      });
 
-  router.Add("GET", "/api/cmdb/hosts", "List hosts; filters status, health, gpu_model, region, min_free_gpus", [&context](const HttpRequest& request) {
-    auto paging = ParsePaging(request, {"name", "registered_at", "gpus_free", "region"}, "name");
-    if (!paging.ok()) return StatusResponse(request, paging.status());
-    const std::string min_free = request.Query("min_free_gpus");
-    if (min_free.find_first_not_of("0123456789") != std::string::npos || min_free.size() > 3) {
-      return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                           "min_free_gpus must be a small whole number");
-    }
-    Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
-    if (!fresh.ok()) return StatusResponse(request, fresh);
-    std::string page;
-    Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-      std::string where = " WHERE true";
-      auto filter = [&](const char* param, const char* column) {
-        std::string value = request.Query(param);
-        if (!value.empty()) where += std::string(" AND ") + column + " = " + tx.quote(value);
-      };
-      filter("status", "operational_status");
-      filter("health", "health_status");
-      filter("gpu_model", "gpu_model");
-      filter("region", "region");
-      if (!min_free.empty()) where += " AND gpus_free >= " + min_free;
-      page = ListPage(tx, context.reads->schema() + ".hosts", where, *paging, "host_id");
-    });
-    if (!read.ok()) return StatusResponse(request, read);
-    return OkRawResponse(request, page);
-  });
+  router.Add(
+      "GET", "/api/cmdb/hosts",
+      "List hosts; filters status, health, gpu_model, region, min_free_gpus",
+      [&context](const HttpRequest& request) {
+        auto paging =
+            ParsePaging(request, {"name", "registered_at", "gpus_free", "region"}, "name");
+        if (!paging.ok()) return StatusResponse(request, paging.status());
+        const std::string min_free = request.Query("min_free_gpus");
+        if (min_free.find_first_not_of("0123456789") != std::string::npos || min_free.size() > 3) {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                               "min_free_gpus must be a small whole number");
+        }
+        Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
+        if (!fresh.ok()) return StatusResponse(request, fresh);
+        std::string page;
+        Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
+          std::string where = " WHERE true";
+          auto filter = [&](const char* param, const char* column) {
+            std::string value = request.Query(param);
+            if (!value.empty()) where += std::string(" AND ") + column + " = " + tx.quote(value);
+          };
+          filter("status", "operational_status");
+          filter("health", "health_status");
+          filter("gpu_model", "gpu_model");
+          filter("region", "region");
+          if (!min_free.empty()) where += " AND gpus_free >= " + min_free;
+          page = ListPage(tx, context.reads->schema() + ".hosts", where, *paging, "host_id");
+        });
+        if (!read.ok()) return StatusResponse(request, read);
+        return OkRawResponse(request, page);
+      });
 
-  router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs", [&context](const HttpRequest& request) {
-    Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
-    if (!fresh.ok()) return StatusResponse(request, fresh);
-    std::string host;  // JSON text rendered by PostgreSQL, empty when absent.
-    Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-      const std::string s = context.reads->schema() + ".";
-      const std::string id = tx.quote(request.params.at("id"));
-      auto rows = tx.exec(
-          "SELECT (to_jsonb(h) || jsonb_build_object('gpus', coalesce((SELECT "
-          "jsonb_agg(g ORDER BY g.gpu_index) FROM " + s + "gpus g WHERE g.host_id = h.host_id), "
-          "'[]'::jsonb)))::text FROM " + s + "hosts h WHERE h.host_id = " + id);
-      if (!rows.empty()) host = rows[0][0].c_str();
-    });
-    if (!read.ok()) return StatusResponse(request, read);
-    if (host.empty()) {
-      return ErrorResponse(request, 404, "NOT_FOUND", "no host " + request.params.at("id"));
-    }
-    return OkRawResponse(request, host);
-  });
+  router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs",
+             [&context](const HttpRequest& request) {
+               Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
+               if (!fresh.ok()) return StatusResponse(request, fresh);
+               std::string host;  // JSON text rendered by PostgreSQL, empty when absent.
+               Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
+                 const std::string s = context.reads->schema() + ".";
+                 const std::string id = tx.quote(request.params.at("id"));
+                 auto rows = tx.exec(
+                     "SELECT (to_jsonb(h) || jsonb_build_object('gpus', coalesce((SELECT "
+                     "jsonb_agg(g ORDER BY g.gpu_index) FROM " +
+                     s +
+                     "gpus g WHERE g.host_id = h.host_id), "
+                     "'[]'::jsonb)))::text FROM " +
+                     s + "hosts h WHERE h.host_id = " + id);
+                 if (!rows.empty()) host = rows[0][0].c_str();
+               });
+               if (!read.ok()) return StatusResponse(request, read);
+               if (host.empty()) {
+                 return ErrorResponse(request, 404, "NOT_FOUND",
+                                      "no host " + request.params.at("id"));
+               }
+               return OkRawResponse(request, host);
+             });
 
-  router.Add("PUT", "/api/cmdb/assets/:id/status", "Change a host's operational status", [&context](const HttpRequest& request) {
-    auto body = ParseJsonObject(request);
-    if (!body.ok()) return StatusResponse(request, body.status());
-    JsonFields f(*body);
-    std::string to, reason, reserved_for;
-    bool drain = false;
-    Status read = f.OnlyAllowed({"operational_status", "reason", "drain", "reserved_for"});
-    if (read.ok()) read = f.String("operational_status", &to, true);
-    if (read.ok()) read = f.String("reason", &reason, true);
-    if (read.ok()) read = f.Boolean("drain", &drain);
-    if (read.ok()) read = f.String("reserved_for", &reserved_for);
-    if (!read.ok()) return StatusResponse(request, read);
-    auto status = ParseOperationalStatus(to);
-    if (!status.ok()) return StatusResponse(request, status.status());
-    domain::HostCommand command;
-    auto* change = command.mutable_change_status();
-    change->set_to(*status);
-    change->set_reason(reason);
-    change->set_by_person(true);
-    change->set_drain(drain);
-    change->set_reserved_for(reserved_for);
-    auto done = context.hosts->Execute(request.params.at("id"), command, MetaFor(request));
-    if (!done.ok()) return StatusResponse(request, done.status());
-    return OkResponse(request, {{"host_id", request.params.at("id")},
-                                {"operational_status", to},
-                                {"position", done->last_position}});
-  });
+  router.Add(
+      "PUT", "/api/cmdb/assets/:id/status", "Change a host's operational status",
+      [&context](const HttpRequest& request) {
+        auto body = ParseJsonObject(request);
+        if (!body.ok()) return StatusResponse(request, body.status());
+        JsonFields f(*body);
+        std::string to, reason, reserved_for;
+        bool drain = false;
+        Status read = f.OnlyAllowed({"operational_status", "reason", "drain", "reserved_for"});
+        if (read.ok()) read = f.String("operational_status", &to, true);
+        if (read.ok()) read = f.String("reason", &reason, true);
+        if (read.ok()) read = f.Boolean("drain", &drain);
+        if (read.ok()) read = f.String("reserved_for", &reserved_for);
+        if (!read.ok()) return StatusResponse(request, read);
+        auto status = ParseOperationalStatus(to);
+        if (!status.ok()) return StatusResponse(request, status.status());
+        domain::HostCommand command;
+        auto* change = command.mutable_change_status();
+        change->set_to(*status);
+        change->set_reason(reason);
+        change->set_by_person(true);
+        change->set_drain(drain);
+        change->set_reserved_for(reserved_for);
+        auto done = context.hosts->Execute(request.params.at("id"), command, MetaFor(request));
+        if (!done.ok()) return StatusResponse(request, done.status());
+        return OkResponse(request, {{"host_id", request.params.at("id")},
+                                    {"operational_status", to},
+                                    {"position", done->last_position}});
+      });
 
-  router.Add("GET", "/api/cmdb/assets/:id/changes", "A host's change history (old and new values)", [&context](const HttpRequest& request) {
-    auto paging = ParsePaging(request, {"position"}, "position");
-    if (!paging.ok()) return StatusResponse(request, paging.status());
-    Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
-    if (!fresh.ok()) return StatusResponse(request, fresh);
-    std::string page;
-    Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-      page = ListPage(tx, context.reads->schema() + ".change_log",
-                      " WHERE asset_id = " + tx.quote(request.params.at("id")), *paging, "seq");
-    });
-    if (!read.ok()) return StatusResponse(request, read);
-    return OkRawResponse(request, page);
-  });
+  router.Add("GET", "/api/cmdb/assets/:id/changes", "A host's change history (old and new values)",
+             [&context](const HttpRequest& request) {
+               auto paging = ParsePaging(request, {"position"}, "position");
+               if (!paging.ok()) return StatusResponse(request, paging.status());
+               Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
+               if (!fresh.ok()) return StatusResponse(request, fresh);
+               std::string page;
+               Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
+                 page = ListPage(tx, context.reads->schema() + ".change_log",
+                                 " WHERE asset_id = " + tx.quote(request.params.at("id")), *paging,
+                                 "seq");
+               });
+               if (!read.ok()) return StatusResponse(request, read);
+               return OkRawResponse(request, page);
+             });
 }
 
 }  // namespace remotegpu::api

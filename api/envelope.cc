@@ -36,10 +36,8 @@ std::map<std::string, std::string> ParseQuery(const std::string& query) {
 }
 
 HttpResponse OkResponse(const HttpRequest& request, nlohmann::json data, int status) {
-  nlohmann::json body = {{"code", 0},
-                         {"message", "ok"},
-                         {"data", std::move(data)},
-                         {"traceId", request.trace_id}};
+  nlohmann::json body = {
+      {"code", 0}, {"message", "ok"}, {"data", std::move(data)}, {"traceId", request.trace_id}};
   return {status, "application/json", body.dump(), {}};
 }
 

@@ -4,9 +4,9 @@
 // act on. Lists are {list, total, page, pageSize}.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "api/http_types.h"
 #include "common/status.h"

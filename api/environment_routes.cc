@@ -22,10 +22,9 @@ Result<domain::SchedulingStrategy> ParseStrategy(const std::string& text) {
 // The create-environment form.
 Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* spec) {
   JsonFields f(body);
-  RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"env_id", "name", "owner", "image", "cpu_cores",
-                                      "memory_mb", "gpu_count", "gpu_model", "min_gpu_memory_mb",
-                                      "region", "os", "host_id", "prefer_nvlink", "strategy",
-                                      "env", "ports"}));
+  RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"env_id", "name", "owner", "image", "cpu_cores", "memory_mb",
+                                      "gpu_count", "gpu_model", "min_gpu_memory_mb", "region", "os",
+                                      "host_id", "prefer_nvlink", "strategy", "env", "ports"}));
   std::string text;
   int64_t number = 0;
   RGPU_RETURN_IF_ERROR(f.String("env_id", env_id));
@@ -81,9 +80,10 @@ Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* 
   if (ports.is_object()) {
     JsonFields p(ports, "ports.");
     RGPU_RETURN_IF_ERROR(p.OnlyAllowed({"ssh", "rdp", "jupyter", "custom"}));
-    const std::pair<const char*, domain::PortService> services[] = {
-        {"ssh", domain::SSH}, {"rdp", domain::RDP}, {"jupyter", domain::JUPYTER},
-        {"custom", domain::CUSTOM}};
+    const std::pair<const char*, domain::PortService> services[] = {{"ssh", domain::SSH},
+                                                                    {"rdp", domain::RDP},
+                                                                    {"jupyter", domain::JUPYTER},
+                                                                    {"custom", domain::CUSTOM}};
     for (const auto& [name, service] : services) {
       int64_t count = 0;
       RGPU_RETURN_IF_ERROR(p.Integer(name, &count, 0, 16));
@@ -101,96 +101,107 @@ json PlacementJson(const domain::Placement& placement) {
   for (const auto& port : placement.ports()) {
     ports.push_back({{"service", domain::Name(port.service())}, {"port", port.port()}});
   }
-  return {{"host_id", placement.host_id()},
-          {"gpu_indexes", placement.gpu_indexes()},
-          {"ports", ports}};
+  return {
+      {"host_id", placement.host_id()}, {"gpu_indexes", placement.gpu_indexes()}, {"ports", ports}};
 }
 
 HttpResponse Moved(const HttpRequest& request, const Result<commands::CommandResult>& done) {
   if (!done.ok()) return StatusResponse(request, done.status());
-  return OkResponse(request, {{"env_id", request.params.at("id")},
-                              {"position", done->last_position}});
+  return OkResponse(request,
+                    {{"env_id", request.params.at("id")}, {"position", done->last_position}});
 }
 
 }  // namespace
 
 void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
-  router.Add("POST", "/api/environments", "Create an environment and place it", [&api](const HttpRequest& request) {
-    auto body = ParseJsonObject(request);
-    if (!body.ok()) return StatusResponse(request, body.status());
-    std::string env_id;
-    domain::EnvironmentSpec spec;
-    Status read = ReadSpec(*body, &env_id, &spec);
-    if (!read.ok()) return StatusResponse(request, read);
-    if (env_id.empty()) env_id = "env-" + api.ids->NewId().ToString();
-    auto placed = api.environments->Create(env_id, spec, MetaFor(request));
-    if (!placed.ok()) return StatusResponse(request, placed.status());
-    return OkResponse(request,
-                      {{"env_id", env_id},
-                       {"status", "scheduled"},
-                       {"placement", PlacementJson(placed->placement)},
-                       {"strategy", domain::Name(placed->strategy)},
-                       {"position", placed->env.last_position}},
-                      201);
-  });
+  router.Add("POST", "/api/environments", "Create an environment and place it",
+             [&api](const HttpRequest& request) {
+               auto body = ParseJsonObject(request);
+               if (!body.ok()) return StatusResponse(request, body.status());
+               std::string env_id;
+               domain::EnvironmentSpec spec;
+               Status read = ReadSpec(*body, &env_id, &spec);
+               if (!read.ok()) return StatusResponse(request, read);
+               if (env_id.empty()) env_id = "env-" + api.ids->NewId().ToString();
+               auto placed = api.environments->Create(env_id, spec, MetaFor(request));
+               if (!placed.ok()) return StatusResponse(request, placed.status());
+               return OkResponse(request,
+                                 {{"env_id", env_id},
+                                  {"status", "scheduled"},
+                                  {"placement", PlacementJson(placed->placement)},
+                                  {"strategy", domain::Name(placed->strategy)},
+                                  {"position", placed->env.last_position}},
+                                 201);
+             });
 
-  router.Add("GET", "/api/environments", "List environments; filters owner, status, host_id", [&api](const HttpRequest& request) {
-    auto paging = ParsePaging(request, {"created_at", "name", "status"}, "created_at");
-    if (!paging.ok()) return StatusResponse(request, paging.status());
-    Status fresh = WaitForMinPosition(request, *api.projection);
-    if (!fresh.ok()) return StatusResponse(request, fresh);
-    std::string page;
-    Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-      std::string where = " WHERE true";
-      for (const char* column : {"owner", "status", "host_id"}) {
-        std::string value = request.Query(column);
-        if (!value.empty()) where += std::string(" AND ") + column + " = " + tx.quote(value);
-      }
-      page = ListPage(tx, api.reads->schema() + ".environments", where, *paging, "env_id");
-    });
-    if (!read.ok()) return StatusResponse(request, read);
-    return OkRawResponse(request, page);
-  });
+  router.Add("GET", "/api/environments", "List environments; filters owner, status, host_id",
+             [&api](const HttpRequest& request) {
+               auto paging = ParsePaging(request, {"created_at", "name", "status"}, "created_at");
+               if (!paging.ok()) return StatusResponse(request, paging.status());
+               Status fresh = WaitForMinPosition(request, *api.projection);
+               if (!fresh.ok()) return StatusResponse(request, fresh);
+               std::string page;
+               Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
+                 std::string where = " WHERE true";
+                 for (const char* column : {"owner", "status", "host_id"}) {
+                   std::string value = request.Query(column);
+                   if (!value.empty())
+                     where += std::string(" AND ") + column + " = " + tx.quote(value);
+                 }
+                 page =
+                     ListPage(tx, api.reads->schema() + ".environments", where, *paging, "env_id");
+               });
+               if (!read.ok()) return StatusResponse(request, read);
+               return OkRawResponse(request, page);
+             });
 
-  router.Add("GET", "/api/environments/:id", "Environment detail", [&api](const HttpRequest& request) {
-    Status fresh = WaitForMinPosition(request, *api.projection);
-    if (!fresh.ok()) return StatusResponse(request, fresh);
-    std::string env;  // JSON text rendered by PostgreSQL, empty when absent.
-    Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-      auto rows = tx.exec("SELECT to_jsonb(e)::text FROM " + api.reads->schema() +
-                          ".environments e WHERE env_id = " + tx.quote(request.params.at("id")));
-      if (!rows.empty()) env = rows[0][0].c_str();
-    });
-    if (!read.ok()) return StatusResponse(request, read);
-    if (env.empty()) {
-      return ErrorResponse(request, 404, "NOT_FOUND", "no environment " + request.params.at("id"));
-    }
-    return OkRawResponse(request, env);
-  });
+  router.Add("GET", "/api/environments/:id", "Environment detail",
+             [&api](const HttpRequest& request) {
+               Status fresh = WaitForMinPosition(request, *api.projection);
+               if (!fresh.ok()) return StatusResponse(request, fresh);
+               std::string env;  // JSON text rendered by PostgreSQL, empty when absent.
+               Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
+                 auto rows =
+                     tx.exec("SELECT to_jsonb(e)::text FROM " + api.reads->schema() +
+                             ".environments e WHERE env_id = " + tx.quote(request.params.at("id")));
+                 if (!rows.empty()) env = rows[0][0].c_str();
+               });
+               if (!read.ok()) return StatusResponse(request, read);
+               if (env.empty()) {
+                 return ErrorResponse(request, 404, "NOT_FOUND",
+                                      "no environment " + request.params.at("id"));
+               }
+               return OkRawResponse(request, env);
+             });
 
-  router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again", [&api](const HttpRequest& request) {
-    auto placed = api.environments->Start(request.params.at("id"), MetaFor(request));
-    if (!placed.ok()) return StatusResponse(request, placed.status());
-    return OkResponse(request, {{"env_id", request.params.at("id")},
-                                {"placement", PlacementJson(placed->placement)},
-                                {"position", placed->env.last_position}});
-  });
+  router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again",
+             [&api](const HttpRequest& request) {
+               auto placed = api.environments->Start(request.params.at("id"), MetaFor(request));
+               if (!placed.ok()) return StatusResponse(request, placed.status());
+               return OkResponse(request, {{"env_id", request.params.at("id")},
+                                           {"placement", PlacementJson(placed->placement)},
+                                           {"position", placed->env.last_position}});
+             });
 
   // Until the host agent drives runtimes, a stop completes at once: stopping,
   // then stopped, which gives the GPUs and ports back.
-  router.Add("POST", "/api/environments/:id/stop", "Stop an environment, releasing its GPUs and ports", [&api](const HttpRequest& request) {
-    const std::string& id = request.params.at("id");
-    auto stopping = api.environments->ChangeStatus(id, domain::STOPPING, "stop requested",
-                                                   MetaFor(request));
-    if (!stopping.ok()) return StatusResponse(request, stopping.status());
-    return Moved(request, api.environments->ChangeStatus(id, domain::STOPPED, "stopped",
-                                                         MetaFor(request)));
-  });
+  router.Add("POST", "/api/environments/:id/stop",
+             "Stop an environment, releasing its GPUs and ports",
+             [&api](const HttpRequest& request) {
+               const std::string& id = request.params.at("id");
+               auto stopping = api.environments->ChangeStatus(id, domain::STOPPING,
+                                                              "stop requested", MetaFor(request));
+               if (!stopping.ok()) return StatusResponse(request, stopping.status());
+               return Moved(request, api.environments->ChangeStatus(id, domain::STOPPED, "stopped",
+                                                                    MetaFor(request)));
+             });
 
-  router.Add("DELETE", "/api/environments/:id", "Delete an environment, releasing everything", [&api](const HttpRequest& request) {
-    return Moved(request, api.environments->ChangeStatus(request.params.at("id"), domain::DELETED,
-                                                         "deleted", MetaFor(request)));
-  });
+  router.Add("DELETE", "/api/environments/:id", "Delete an environment, releasing everything",
+             [&api](const HttpRequest& request) {
+               return Moved(request,
+                            api.environments->ChangeStatus(request.params.at("id"), domain::DELETED,
+                                                           "deleted", MetaFor(request)));
+             });
 }
 
 }  // namespace remotegpu::api

@@ -14,25 +14,26 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
     return OkResponse(request, {{"status", "ok"}});
   });
 
-  router.Add("GET", "/readyz", "Readiness: projections healthy and within lag", [&context](const HttpRequest& request) {
-    nlohmann::json projections = nlohmann::json::object();
-    bool ready = true;
-    for (const auto* runner : context.projections) {
-      const bool fine = !runner->failing() && runner->lag() <= kReadyLag;
-      ready &= fine;
-      projections[runner->name()] = {{"position", runner->checkpoint()},
-                                     {"lag", runner->lag()},
-                                     {"ready", fine}};
-    }
-    nlohmann::json data = {{"ready", ready},
-                           {"log_position", context.store->LastPosition()},
-                           {"projections", projections}};
-    if (ready) return OkResponse(request, data);
-    HttpResponse response = ErrorResponse(request, 503, "NOT_READY",
-                                          "a projection is failing or more than " +
-                                              std::to_string(kReadyLag) + " events behind");
-    return response;
-  });
+  router.Add("GET", "/readyz", "Readiness: projections healthy and within lag",
+             [&context](const HttpRequest& request) {
+               nlohmann::json projections = nlohmann::json::object();
+               bool ready = true;
+               for (const auto* runner : context.projections) {
+                 const bool fine = !runner->failing() && runner->lag() <= kReadyLag;
+                 ready &= fine;
+                 projections[runner->name()] = {
+                     {"position", runner->checkpoint()}, {"lag", runner->lag()}, {"ready", fine}};
+               }
+               nlohmann::json data = {{"ready", ready},
+                                      {"log_position", context.store->LastPosition()},
+                                      {"projections", projections}};
+               if (ready) return OkResponse(request, data);
+               HttpResponse response =
+                   ErrorResponse(request, 503, "NOT_READY",
+                                 "a projection is failing or more than " +
+                                     std::to_string(kReadyLag) + " events behind");
+               return response;
+             });
 
   router.Add("GET", "/metrics", "Prometheus metrics (text format)", [&context](const HttpRequest&) {
     std::string text;

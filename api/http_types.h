@@ -9,8 +9,8 @@
 namespace remotegpu::api {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", …
-  std::string path;    // Without the query: "/api/cmdb/hosts".
+  std::string method;                          // "GET", "POST", …
+  std::string path;                            // Without the query: "/api/cmdb/hosts".
   std::map<std::string, std::string> query;    // Decoded query parameters.
   std::map<std::string, std::string> headers;  // Names in lower case.
   std::string body;

@@ -3,12 +3,12 @@
 // learns exactly what to fix and nothing is appended.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 

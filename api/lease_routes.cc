@@ -11,117 +11,133 @@ using nlohmann::json;
 
 HttpResponse Done(const HttpRequest& request, const Result<commands::CommandResult>& done) {
   if (!done.ok()) return StatusResponse(request, done.status());
-  return OkResponse(request, {{"lease_id", request.params.at("id")},
-                              {"position", done->last_position}});
+  return OkResponse(request,
+                    {{"lease_id", request.params.at("id")}, {"position", done->last_position}});
 }
 
 }  // namespace
 
 void AddLeaseRoutes(Router& router, LeaseApi& api) {
-  router.Add("POST", "/api/admin/allocations", "Lease whole machines to a customer", [&api](const HttpRequest& request) {
-    auto body = ParseJsonObject(request);
-    if (!body.ok()) return StatusResponse(request, body.status());
-    JsonFields f(*body);
-    std::string lease_id, customer;
-    std::vector<std::string> hosts;
-    int64_t months = 0;
-    Status read = f.OnlyAllowed({"lease_id", "customer_id", "host_ids", "months"});
-    if (read.ok()) read = f.String("lease_id", &lease_id);
-    if (read.ok()) read = f.String("customer_id", &customer, true);
-    if (read.ok()) read = f.StringList("host_ids", &hosts);
-    if (read.ok()) read = f.Integer("months", &months, 1, domain::kLeaseMaxMonths, true);
-    if (!read.ok()) return StatusResponse(request, read);
-    domain::CreateLease create;
-    create.set_customer_id(customer);
-    for (const auto& host : hosts) create.add_host_ids(host);
-    create.set_months(static_cast<uint32_t>(months));
-    if (lease_id.empty()) lease_id = "lease-" + api.ids->NewId().ToString();
-    auto done = api.leases->Create(lease_id, create, MetaFor(request));
-    if (!done.ok()) return StatusResponse(request, done.status());
-    return OkResponse(request, {{"lease_id", lease_id}, {"position", done->last_position}}, 201);
-  });
+  router.Add("POST", "/api/admin/allocations", "Lease whole machines to a customer",
+             [&api](const HttpRequest& request) {
+               auto body = ParseJsonObject(request);
+               if (!body.ok()) return StatusResponse(request, body.status());
+               JsonFields f(*body);
+               std::string lease_id, customer;
+               std::vector<std::string> hosts;
+               int64_t months = 0;
+               Status read = f.OnlyAllowed({"lease_id", "customer_id", "host_ids", "months"});
+               if (read.ok()) read = f.String("lease_id", &lease_id);
+               if (read.ok()) read = f.String("customer_id", &customer, true);
+               if (read.ok()) read = f.StringList("host_ids", &hosts);
+               if (read.ok()) read = f.Integer("months", &months, 1, domain::kLeaseMaxMonths, true);
+               if (!read.ok()) return StatusResponse(request, read);
+               domain::CreateLease create;
+               create.set_customer_id(customer);
+               for (const auto& host : hosts) create.add_host_ids(host);
+               create.set_months(static_cast<uint32_t>(months));
+               if (lease_id.empty()) lease_id = "lease-" + api.ids->NewId().ToString();
+               auto done = api.leases->Create(lease_id, create, MetaFor(request));
+               if (!done.ok()) return StatusResponse(request, done.status());
+               return OkResponse(request,
+                                 {{"lease_id", lease_id}, {"position", done->last_position}}, 201);
+             });
 
   // Tabs of seed 02's allocation page: current, history, expiring (within 7 days).
-  router.Add("GET", "/api/admin/allocations", "List leases; tab current, history or expiring", [&api](const HttpRequest& request) {
-    auto paging = ParsePaging(request, {"expires_at", "starts_at", "lease_id"}, "expires_at");
-    if (!paging.ok()) return StatusResponse(request, paging.status());
-    const std::string tab = request.Query("tab", "current");
-    std::string where;
-    if (tab == "current") {
-      where = " WHERE status IN ('pending', 'active', 'expiring')";
-    } else if (tab == "history") {
-      where = " WHERE status IN ('expired', 'reclaimed')";
-    } else if (tab == "expiring") {
-      where = " WHERE status IN ('active', 'expiring') AND expires_at < now() + interval '7 days'";
-    } else {
-      return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                           "tab must be current, history or expiring");
-    }
-    Status fresh = WaitForMinPosition(request, *api.projection);
-    if (!fresh.ok()) return StatusResponse(request, fresh);
-    std::string page;
-    Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-      std::string customer = request.Query("customer_id");
-      if (!customer.empty()) where += " AND customer_id = " + tx.quote(customer);
-      page = ListPage(tx, api.reads->schema() + ".leases", where, *paging, "lease_id");
-    });
-    if (!read.ok()) return StatusResponse(request, read);
-    return OkRawResponse(request, page);
-  });
+  router.Add(
+      "GET", "/api/admin/allocations", "List leases; tab current, history or expiring",
+      [&api](const HttpRequest& request) {
+        auto paging = ParsePaging(request, {"expires_at", "starts_at", "lease_id"}, "expires_at");
+        if (!paging.ok()) return StatusResponse(request, paging.status());
+        const std::string tab = request.Query("tab", "current");
+        std::string where;
+        if (tab == "current") {
+          where = " WHERE status IN ('pending', 'active', 'expiring')";
+        } else if (tab == "history") {
+          where = " WHERE status IN ('expired', 'reclaimed')";
+        } else if (tab == "expiring") {
+          where =
+              " WHERE status IN ('active', 'expiring') AND expires_at < now() + interval '7 days'";
+        } else {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                               "tab must be current, history or expiring");
+        }
+        Status fresh = WaitForMinPosition(request, *api.projection);
+        if (!fresh.ok()) return StatusResponse(request, fresh);
+        std::string page;
+        Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
+          std::string customer = request.Query("customer_id");
+          if (!customer.empty()) where += " AND customer_id = " + tx.quote(customer);
+          page = ListPage(tx, api.reads->schema() + ".leases", where, *paging, "lease_id");
+        });
+        if (!read.ok()) return StatusResponse(request, read);
+        return OkRawResponse(request, page);
+      });
 
-  router.Add("POST", "/api/admin/allocations/:id/extend", "Extend a lease by months", [&api](const HttpRequest& request) {
-    auto body = ParseJsonObject(request);
-    if (!body.ok()) return StatusResponse(request, body.status());
-    JsonFields f(*body);
-    int64_t months = 0;
-    Status read = f.OnlyAllowed({"months"});
-    if (read.ok()) read = f.Integer("months", &months, 1, domain::kLeaseMaxMonths, true);
-    if (!read.ok()) return StatusResponse(request, read);
-    return Done(request, api.leases->Extend(request.params.at("id"),
-                                            static_cast<uint32_t>(months), MetaFor(request)));
-  });
+  router.Add("POST", "/api/admin/allocations/:id/extend", "Extend a lease by months",
+             [&api](const HttpRequest& request) {
+               auto body = ParseJsonObject(request);
+               if (!body.ok()) return StatusResponse(request, body.status());
+               JsonFields f(*body);
+               int64_t months = 0;
+               Status read = f.OnlyAllowed({"months"});
+               if (read.ok()) read = f.Integer("months", &months, 1, domain::kLeaseMaxMonths, true);
+               if (!read.ok()) return StatusResponse(request, read);
+               return Done(request,
+                           api.leases->Extend(request.params.at("id"),
+                                              static_cast<uint32_t>(months), MetaFor(request)));
+             });
 
-  router.Add("POST", "/api/admin/allocations/:id/reclaim", "End a lease early, releasing its machines", [&api](const HttpRequest& request) {
-    auto body = ParseJsonObject(request);
-    if (!body.ok()) return StatusResponse(request, body.status());
-    JsonFields f(*body);
-    std::string reason;
-    Status read = f.OnlyAllowed({"reason"});
-    if (read.ok()) read = f.String("reason", &reason, true);
-    if (!read.ok()) return StatusResponse(request, read);
-    return Done(request, api.leases->Reclaim(request.params.at("id"), reason, MetaFor(request)));
-  });
+  router.Add("POST", "/api/admin/allocations/:id/reclaim",
+             "End a lease early, releasing its machines", [&api](const HttpRequest& request) {
+               auto body = ParseJsonObject(request);
+               if (!body.ok()) return StatusResponse(request, body.status());
+               JsonFields f(*body);
+               std::string reason;
+               Status read = f.OnlyAllowed({"reason"});
+               if (read.ok()) read = f.String("reason", &reason, true);
+               if (!read.ok()) return StatusResponse(request, read);
+               return Done(request,
+                           api.leases->Reclaim(request.params.at("id"), reason, MetaFor(request)));
+             });
 
-  router.Add("GET", "/api/admin/dashboard/stats", "Counts by status, GPU totals, allocation rate, expiring leases", [&api](const HttpRequest& request) {
-    json stats;
-    Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-      const std::string s = api.reads->schema() + ".";
-      auto counts = [&](const std::string& sql) {
-        json out = json::object();
-        for (const auto& row : tx.exec(sql)) out[row[0].c_str()] = row[1].as<int64_t>();
-        return out;
-      };
-      stats["hosts_by_status"] =
-          counts("SELECT operational_status, count(*) FROM " + s + "hosts GROUP BY 1");
-      stats["hosts_by_health"] =
-          counts("SELECT health_status, count(*) FROM " + s + "hosts GROUP BY 1");
-      stats["environments_by_status"] =
-          counts("SELECT status, count(*) FROM " + s + "environments GROUP BY 1");
-      auto gpus = tx.exec1("SELECT coalesce(sum(gpu_count), 0), coalesce(sum(gpu_count - "
-                           "gpus_free), 0) FROM " + s + "hosts WHERE operational_status <> "
-                           "'retired'");
-      const int64_t total = gpus[0].as<int64_t>(), allocated = gpus[1].as<int64_t>();
-      stats["gpus_total"] = total;
-      stats["gpus_allocated"] = allocated;
-      stats["gpu_allocation_rate"] = total == 0 ? 0.0 : static_cast<double>(allocated) / total;
-      stats["leases_expiring_within_7_days"] =
-          tx.exec1("SELECT count(*) FROM " + s + "leases WHERE status IN ('active', "
-                   "'expiring') AND expires_at < now() + interval '7 days'")[0]
-              .as<int64_t>();
-    });
-    if (!read.ok()) return StatusResponse(request, read);
-    return OkResponse(request, stats);
-  });
+  router.Add("GET", "/api/admin/dashboard/stats",
+             "Counts by status, GPU totals, allocation rate, expiring leases",
+             [&api](const HttpRequest& request) {
+               json stats;
+               Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
+                 const std::string s = api.reads->schema() + ".";
+                 auto counts = [&](const std::string& sql) {
+                   json out = json::object();
+                   for (const auto& row : tx.exec(sql)) out[row[0].c_str()] = row[1].as<int64_t>();
+                   return out;
+                 };
+                 stats["hosts_by_status"] =
+                     counts("SELECT operational_status, count(*) FROM " + s + "hosts GROUP BY 1");
+                 stats["hosts_by_health"] =
+                     counts("SELECT health_status, count(*) FROM " + s + "hosts GROUP BY 1");
+                 stats["environments_by_status"] =
+                     counts("SELECT status, count(*) FROM " + s + "environments GROUP BY 1");
+                 auto gpus = tx.exec1(
+                     "SELECT coalesce(sum(gpu_count), 0), coalesce(sum(gpu_count - "
+                     "gpus_free), 0) FROM " +
+                     s +
+                     "hosts WHERE operational_status <> "
+                     "'retired'");
+                 const int64_t total = gpus[0].as<int64_t>(), allocated = gpus[1].as<int64_t>();
+                 stats["gpus_total"] = total;
+                 stats["gpus_allocated"] = allocated;
+                 stats["gpu_allocation_rate"] =
+                     total == 0 ? 0.0 : static_cast<double>(allocated) / total;
+                 stats["leases_expiring_within_7_days"] =
+                     tx.exec1("SELECT count(*) FROM " + s +
+                              "leases WHERE status IN ('active', "
+                              "'expiring') AND expires_at < now() + interval '7 days'")[0]
+                         .as<int64_t>();
+               });
+               if (!read.ok()) return StatusResponse(request, read);
+               return OkResponse(request, stats);
+             });
 }
 
 }  // namespace remotegpu::api

@@ -12,8 +12,8 @@
 #include <boost/program_options.hpp>
 #include <spdlog/spdlog.h>
 
-#include "common/logging.h"
 #include "api/serve.h"
+#include "common/logging.h"
 
 namespace po = boost::program_options;
 

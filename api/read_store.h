@@ -8,9 +8,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <pqxx/pqxx>
 #include <string>
 #include <vector>
+
+#include <pqxx/pqxx>
 
 #include "common/status.h"
 #include "projections/projection_runner.h"
@@ -19,8 +20,8 @@ namespace remotegpu::api {
 
 class ReadStore {
  public:
-  ReadStore(std::string conninfo, std::string schema) : conninfo_(std::move(conninfo)),
-                                                        schema_(std::move(schema)) {}
+  ReadStore(std::string conninfo, std::string schema)
+      : conninfo_(std::move(conninfo)), schema_(std::move(schema)) {}
 
   const std::string& schema() const { return schema_; }
 

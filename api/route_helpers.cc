@@ -22,9 +22,8 @@ Status WaitForMinPosition(const HttpRequest& request,
   return ReadStore::WaitFor(projection, std::stoull(header));
 }
 
-std::string ListPage(pqxx::nontransaction& tx, const std::string& table,
-                     const std::string& where, const Paging& paging,
-                     const std::string& tiebreak) {
+std::string ListPage(pqxx::nontransaction& tx, const std::string& table, const std::string& where,
+                     const Paging& paging, const std::string& tiebreak) {
   const std::string page_sql =
       "SELECT * FROM " + table + where + " ORDER BY " + paging.sort_by +
       (paging.descending ? " DESC, " : " ASC, ") + tiebreak + " LIMIT " +

@@ -1,10 +1,10 @@
 // What every route over the command side and the read models shares.
 #pragma once
 
-#include <pqxx/pqxx>
+#include <string>
 
 #include <nlohmann/json.hpp>
-#include <string>
+#include <pqxx/pqxx>
 
 #include "api/envelope.h"
 #include "api/http_types.h"
@@ -26,9 +26,8 @@ Status WaitForMinPosition(const HttpRequest& request,
 // One page of `SELECT * FROM table WHERE where ORDER BY …` as the JSON text
 // of {list, total, page, pageSize}, in one round trip with PostgreSQL
 // rendering the rows (json_agg); `tiebreak` makes the order total.
-std::string ListPage(pqxx::nontransaction& tx, const std::string& table,
-                     const std::string& where, const Paging& paging,
-                     const std::string& tiebreak);
+std::string ListPage(pqxx::nontransaction& tx, const std::string& table, const std::string& where,
+                     const Paging& paging, const std::string& tiebreak);
 
 // The envelope around `data_json`, JSON text already rendered (by ListPage
 // or by PostgreSQL), without parsing it again.

@@ -1,8 +1,8 @@
 #include "api/router.h"
 
-#include "api/envelope.h"
-
 #include <nlohmann/json.hpp>
+
+#include "api/envelope.h"
 
 namespace remotegpu::api {
 
@@ -18,8 +18,8 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return segments;
 }
 
-void Router::Add(const std::string& method, const std::string& pattern,
-                 const std::string& summary, HttpHandler handler) {
+void Router::Add(const std::string& method, const std::string& pattern, const std::string& summary,
+                 HttpHandler handler) {
   routes_.push_back({method, pattern, summary, SplitPath(pattern), std::move(handler)});
 }
 
@@ -50,17 +50,17 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
     std::string method = route.method;
     for (char& c : method) c = static_cast<char>(std::tolower(c));
     nlohmann::json responses = {
-        {"200", {{"description", "OK"},
-                 {"content", {{"application/json",
-                               {{"schema", {{"$ref", "#/components/schemas/Envelope"}}}}}}}}},
+        {"200",
+         {{"description", "OK"},
+          {"content",
+           {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Envelope"}}}}}}}}},
         {"400", {{"description", "Invalid input; the message names the field"}}},
         {"404", {{"description", "Not found"}}},
         {"409", {{"description", "Conflict with the current state or no capacity"}}},
         {"413", {{"description", "Body larger than the limit"}}},
         {"503", {{"description", "Not ready, or X-Min-Position not reached in time"}}}};
-    paths[path][method] = {{"summary", route.summary},
-                           {"parameters", parameters},
-                           {"responses", responses}};
+    paths[path][method] = {
+        {"summary", route.summary}, {"parameters", parameters}, {"responses", responses}};
   }
   nlohmann::json document = {{"openapi", "3.0.3"},
                              {"info", {{"title", title}, {"version", version}}},

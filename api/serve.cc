@@ -2,8 +2,8 @@
 
 #include <signal.h>
 
-#include <filesystem>
 #include <condition_variable>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -13,17 +13,15 @@
 
 #include "api/cmdb_routes.h"
 #include "api/environment_routes.h"
-#include "api/lease_routes.h"
-#include "commands/process_managers.h"
-#include "commands/environment_service.h"
-#include "commands/secrets.h"
 #include "api/http_server.h"
+#include "api/lease_routes.h"
+#include "commands/environment_service.h"
 #include "commands/host_service.h"
+#include "commands/process_managers.h"
+#include "commands/secrets.h"
 #include "eventstore/rocksdb_event_store.h"
-#include "projections/cmdb_projector.h"
 #include "projections/embedded_postgres.h"
-#include "projections/environment_projector.h"
-#include "projections/projection_runner.h"
+#include "projections/standard_projections.h"
 
 namespace remotegpu::api {
 
@@ -56,14 +54,7 @@ int RunServe(const ServeConfig& config) {
   spdlog::info("event log open at {}: {} events", (data_dir / "events").string(),
                (*store)->LastPosition());
 
-  std::vector<std::unique_ptr<projections::ProjectionRunner>> runners;
-  const projections::ProjectionRunnerOptions options{conninfo, config.schema, 1000};
-  runners.push_back(std::make_unique<projections::ProjectionRunner>(
-      **store, std::make_unique<projections::CmdbProjector>(**store), options));
-  runners.push_back(std::make_unique<projections::ProjectionRunner>(
-      **store, std::make_unique<projections::EnvironmentProjector>(**store), options));
-  runners.push_back(std::make_unique<projections::ProjectionRunner>(
-      **store, std::make_unique<projections::LeaseProjector>(**store), options));
+  auto runners = projections::StandardProjections(**store, {conninfo, config.schema, 1000});
   for (auto& runner : runners) {
     Status started = runner->Start();
     if (!started.ok()) {
@@ -100,14 +91,15 @@ int RunServe(const ServeConfig& config) {
 
   ReadStore reads(conninfo, config.schema);
   UuidV7Generator ids(SystemClock::Instance());
-  ApiContext context{store->get(), &hosts, &reads, &ids, runners[0].get(), {}};
+  ApiContext context{store->get(), &hosts, &reads, &ids, runners[projections::kCmdb].get(), {}};
   for (const auto& runner : runners) context.projections.push_back(runner.get());
   Router router;
   AddHealthRoutes(router, context);
   AddCmdbRoutes(router, context);
-  EnvironmentApi environment_api{&environments, &reads, &ids, runners[1].get()};
+  EnvironmentApi environment_api{&environments, &reads, &ids,
+                                 runners[projections::kEnvironments].get()};
   AddEnvironmentRoutes(router, environment_api);
-  LeaseApi lease_api{&leases, &reads, &ids, runners[2].get()};
+  LeaseApi lease_api{&leases, &reads, &ids, runners[projections::kLeases].get()};
   AddLeaseRoutes(router, lease_api);
   router.Add("GET", "/api/openapi.json", "This document", [&router](const HttpRequest&) {
     static const std::string document = router.OpenApiJson("RemoteGPU API", "0.1.0");
@@ -115,7 +107,8 @@ int RunServe(const ServeConfig& config) {
   });
 
   const size_t colon = config.listen.rfind(':');
-  const std::string address = colon == std::string::npos ? config.listen : config.listen.substr(0, colon);
+  const std::string address =
+      colon == std::string::npos ? config.listen : config.listen.substr(0, colon);
   int port = -1;
   if (colon != std::string::npos) {
     try {
@@ -128,10 +121,9 @@ int RunServe(const ServeConfig& config) {
     spdlog::error("--listen must be address:port, not '{}'", config.listen);
     return 2;
   }
-  auto server = HttpServer::Start([&router](const HttpRequest& r) { return router.Handle(r); },
-                                  {.address = address,
-                                   .port = static_cast<uint16_t>(port),
-                                   .threads = config.http_threads});
+  auto server = HttpServer::Start(
+      [&router](const HttpRequest& r) { return router.Handle(r); },
+      {.address = address, .port = static_cast<uint16_t>(port), .threads = config.http_threads});
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());
     return 1;
@@ -143,8 +135,8 @@ int RunServe(const ServeConfig& config) {
   std::condition_variable ticker_cv;
   bool ticker_stop = false;
   std::thread ticker([&] {
-    const commands::CommandMeta system{{eventstore::ActorKind::kSystem, "process-managers", ""},
-                                       "", "", ""};
+    const commands::CommandMeta system{
+        {eventstore::ActorKind::kSystem, "process-managers", ""}, "", "", ""};
     std::unique_lock lock(ticker_mu);
     while (!ticker_cv.wait_for(lock, std::chrono::seconds(10), [&] { return ticker_stop; })) {
       lock.unlock();

@@ -13,7 +13,7 @@ struct ServeConfig {
   // libpq connection string; empty: run a private PostgreSQL under
   // <data-dir>/pg and stop it on exit.
   std::string pg_url;
-  std::string schema = "rg";  // Where the read models live.
+  std::string schema = "rg";              // Where the read models live.
   std::string listen = "127.0.0.1:8080";  // address:port of the HTTP API; port 0: any.
   // Handlers block on appends and queries: more threads than cores.
   int http_threads = 16;

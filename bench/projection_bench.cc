@@ -22,10 +22,8 @@
 #include "commands/environment_service.h"
 #include "commands/host_service.h"
 #include "eventstore/rocksdb_event_store.h"
-#include "projections/cmdb_projector.h"
 #include "projections/embedded_postgres.h"
-#include "projections/environment_projector.h"
-#include "projections/projection_runner.h"
+#include "projections/standard_projections.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::bench {
@@ -57,14 +55,7 @@ and their ratio. PostgreSQL is started by this program, synchronous_commit on.
 // last one is done.
 double Project(eventstore::EventStore& store, const std::string& conninfo,
                const std::string& schema, size_t batch_size, uint64_t limit) {
-  std::vector<std::unique_ptr<projections::ProjectionRunner>> runners;
-  const projections::ProjectionRunnerOptions options{conninfo, schema, batch_size};
-  runners.push_back(std::make_unique<projections::ProjectionRunner>(
-      store, std::make_unique<projections::CmdbProjector>(store), options));
-  runners.push_back(std::make_unique<projections::ProjectionRunner>(
-      store, std::make_unique<projections::EnvironmentProjector>(store), options));
-  runners.push_back(std::make_unique<projections::ProjectionRunner>(
-      store, std::make_unique<projections::LeaseProjector>(store), options));
+  auto runners = projections::StandardProjections(store, {conninfo, schema, batch_size});
   for (auto& runner : runners) {
     Status opened = runner->Open();
     if (!opened.ok()) Die(opened.ToString());
@@ -100,8 +91,7 @@ int Main(int argc, char** argv) {
   auto store = eventstore::RocksDbEventStore::Open({.path = dir.Sub("events")});
   if (!store.ok()) Die(store.status().ToString());
   {
-    std::cerr << "  building the log: " << hosts << " hosts, " << environments
-              << " environments\n";
+    std::cerr << "  building the log: " << hosts << " hosts, " << environments << " environments\n";
     commands::AggregateCache<commands::HostTraits> host_cache(**store);
     commands::AggregateCache<commands::EnvironmentTraits> env_cache(**store);
     commands::SchedulerIndex index(1);
@@ -172,8 +162,7 @@ int Main(int argc, char** argv) {
   const std::string conninfo = (*pg)->ConnectionString();
   std::cerr << "  projecting " << log_events << " events, batched\n";
   const double batched = Project(**store, conninfo, "batched", 1000, 0);
-  std::cerr << "  projecting the first " << per_event_sample
-            << " events, one transaction each\n";
+  std::cerr << "  projecting the first " << per_event_sample << " events, one transaction each\n";
   const double per_event = Project(**store, conninfo, "per_event", 1, per_event_sample);
 
   std::printf("\nprojection into PostgreSQL (cmdb, environments, leases), synchronous_commit on\n");

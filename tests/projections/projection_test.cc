@@ -8,6 +8,7 @@
 #include "projections/environment_projector.h"
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"
+#include "projections/standard_projections.h"
 #include "tests/commands/service_fixture.h"
 
 namespace remotegpu::projections {
@@ -36,14 +37,7 @@ class ProjectionTest : public ServiceTest {
 
   std::vector<std::unique_ptr<ProjectionRunner>> Runners(const std::string& schema,
                                                          size_t batch_size) {
-    std::vector<std::unique_ptr<ProjectionRunner>> runners;
-    ProjectionRunnerOptions options{pg_->ConnectionString(), schema, batch_size};
-    runners.push_back(std::make_unique<ProjectionRunner>(
-        *store_, std::make_unique<CmdbProjector>(*store_), options));
-    runners.push_back(std::make_unique<ProjectionRunner>(
-        *store_, std::make_unique<EnvironmentProjector>(*store_), options));
-    runners.push_back(std::make_unique<ProjectionRunner>(
-        *store_, std::make_unique<LeaseProjector>(*store_), options));
+    auto runners = StandardProjections(*store_, {pg_->ConnectionString(), schema, batch_size});
     for (auto& runner : runners) EXPECT_TRUE(runner->Open().ok());
     return runners;
   }
@@ -70,8 +64,7 @@ class ProjectionTest : public ServiceTest {
     auto maintenance = domain::testing_builders::StatusCmd(domain::MAINTENANCE, true, "", true);
     ASSERT_TRUE(hosts_service_->Execute("host-1", maintenance, meta_).ok());
     commands::AggregateCache<commands::LeaseTraits> lease_cache(*store_);
-    commands::LeaseService leases(*store_, clock_, *index_, *host_cache_, lease_cache,
-                                  host_locks_);
+    commands::LeaseService leases(*store_, clock_, *index_, *host_cache_, lease_cache, host_locks_);
     domain::CreateLease lease;
     lease.set_customer_id("acme");
     lease.add_host_ids("host-2");
@@ -87,8 +80,8 @@ class ProjectionTest : public ServiceTest {
 
   // Rows in one schema's table that the other lacks, both ways.
   int64_t Differences(const std::string& a, const std::string& b, const std::string& table) {
-    return Count("SELECT count(*) FROM (SELECT * FROM " + a + "." + table + " EXCEPT SELECT * FROM " +
-                 b + "." + table + ") x") +
+    return Count("SELECT count(*) FROM (SELECT * FROM " + a + "." + table +
+                 " EXCEPT SELECT * FROM " + b + "." + table + ") x") +
            Count("SELECT count(*) FROM (SELECT * FROM " + b + "." + table +
                  " EXCEPT SELECT * FROM " + a + "." + table + ") x");
   }
@@ -120,31 +113,38 @@ TEST_F(ProjectionTest, ReadModelsReflectTheLog) {
   ProjectAll(schema_, 1000);
   const std::string s = schema_ + ".";
   EXPECT_EQ(Count("SELECT count(*) FROM " + s + "hosts"), 2);
-  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "hosts WHERE host_id = 'host-1' AND "
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s +
+                  "hosts WHERE host_id = 'host-1' AND "
                   "operational_status = 'maintenance' AND usage_status = 'partial' AND "
                   "gpus_free = 2"),
             1);
-  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "hosts WHERE host_id = 'host-2' AND "
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s +
+                  "hosts WHERE host_id = 'host-2' AND "
                   "usage_status = 'full' AND gpu_model = 'H100'"),
             1);
   EXPECT_EQ(Count("SELECT count(*) FROM " + s + "gpus WHERE holder = 'env-1'"), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM " + s + "gpus WHERE holder = 'lease-1'"), 2);
-  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "port_mappings WHERE holder = 'env-1' AND "
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s +
+                  "port_mappings WHERE holder = 'env-1' AND "
                   "service = 'SSH' AND port = 30000"),
             1);
   EXPECT_EQ(Count("SELECT count(*) FROM " + s + "environments WHERE status = 'deleted'"), 1);
-  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "environments WHERE env_id = 'env-3' AND "
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s +
+                  "environments WHERE env_id = 'env-3' AND "
                   "status = 'failed' AND host_id IS NULL"),
             1);
   EXPECT_EQ(Count("SELECT count(*) FROM " + s + "scheduler_history WHERE result = 'placed'"), 2);
-  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "scheduler_history WHERE result = 'failed' AND "
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s +
+                  "scheduler_history WHERE result = 'failed' AND "
                   "reason LIKE '%8 free GPU%'"),
             1);
-  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "leases WHERE status = 'active' AND months = 3 "
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s +
+                  "leases WHERE status = 'active' AND months = 3 "
                   "AND host_ids = '[\"host-2\"]'::jsonb"),
             1);
   // The change log keeps old and new values, who, why and which request.
-  EXPECT_EQ(Count("SELECT count(*) FROM " + s + "change_log WHERE asset_id = 'host-1' AND "
+  EXPECT_EQ(Count("SELECT count(*) FROM " + s +
+                  "change_log WHERE asset_id = 'host-1' AND "
                   "change_type = 'status_change' AND old_value = 'available' AND "
                   "new_value = 'maintenance' AND actor = 'user:user-1' AND reason = 'because' "
                   "AND request_id = 'req-1'"),
@@ -185,10 +185,9 @@ TEST_F(ProjectionTest, AFailedBatchNeitherSkipsNorRepeatsAndRestartsResumeCleanl
   const uint64_t middle = store_->LastPosition() / 2;
   ProjectionRunnerOptions options{pg_->ConnectionString(), schema_, 3};
   {
-    ProjectionRunner runner(*store_,
-                            std::make_unique<FailingOnce>(std::make_unique<CmdbProjector>(*store_),
-                                                          middle),
-                            options);
+    ProjectionRunner runner(
+        *store_, std::make_unique<FailingOnce>(std::make_unique<CmdbProjector>(*store_), middle),
+        options);
     ASSERT_TRUE(runner.Open().ok());
     Status first = runner.CatchUp();
     EXPECT_EQ(first.code(), StatusCode::kIoError);  // The injected failure, rolled back.
