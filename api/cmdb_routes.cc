@@ -268,6 +268,71 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                     {"position", done->last_position}});
       });
 
+  router.Add(
+      "GET", "/api/cmdb/gpus", "List GPUs; filters host_id, model, free (true/false)",
+      [&context](const HttpRequest& request) {
+        auto paging = ParsePaging(request, {"host_id", "model"}, "host_id");
+        if (!paging.ok()) return StatusResponse(request, paging.status());
+        const std::string free = request.Query("free");
+        if (!free.empty() && free != "true" && free != "false") {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT", "free must be true or false");
+        }
+        Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
+        if (!fresh.ok()) return StatusResponse(request, fresh);
+        std::string page;
+        Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
+          std::string where = " WHERE true";
+          for (const char* column : {"host_id", "model"}) {
+            std::string value = request.Query(column);
+            if (!value.empty()) {
+              where += std::string(" AND ") + column + " = " + tx.quote(value);
+            }
+          }
+          if (free == "true") where += " AND allocation_id IS NULL";
+          if (free == "false") where += " AND allocation_id IS NOT NULL";
+          page = ListPage(tx, context.reads->schema() + ".gpus", where, *paging, "gpu_index");
+        });
+        if (!read.ok()) return StatusResponse(request, read);
+        return OkRawResponse(request, page);
+      });
+
+  router.Add(
+      "GET", "/api/cmdb/servers/available",
+      "Available servers by requirement: cpu, memory (MB), gpu, gpu_model, os_type",
+      [&context](const HttpRequest& request) {
+        auto paging = ParsePaging(request, {"gpus_free", "name"}, "gpus_free");
+        if (!paging.ok()) return StatusResponse(request, paging.status());
+        std::string where = " WHERE operational_status = 'available' AND online AND NOT isolated";
+        const std::pair<const char*, const char*> minimums[] = {
+            {"cpu", "cpu_cores - cpu_allocated"},
+            {"memory", "memory_mb - memory_allocated_mb"},
+            {"gpu", "gpus_free"}};
+        for (const auto& [param, column] : minimums) {
+          const std::string value = request.Query(param);
+          if (value.empty()) continue;
+          if (value.find_first_not_of("0123456789") != std::string::npos || value.size() > 12) {
+            return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                                 std::string(param) + " must be a whole number");
+          }
+          where += std::string(" AND ") + column + " >= " + value;
+        }
+        Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
+        if (!fresh.ok()) return StatusResponse(request, fresh);
+        std::string page;
+        Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
+          std::string filtered = where;
+          if (!request.Query("gpu_model").empty()) {
+            filtered += " AND gpu_model = " + tx.quote(request.Query("gpu_model"));
+          }
+          if (!request.Query("os_type").empty()) {
+            filtered += " AND os_type = " + tx.quote(request.Query("os_type"));
+          }
+          page = ListPage(tx, context.reads->schema() + ".hosts", filtered, *paging, "host_id");
+        });
+        if (!read.ok()) return StatusResponse(request, read);
+        return OkRawResponse(request, page);
+      });
+
   router.Add("GET", "/api/cmdb/assets/:id/changes", "A host's change history (old and new values)",
              [&context](const HttpRequest& request) {
                auto paging = ParsePaging(request, {"position"}, "position");

@@ -174,6 +174,29 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                return OkRawResponse(request, env);
              });
 
+  router.Add("GET", "/api/scheduler/history",
+             "Scheduling history: every placement and failure; filters env_id, result",
+             [&api](const HttpRequest& request) {
+               auto paging = ParsePaging(request, {"position"}, "position");
+               if (!paging.ok()) return StatusResponse(request, paging.status());
+               Status fresh = WaitForMinPosition(request, *api.projection);
+               if (!fresh.ok()) return StatusResponse(request, fresh);
+               std::string page;
+               Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
+                 std::string where = " WHERE true";
+                 for (const char* column : {"env_id", "result"}) {
+                   std::string value = request.Query(column);
+                   if (!value.empty()) {
+                     where += std::string(" AND ") + column + " = " + tx.quote(value);
+                   }
+                 }
+                 page = ListPage(tx, api.reads->schema() + ".scheduler_history", where, *paging,
+                                 "env_id");
+               });
+               if (!read.ok()) return StatusResponse(request, read);
+               return OkRawResponse(request, page);
+             });
+
   router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again",
              [&api](const HttpRequest& request) {
                auto placed = api.environments->Start(request.params.at("id"), MetaFor(request));

@@ -9,9 +9,10 @@ namespace {
 class EnvironmentApiTest : public ApiTest {
  protected:
   static nlohmann::json EnvForm(const std::string& id, int gpus) {
-    return {{"env_id", id}, {"name", "train-1"}, {"owner", "acme"}, {"image", "pytorch:2.3"},
-            {"cpu_cores", 4}, {"memory_mb", 16384}, {"gpu_count", gpus},
-            {"gpu_model", "A100"}, {"strategy", "best-fit"}, {"ports", {{"ssh", 1}}}};
+    return {{"env_id", id},           {"name", "train-1"},   {"owner", "acme"},
+            {"image", "pytorch:2.3"}, {"cpu_cores", 4},      {"memory_mb", 16384},
+            {"gpu_count", gpus},      {"gpu_model", "A100"}, {"strategy", "best-fit"},
+            {"ports", {{"ssh", 1}}}};
   }
 };
 
@@ -34,6 +35,21 @@ TEST_F(EnvironmentApiTest, CreateUntilCapacityRunsOutThenStopAndDelete) {
   EXPECT_EQ(detail.body["data"]["status"], "scheduled");
   EXPECT_EQ(detail.body["data"]["host_id"], "host-env-1");
   EXPECT_EQ(Get("/api/environments/env-api-3", LogPosition()).body["data"]["status"], "failed");
+
+  Reply history = Get("/api/scheduler/history?env_id=env-api-3", LogPosition());
+  ASSERT_EQ(history.status, 200) << history.raw;
+  ASSERT_EQ(history.body["data"]["total"], 1);
+  EXPECT_EQ(history.body["data"]["list"][0]["result"], "failed");
+  EXPECT_NE(history.body["data"]["list"][0]["reason"].get<std::string>().find("free GPU"),
+            std::string::npos);
+  Reply available = Get("/api/cmdb/servers/available?gpu=1&gpu_model=A100", LogPosition());
+  ASSERT_EQ(available.status, 200) << available.raw;
+  EXPECT_EQ(available.body["data"]["total"], 0);  // Both GPUs are taken.
+  Reply gpus = Get("/api/cmdb/gpus?host_id=host-env-1&free=false", LogPosition());
+  ASSERT_EQ(gpus.status, 200) << gpus.raw;
+  EXPECT_EQ(gpus.body["data"]["total"], 2);
+  EXPECT_EQ(Get("/api/cmdb/gpus?free=maybe").status, 400);
+  EXPECT_EQ(Get("/api/cmdb/servers/available?cpu=lots").status, 400);
 
   Reply stopped = Call(port_, http::verb::post, "/api/environments/env-api-1/stop");
   ASSERT_EQ(stopped.status, 200) << stopped.raw;
