@@ -47,6 +47,24 @@ Status ProjectionRunner::ApplyBatch(const std::vector<eventstore::RecordedEvent>
   }
   try {
     pqxx::work tx(*connection_);
+    // The stored checkpoint, locked for this transaction, is the truth: two
+    // runners of one projection (two servers, a restarted one) take turns
+    // instead of applying the same events twice.
+    tx.exec_params0("INSERT INTO " + options_.schema +
+                        ".projection_checkpoints (name, position) VALUES ($1, 0) "
+                        "ON CONFLICT (name) DO NOTHING",
+                    name_);
+    const uint64_t stored =
+        tx.exec_params1("SELECT position FROM " + options_.schema +
+                            ".projection_checkpoints WHERE name = $1 FOR UPDATE",
+                        name_)[0]
+            .as<uint64_t>();
+    if (stored != checkpoint_) {
+      tx.abort();
+      projector_->Reset();
+      checkpoint_ = stored;
+      return Status::Conflict({name_, std::to_string(first - 1), stored});
+    }
     projector_->Apply(tx, options_.schema, batch);
     tx.exec_params0("INSERT INTO " + options_.schema +
                         ".projection_checkpoints (name, position) VALUES ($1, $2) "
@@ -77,6 +95,7 @@ Status ProjectionRunner::CatchUp() {
   const uint64_t target = store_.LastPosition();
   while (checkpoint_ < target) {
     auto applied = Step();
+    if (!applied.ok() && applied.status().code() == StatusCode::kVersionConflict) continue;
     if (!applied.ok()) return applied.status();
     if (*applied == 0) break;
   }
@@ -112,6 +131,12 @@ Status ProjectionRunner::Start() {
       if (!events.ok() || events->empty()) continue;  // Closed (Stop) or nothing new yet.
       Status applied = ApplyBatch(*events);
       if (applied.ok()) continue;
+      if (applied.code() == StatusCode::kVersionConflict) {
+        // Another runner got ahead: follow from the stored checkpoint.
+        std::lock_guard lock(subscription_mu_);
+        subscription_.reset();
+        continue;
+      }
       spdlog::error("projection {}: {}; retrying from {}", name_, applied.ToString(),
                     checkpoint_.load() + 1);
       {

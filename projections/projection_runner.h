@@ -1,9 +1,10 @@
 // Feeds one projector from the log into PostgreSQL.
 //
 // Each step reads up to batch_size events after the projector's checkpoint,
-// applies them and moves the checkpoint in the same transaction: a crash at
-// any point leaves the read model and the checkpoint agreeing, so no event is
-// skipped or applied twice. Start() runs steps on a thread that waits for new
+// applies them and moves the checkpoint in the same transaction, which first
+// locks the stored checkpoint and checks it is where this runner thinks: a
+// crash at any point, or a second runner of the same projection, can neither
+// skip an event nor apply one twice. Start() runs steps on a thread that waits for new
 // commits when caught up; Step() and CatchUp() are for callers that drive it
 // themselves (tests, rebuilds, benchmarks).
 //
@@ -36,7 +37,9 @@ class ProjectionRunner {
 
   // Connects, migrates the schema and reads the checkpoint.
   Status Open();
-  // Applies the next batch; returns how many events it applied (0: caught up).
+  // Applies the next batch; returns how many events it applied (0: caught
+  // up). VersionConflict when another runner of the same projection moved
+  // the stored checkpoint: this runner then continues from there.
   Result<size_t> Step();
   // Steps until the checkpoint reaches the log's last position at the call.
   Status CatchUp();

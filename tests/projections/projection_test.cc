@@ -200,6 +200,31 @@ TEST_F(ProjectionTest, AFailedBatchNeitherSkipsNorRepeatsAndRestartsResumeCleanl
   ExpectSameReadModels(schema_, schema_ + "_clean");
 }
 
+TEST_F(ProjectionTest, TwoRunnersOfOneProjectionTakeTurnsWithoutDoubleApplying) {
+  RunScenario();
+  auto first = StandardProjections(*store_, {pg_->ConnectionString(), schema_, 2});
+  auto second = StandardProjections(*store_, {pg_->ConnectionString(), schema_, 3});
+  for (auto& runner : first) ASSERT_TRUE(runner->Open().ok());
+  for (auto& runner : second) ASSERT_TRUE(runner->Open().ok());
+  int conflicts = 0;
+  const uint64_t target = store_->LastPosition();
+  for (size_t p = 0; p < first.size(); ++p) {
+    while (first[p]->checkpoint() < target || second[p]->checkpoint() < target) {
+      for (auto* runner : {first[p].get(), second[p].get()}) {
+        auto applied = runner->Step();
+        if (!applied.ok()) {
+          ASSERT_EQ(applied.status().code(), StatusCode::kVersionConflict)
+              << applied.status().ToString();
+          ++conflicts;
+        }
+      }
+    }
+  }
+  EXPECT_GT(conflicts, 0);  // They really did get in each other's way.
+  ProjectAll(schema_ + "_clean", 1000);
+  ExpectSameReadModels(schema_, schema_ + "_clean");
+}
+
 TEST_F(ProjectionTest, RunningProjectionsFollowNewCommits) {
   auto runners = Runners(schema_, 100);
   for (auto& runner : runners) ASSERT_TRUE(runner->Start().ok());
