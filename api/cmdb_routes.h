@@ -2,9 +2,12 @@
 // endpoints, over the command services and the read models.
 #pragma once
 
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "api/read_store.h"
+#include "api/request_metrics.h"
 #include "api/router.h"
 #include "commands/host_service.h"
 #include "common/uuid.h"
@@ -21,6 +24,9 @@ struct ApiContext {
   IdGenerator* ids = nullptr;
   const projections::ProjectionRunner* cmdb_projection = nullptr;
   std::vector<const projections::ProjectionRunner*> projections;
+  const RequestMetrics* requests = nullptr;  // Rendered into /metrics when set.
+  // More Prometheus text for /metrics (the event store's counters).
+  std::function<std::string()> store_metrics;
 };
 
 // POST /api/cmdb/hosts, GET /api/cmdb/hosts, GET /api/cmdb/hosts/:id,

@@ -52,6 +52,8 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
       text += "remotegpu_projection_lag{projection=\"" + runner->name() + "\"} " +
               std::to_string(runner->lag()) + "\n";
     }
+    if (context.store_metrics) text += context.store_metrics();
+    if (context.requests != nullptr) text += context.requests->Prometheus();
     return HttpResponse{200, "text/plain; version=0.0.4", text, {}};
   });
 }

@@ -121,8 +121,32 @@ int RunServe(const ServeConfig& config) {
     spdlog::error("--listen must be address:port, not '{}'", config.listen);
     return 2;
   }
+  RequestMetrics request_metrics;
+  context.requests = &request_metrics;
+  context.store_metrics = [&store] {
+    const eventstore::WriterStats stats = (*store)->Stats();
+    auto counter = [](const char* name, const char* help, uint64_t value) {
+      return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+             " " + std::to_string(value) + "\n";
+    };
+    return counter("remotegpu_events_appended_total", "Events written to the log.", stats.events) +
+           counter("remotegpu_appends_total", "Appends answered.", stats.appends) +
+           counter("remotegpu_wal_syncs_total", "WAL fsyncs.", stats.wal_syncs) +
+           counter("remotegpu_wal_sync_microseconds_total", "Time spent in WAL fsyncs.",
+                   stats.sync_micros) +
+           counter("remotegpu_group_write_microseconds_total", "Time spent writing groups.",
+                   stats.write_micros);
+  };
   auto server = HttpServer::Start(
-      [&router](const HttpRequest& r) { return router.Handle(r); },
+      [&router, &request_metrics](const HttpRequest& r) {
+        const auto start = std::chrono::steady_clock::now();
+        HttpResponse response = router.Handle(r);
+        const std::string route = router.PatternFor(r);
+        request_metrics.Record(
+            r.method, route.empty() ? "unmatched" : route, response.status,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        return response;
+      },
       {.address = address, .port = static_cast<uint16_t>(port), .threads = config.http_threads});
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());

@@ -19,6 +19,14 @@ TEST_F(CmdbApiTest, HealthReadinessAndMetrics) {
   Reply metrics = Get("/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.raw.find("remotegpu_projection_lag{projection=\"cmdb\"}"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("remotegpu_wal_syncs_total"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("remotegpu_http_requests_total{method=\"GET\",route=\"/healthz\","
+                             "status=\"200\"}"),
+            std::string::npos)
+      << metrics.raw;
+  EXPECT_NE(metrics.raw.find("remotegpu_http_request_seconds_bucket{method=\"GET\","
+                             "route=\"/readyz\",le=\"+Inf\"}"),
+            std::string::npos);
 }
 
 TEST_F(CmdbApiTest, OpenApiDocumentListsEveryRouteWithASummary) {
@@ -102,19 +110,19 @@ TEST_F(CmdbApiTest, StatusChangesFollowTheTableAndShowInTheChangeLog) {
   ASSERT_EQ(moved.status, 200) << moved.raw;
   const uint64_t position = moved.body["data"]["position"].get<uint64_t>();
 
-  Reply refused = Put("/api/cmdb/assets/host-e2e-2/status",
-                      {{"operational_status", "reserved"}, {"reason", "x"},
-                       {"reserved_for", "acme"}});
+  Reply refused =
+      Put("/api/cmdb/assets/host-e2e-2/status",
+          {{"operational_status", "reserved"}, {"reason", "x"}, {"reserved_for", "acme"}});
   EXPECT_EQ(refused.status, 409);
   EXPECT_EQ(refused.body["code"], "FAILED_PRECONDITION");
-  EXPECT_EQ(Put("/api/cmdb/assets/host-e2e-2/status", {{"operational_status", "broken"},
-                                                       {"reason", "x"}})
-                .status,
-            400);
-  EXPECT_EQ(Put("/api/cmdb/assets/host-none/status", {{"operational_status", "faulty"},
-                                                      {"reason", "x"}})
-                .status,
-            404);
+  EXPECT_EQ(
+      Put("/api/cmdb/assets/host-e2e-2/status", {{"operational_status", "broken"}, {"reason", "x"}})
+          .status,
+      400);
+  EXPECT_EQ(
+      Put("/api/cmdb/assets/host-none/status", {{"operational_status", "faulty"}, {"reason", "x"}})
+          .status,
+      404);
 
   Reply changes = Get("/api/cmdb/assets/host-e2e-2/changes?order=desc", position);
   ASSERT_EQ(changes.status, 200) << changes.raw;
