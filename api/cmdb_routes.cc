@@ -185,32 +185,19 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
       "GET", "/api/cmdb/hosts",
       "List hosts; filters status, health, gpu_model, region, min_free_gpus",
       [&context](const HttpRequest& request) {
-        auto paging =
-            ParsePaging(request, {"name", "registered_at", "gpus_free", "region"}, "name");
-        if (!paging.ok()) return StatusResponse(request, paging.status());
+        ListQuery query{
+            "hosts", {"name", "registered_at", "gpus_free", "region"}, "name", "host_id"};
         const std::string min_free = request.Query("min_free_gpus");
         if (min_free.find_first_not_of("0123456789") != std::string::npos || min_free.size() > 3) {
           return ErrorResponse(request, 400, "INVALID_ARGUMENT",
                                "min_free_gpus must be a small whole number");
         }
-        Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
-        if (!fresh.ok()) return StatusResponse(request, fresh);
-        std::string page;
-        Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-          std::string where = " WHERE true";
-          auto filter = [&](const char* param, const char* column) {
-            std::string value = request.Query(param);
-            if (!value.empty()) where += std::string(" AND ") + column + " = " + tx.quote(value);
-          };
-          filter("status", "operational_status");
-          filter("health", "health_status");
-          filter("gpu_model", "gpu_model");
-          filter("region", "region");
-          if (!min_free.empty()) where += " AND gpus_free >= " + min_free;
-          page = ListPage(tx, context.reads->schema() + ".hosts", where, *paging, "host_id");
-        });
-        if (!read.ok()) return StatusResponse(request, read);
-        return OkRawResponse(request, page);
+        if (!min_free.empty()) query.conditions = " AND gpus_free >= " + min_free;
+        query.equals = EqualsFromQuery(request, {{"status", "operational_status"},
+                                                 {"health", "health_status"},
+                                                 {"gpu_model", "gpu_model"},
+                                                 {"region", "region"}});
+        return ServeList(request, *context.reads, *context.cmdb_projection, query);
       });
 
   router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs",
@@ -271,38 +258,25 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
   router.Add(
       "GET", "/api/cmdb/gpus", "List GPUs; filters host_id, model, free (true/false)",
       [&context](const HttpRequest& request) {
-        auto paging = ParsePaging(request, {"host_id", "model"}, "host_id");
-        if (!paging.ok()) return StatusResponse(request, paging.status());
+        ListQuery query{"gpus", {"host_id", "model"}, "host_id", "gpu_index"};
         const std::string free = request.Query("free");
-        if (!free.empty() && free != "true" && free != "false") {
+        if (free == "true") {
+          query.conditions = " AND allocation_id IS NULL";
+        } else if (free == "false") {
+          query.conditions = " AND allocation_id IS NOT NULL";
+        } else if (!free.empty()) {
           return ErrorResponse(request, 400, "INVALID_ARGUMENT", "free must be true or false");
         }
-        Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
-        if (!fresh.ok()) return StatusResponse(request, fresh);
-        std::string page;
-        Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-          std::string where = " WHERE true";
-          for (const char* column : {"host_id", "model"}) {
-            std::string value = request.Query(column);
-            if (!value.empty()) {
-              where += std::string(" AND ") + column + " = " + tx.quote(value);
-            }
-          }
-          if (free == "true") where += " AND allocation_id IS NULL";
-          if (free == "false") where += " AND allocation_id IS NOT NULL";
-          page = ListPage(tx, context.reads->schema() + ".gpus", where, *paging, "gpu_index");
-        });
-        if (!read.ok()) return StatusResponse(request, read);
-        return OkRawResponse(request, page);
+        query.equals = EqualsFromQuery(request, {{"host_id", "host_id"}, {"model", "model"}});
+        return ServeList(request, *context.reads, *context.cmdb_projection, query);
       });
 
   router.Add(
       "GET", "/api/cmdb/servers/available",
       "Available servers by requirement: cpu, memory (MB), gpu, gpu_model, os_type",
       [&context](const HttpRequest& request) {
-        auto paging = ParsePaging(request, {"gpus_free", "name"}, "gpus_free");
-        if (!paging.ok()) return StatusResponse(request, paging.status());
-        std::string where = " WHERE operational_status = 'available' AND online AND NOT isolated";
+        ListQuery query{"hosts", {"gpus_free", "name"}, "gpus_free", "host_id"};
+        query.conditions = " AND operational_status = 'available' AND online AND NOT isolated";
         const std::pair<const char*, const char*> minimums[] = {
             {"cpu", "cpu_cores - cpu_allocated"},
             {"memory", "memory_mb - memory_allocated_mb"},
@@ -314,39 +288,18 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
             return ErrorResponse(request, 400, "INVALID_ARGUMENT",
                                  std::string(param) + " must be a whole number");
           }
-          where += std::string(" AND ") + column + " >= " + value;
+          query.conditions += std::string(" AND ") + column + " >= " + value;
         }
-        Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
-        if (!fresh.ok()) return StatusResponse(request, fresh);
-        std::string page;
-        Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-          std::string filtered = where;
-          if (!request.Query("gpu_model").empty()) {
-            filtered += " AND gpu_model = " + tx.quote(request.Query("gpu_model"));
-          }
-          if (!request.Query("os_type").empty()) {
-            filtered += " AND os_type = " + tx.quote(request.Query("os_type"));
-          }
-          page = ListPage(tx, context.reads->schema() + ".hosts", filtered, *paging, "host_id");
-        });
-        if (!read.ok()) return StatusResponse(request, read);
-        return OkRawResponse(request, page);
+        query.equals =
+            EqualsFromQuery(request, {{"gpu_model", "gpu_model"}, {"os_type", "os_type"}});
+        return ServeList(request, *context.reads, *context.cmdb_projection, query);
       });
 
   router.Add("GET", "/api/cmdb/assets/:id/changes", "A host's change history (old and new values)",
              [&context](const HttpRequest& request) {
-               auto paging = ParsePaging(request, {"position"}, "position");
-               if (!paging.ok()) return StatusResponse(request, paging.status());
-               Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
-               if (!fresh.ok()) return StatusResponse(request, fresh);
-               std::string page;
-               Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-                 page = ListPage(tx, context.reads->schema() + ".change_log",
-                                 " WHERE asset_id = " + tx.quote(request.params.at("id")), *paging,
-                                 "seq");
-               });
-               if (!read.ok()) return StatusResponse(request, read);
-               return OkRawResponse(request, page);
+               ListQuery query{"change_log", {"position"}, "position", "seq"};
+               query.equals = {{"asset_id", request.params.at("id")}};
+               return ServeList(request, *context.reads, *context.cmdb_projection, query);
              });
 }
 

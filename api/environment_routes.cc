@@ -134,26 +134,14 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                                  201);
              });
 
-  router.Add("GET", "/api/environments", "List environments; filters owner, status, host_id",
-             [&api](const HttpRequest& request) {
-               auto paging = ParsePaging(request, {"created_at", "name", "status"}, "created_at");
-               if (!paging.ok()) return StatusResponse(request, paging.status());
-               Status fresh = WaitForMinPosition(request, *api.projection);
-               if (!fresh.ok()) return StatusResponse(request, fresh);
-               std::string page;
-               Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-                 std::string where = " WHERE true";
-                 for (const char* column : {"owner", "status", "host_id"}) {
-                   std::string value = request.Query(column);
-                   if (!value.empty())
-                     where += std::string(" AND ") + column + " = " + tx.quote(value);
-                 }
-                 page =
-                     ListPage(tx, api.reads->schema() + ".environments", where, *paging, "env_id");
-               });
-               if (!read.ok()) return StatusResponse(request, read);
-               return OkRawResponse(request, page);
-             });
+  router.Add(
+      "GET", "/api/environments", "List environments; filters owner, status, host_id",
+      [&api](const HttpRequest& request) {
+        ListQuery query{"environments", {"created_at", "name", "status"}, "created_at", "env_id"};
+        query.equals = EqualsFromQuery(
+            request, {{"owner", "owner"}, {"status", "status"}, {"host_id", "host_id"}});
+        return ServeList(request, *api.reads, *api.projection, query);
+      });
 
   router.Add("GET", "/api/environments/:id", "Environment detail",
              [&api](const HttpRequest& request) {
@@ -174,28 +162,14 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                return OkRawResponse(request, env);
              });
 
-  router.Add("GET", "/api/scheduler/history",
-             "Scheduling history: every placement and failure; filters env_id, result",
-             [&api](const HttpRequest& request) {
-               auto paging = ParsePaging(request, {"position"}, "position");
-               if (!paging.ok()) return StatusResponse(request, paging.status());
-               Status fresh = WaitForMinPosition(request, *api.projection);
-               if (!fresh.ok()) return StatusResponse(request, fresh);
-               std::string page;
-               Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-                 std::string where = " WHERE true";
-                 for (const char* column : {"env_id", "result"}) {
-                   std::string value = request.Query(column);
-                   if (!value.empty()) {
-                     where += std::string(" AND ") + column + " = " + tx.quote(value);
-                   }
-                 }
-                 page = ListPage(tx, api.reads->schema() + ".scheduler_history", where, *paging,
-                                 "env_id");
-               });
-               if (!read.ok()) return StatusResponse(request, read);
-               return OkRawResponse(request, page);
-             });
+  router.Add(
+      "GET", "/api/scheduler/history",
+      "Scheduling history: every placement and failure; filters env_id, result",
+      [&api](const HttpRequest& request) {
+        ListQuery query{"scheduler_history", {"position"}, "position", "env_id"};
+        query.equals = EqualsFromQuery(request, {{"env_id", "env_id"}, {"result", "result"}});
+        return ServeList(request, *api.reads, *api.projection, query);
+      });
 
   router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again",
              [&api](const HttpRequest& request) {

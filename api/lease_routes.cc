@@ -44,35 +44,26 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
              });
 
   // Tabs of seed 02's allocation page: current, history, expiring (within 7 days).
-  router.Add(
-      "GET", "/api/admin/allocations", "List leases; tab current, history or expiring",
-      [&api](const HttpRequest& request) {
-        auto paging = ParsePaging(request, {"expires_at", "starts_at", "lease_id"}, "expires_at");
-        if (!paging.ok()) return StatusResponse(request, paging.status());
-        const std::string tab = request.Query("tab", "current");
-        std::string where;
-        if (tab == "current") {
-          where = " WHERE status IN ('pending', 'active', 'expiring')";
-        } else if (tab == "history") {
-          where = " WHERE status IN ('expired', 'reclaimed')";
-        } else if (tab == "expiring") {
-          where =
-              " WHERE status IN ('active', 'expiring') AND expires_at < now() + interval '7 days'";
-        } else {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                               "tab must be current, history or expiring");
-        }
-        Status fresh = WaitForMinPosition(request, *api.projection);
-        if (!fresh.ok()) return StatusResponse(request, fresh);
-        std::string page;
-        Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-          std::string customer = request.Query("customer_id");
-          if (!customer.empty()) where += " AND customer_id = " + tx.quote(customer);
-          page = ListPage(tx, api.reads->schema() + ".leases", where, *paging, "lease_id");
-        });
-        if (!read.ok()) return StatusResponse(request, read);
-        return OkRawResponse(request, page);
-      });
+  router.Add("GET", "/api/admin/allocations", "List leases; tab current, history or expiring",
+             [&api](const HttpRequest& request) {
+               ListQuery query{
+                   "leases", {"expires_at", "starts_at", "lease_id"}, "expires_at", "lease_id"};
+               const std::string tab = request.Query("tab", "current");
+               if (tab == "current") {
+                 query.conditions = " AND status IN ('pending', 'active', 'expiring')";
+               } else if (tab == "history") {
+                 query.conditions = " AND status IN ('expired', 'reclaimed')";
+               } else if (tab == "expiring") {
+                 query.conditions =
+                     " AND status IN ('active', 'expiring') AND expires_at < now() + interval "
+                     "'7 days'";
+               } else {
+                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                                      "tab must be current, history or expiring");
+               }
+               query.equals = EqualsFromQuery(request, {{"customer_id", "customer_id"}});
+               return ServeList(request, *api.reads, *api.projection, query);
+             });
 
   router.Add("POST", "/api/admin/allocations/:id/extend", "Extend a lease by months",
              [&api](const HttpRequest& request) {

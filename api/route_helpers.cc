@@ -36,6 +36,34 @@ std::string ListPage(pqxx::nontransaction& tx, const std::string& table, const s
          ",\"pageSize\":" + std::to_string(paging.page_size) + "}";
 }
 
+std::vector<std::pair<std::string, std::string>> EqualsFromQuery(
+    const HttpRequest& request, const std::vector<std::pair<std::string, std::string>>& params) {
+  std::vector<std::pair<std::string, std::string>> equals;
+  for (const auto& [param, column] : params) {
+    std::string value = request.Query(param);
+    if (!value.empty()) equals.emplace_back(column, std::move(value));
+  }
+  return equals;
+}
+
+HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
+                       const projections::ProjectionRunner& projection, const ListQuery& query) {
+  auto paging = ParsePaging(request, query.sortable, query.default_sort);
+  if (!paging.ok()) return StatusResponse(request, paging.status());
+  Status fresh = WaitForMinPosition(request, projection);
+  if (!fresh.ok()) return StatusResponse(request, fresh);
+  std::string page;
+  Status read = reads.Read([&](pqxx::nontransaction& tx) {
+    std::string where = " WHERE true" + query.conditions;
+    for (const auto& [column, value] : query.equals) {
+      where += " AND " + column + " = " + tx.quote(value);
+    }
+    page = ListPage(tx, reads.schema() + "." + query.table, where, *paging, query.tiebreak);
+  });
+  if (!read.ok()) return StatusResponse(request, read);
+  return OkRawResponse(request, page);
+}
+
 HttpResponse OkRawResponse(const HttpRequest& request, const std::string& data_json) {
   std::string body = "{\"code\":0,\"message\":\"ok\",\"data\":";
   body += data_json;

@@ -2,12 +2,15 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "api/envelope.h"
 #include "api/http_types.h"
+#include "api/read_store.h"
 #include "commands/aggregate.h"
 #include "projections/projection_runner.h"
 
@@ -28,6 +31,28 @@ Status WaitForMinPosition(const HttpRequest& request,
 // rendering the rows (json_agg); `tiebreak` makes the order total.
 std::string ListPage(pqxx::nontransaction& tx, const std::string& table, const std::string& where,
                      const Paging& paging, const std::string& tiebreak);
+
+// A list route over one read-model table.
+struct ListQuery {
+  std::string table;  // Without the schema.
+  std::vector<std::string> sortable;
+  std::string default_sort;
+  std::string tiebreak;  // Makes the order total.
+  // Conditions the route already validated (trusted SQL), after " WHERE true".
+  std::string conditions;
+  // column = value conditions; values are quoted here.
+  std::vector<std::pair<std::string, std::string>> equals;
+};
+
+// The column = value pairs for those query parameters that are present:
+// {{"status", "operational_status"}} turns ?status=x into {operational_status, x}.
+std::vector<std::pair<std::string, std::string>> EqualsFromQuery(
+    const HttpRequest& request, const std::vector<std::pair<std::string, std::string>>& params);
+
+// Parses paging, honours X-Min-Position against `projection`, and answers
+// one page of the query in the envelope (or the error).
+HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
+                       const projections::ProjectionRunner& projection, const ListQuery& query);
 
 // The envelope around `data_json`, JSON text already rendered (by ListPage
 // or by PostgreSQL), without parsing it again.
