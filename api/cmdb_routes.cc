@@ -198,7 +198,8 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                                  {"gpu_model", "gpu_model"},
                                                  {"region", "region"}});
         return ServeList(request, *context.reads, *context.cmdb_projection, query);
-      });
+      },
+      {.cache = context.cmdb_cache});
 
   router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs",
              [&context](const HttpRequest& request) {
@@ -223,7 +224,8 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                       "no host " + request.params.at("id"));
                }
                return OkRawResponse(request, host);
-             });
+             },
+             {.cache = context.cmdb_cache});
 
   router.Add(
       "PUT", "/api/cmdb/assets/:id/status", "Change a host's operational status",
@@ -269,7 +271,8 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
         }
         query.equals = EqualsFromQuery(request, {{"host_id", "host_id"}, {"model", "model"}});
         return ServeList(request, *context.reads, *context.cmdb_projection, query);
-      });
+      },
+      {.cache = context.cmdb_cache});
 
   router.Add(
       "GET", "/api/cmdb/servers/available",
@@ -293,14 +296,16 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
         query.equals =
             EqualsFromQuery(request, {{"gpu_model", "gpu_model"}, {"os_type", "os_type"}});
         return ServeList(request, *context.reads, *context.cmdb_projection, query);
-      });
+      },
+      {.cache = context.cmdb_cache});
 
   router.Add("GET", "/api/cmdb/assets/:id/changes", "A host's change history (old and new values)",
              [&context](const HttpRequest& request) {
                ListQuery query{"change_log", {"position"}, "position", "seq"};
                query.equals = {{"asset_id", request.params.at("id")}};
                return ServeList(request, *context.reads, *context.cmdb_projection, query);
-             });
+             },
+             {.cache = context.cmdb_cache});
 }
 
 }  // namespace remotegpu::api

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api/query_cache.h"
 #include "api/read_store.h"
 #include "api/request_metrics.h"
 #include "api/router.h"
@@ -23,6 +24,7 @@ struct ApiContext {
   ReadStore* reads = nullptr;
   IdGenerator* ids = nullptr;
   const projections::ProjectionRunner* cmdb_projection = nullptr;
+  QueryCache* cmdb_cache = nullptr;  // Versioned by cmdb_projection; may be null.
   std::vector<const projections::ProjectionRunner*> projections;
   const RequestMetrics* requests = nullptr;  // Rendered into /metrics when set.
   // More Prometheus text for /metrics (the event store's counters).

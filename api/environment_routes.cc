@@ -141,7 +141,8 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
         query.equals = EqualsFromQuery(
             request, {{"owner", "owner"}, {"status", "status"}, {"host_id", "host_id"}});
         return ServeList(request, *api.reads, *api.projection, query);
-      });
+      },
+      {.cache = api.cache});
 
   router.Add("GET", "/api/environments/:id", "Environment detail",
              [&api](const HttpRequest& request) {
@@ -160,7 +161,8 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                                       "no environment " + request.params.at("id"));
                }
                return OkRawResponse(request, env);
-             });
+             },
+             {.cache = api.cache});
 
   router.Add(
       "GET", "/api/scheduler/history",
@@ -169,7 +171,8 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
         ListQuery query{"scheduler_history", {"position"}, "position", "env_id"};
         query.equals = EqualsFromQuery(request, {{"env_id", "env_id"}, {"result", "result"}});
         return ServeList(request, *api.reads, *api.projection, query);
-      });
+      },
+      {.cache = api.cache});
 
   router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again",
              [&api](const HttpRequest& request) {

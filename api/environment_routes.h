@@ -16,6 +16,7 @@ struct EnvironmentApi {
   ReadStore* reads = nullptr;
   IdGenerator* ids = nullptr;
   const projections::ProjectionRunner* projection = nullptr;  // "environments".
+  QueryCache* cache = nullptr;  // Versioned by `projection`; may be null.
 };
 
 void AddEnvironmentRoutes(Router& router, EnvironmentApi& api);

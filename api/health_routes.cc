@@ -10,9 +10,11 @@ constexpr uint64_t kReadyLag = 10'000;
 }  // namespace
 
 void AddHealthRoutes(Router& router, ApiContext& context) {
-  router.Add("GET", "/healthz", "Liveness: the process answers", [](const HttpRequest& request) {
-    return OkResponse(request, {{"status", "ok"}});
-  });
+  router.Add("GET", "/healthz", "Liveness: the process answers",
+             [](const HttpRequest& request) {
+               return OkResponse(request, {{"status", "ok"}});
+             },
+             {.never_blocks = true});
 
   router.Add("GET", "/readyz", "Readiness: projections healthy and within lag",
              [&context](const HttpRequest& request) {
@@ -33,29 +35,33 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                                  "a projection is failing or more than " +
                                      std::to_string(kReadyLag) + " events behind");
                return response;
-             });
+             },
+             {.never_blocks = true});
 
-  router.Add("GET", "/metrics", "Prometheus metrics (text format)", [&context](const HttpRequest&) {
-    std::string text;
-    text += "# HELP remotegpu_log_position Global position of the last committed event.\n";
-    text += "# TYPE remotegpu_log_position gauge\n";
-    text += "remotegpu_log_position " + std::to_string(context.store->LastPosition()) + "\n";
-    text += "# HELP remotegpu_projection_position Last position applied to a read model.\n";
-    text += "# TYPE remotegpu_projection_position gauge\n";
-    for (const auto* runner : context.projections) {
-      text += "remotegpu_projection_position{projection=\"" + runner->name() + "\"} " +
-              std::to_string(runner->checkpoint()) + "\n";
-    }
-    text += "# HELP remotegpu_projection_lag Events committed but not yet projected.\n";
-    text += "# TYPE remotegpu_projection_lag gauge\n";
-    for (const auto* runner : context.projections) {
-      text += "remotegpu_projection_lag{projection=\"" + runner->name() + "\"} " +
-              std::to_string(runner->lag()) + "\n";
-    }
-    if (context.store_metrics) text += context.store_metrics();
-    if (context.requests != nullptr) text += context.requests->Prometheus();
-    return HttpResponse{200, "text/plain; version=0.0.4", text, {}};
-  });
+  router.Add(
+      "GET", "/metrics", "Prometheus metrics (text format)",
+      [&context](const HttpRequest&) {
+        std::string text;
+        text += "# HELP remotegpu_log_position Global position of the last committed event.\n";
+        text += "# TYPE remotegpu_log_position gauge\n";
+        text += "remotegpu_log_position " + std::to_string(context.store->LastPosition()) + "\n";
+        text += "# HELP remotegpu_projection_position Last position applied to a read model.\n";
+        text += "# TYPE remotegpu_projection_position gauge\n";
+        for (const auto* runner : context.projections) {
+          text += "remotegpu_projection_position{projection=\"" + runner->name() + "\"} " +
+                  std::to_string(runner->checkpoint()) + "\n";
+        }
+        text += "# HELP remotegpu_projection_lag Events committed but not yet projected.\n";
+        text += "# TYPE remotegpu_projection_lag gauge\n";
+        for (const auto* runner : context.projections) {
+          text += "remotegpu_projection_lag{projection=\"" + runner->name() + "\"} " +
+                  std::to_string(runner->lag()) + "\n";
+        }
+        if (context.store_metrics) text += context.store_metrics();
+        if (context.requests != nullptr) text += context.requests->Prometheus();
+        return HttpResponse{200, "text/plain; version=0.0.4", text, {}};
+      },
+      {.never_blocks = true});
 }
 
 }  // namespace remotegpu::api

@@ -20,22 +20,39 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// A connection lives on one io_context run by one thread: no strand is
+// needed, and the concrete executor type avoids type-erased dispatch.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Stream = beast::basic_stream<tcp, Executor>;
 
 struct HttpServer::Impl {
   HttpHandler handler;
+  InlineHandler try_inline;
   HttpServerOptions options;
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
+  // One io_context per I/O thread; the acceptor lives on the first and hands
+  // connections out round-robin.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<Executor>> keep_running;
+  size_t next_context = 0;  // Only the acceptor's thread touches it.
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::thread_pool> workers;
   std::vector<std::thread> threads;
   UuidV7Generator trace_ids{SystemClock::Instance()};
 
   std::atomic<bool> draining{false};
+  std::atomic<int> active_requests{0};
   std::mutex mu;
   std::condition_variable idle;
-  int active_requests = 0;  // Guarded by mu.
-  bool stopped = false;     // Guarded by mu.
+  bool stopped = false;  // Guarded by mu.
 
   void Accept();
+  void RequestDone() {
+    if (active_requests.fetch_sub(1) == 1 && draining.load()) {
+      std::lock_guard lock(mu);
+      idle.notify_all();
+    }
+  }
 };
 
 namespace {
@@ -60,7 +77,7 @@ HttpRequest ToRequest(const http::request<http::string_body>& in, const std::str
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server)
+  Session(Socket socket, HttpServer::Impl& server)
       : stream_(std::move(socket)), server_(server) {}
 
   void Run() {
@@ -95,21 +112,38 @@ class Session : public std::enable_shared_from_this<Session> {
                    false);
     }
     http::request<http::string_body> request = parser_->release();
-    HttpResponse response;
-    {
-      std::lock_guard lock(server_.mu);
-      ++server_.active_requests;
-    }
-    try {
-      response = server_.handler(ToRequest(request, bare.trace_id));
-    } catch (const std::exception& e) {
-      // A handler must not throw; if one does, the client still gets an answer.
-      spdlog::error("handler for {} {} threw: {}", std::string(request.method_string()),
-                    std::string(request.target()), e.what());
-      response = ErrorResponse(bare, 500, "INTERNAL", "internal error; see the server log");
-    }
+    const bool keep_alive = request.keep_alive();
+    server_.active_requests.fetch_add(1);
     // The request stays active until its answer is written (see Write).
-    Write(std::move(response), request.keep_alive() && !server_.draining.load(), true);
+    HttpRequest plain = ToRequest(request, bare.trace_id);
+    if (server_.try_inline) {
+      if (auto answer = Answer(plain, server_.try_inline)) {
+        return Write(std::move(*answer), keep_alive && !server_.draining.load(), true);
+      }
+    }
+    asio::post(*server_.workers, [self = shared_from_this(), plain = std::move(plain),
+                                  keep_alive]() mutable {
+      std::optional<HttpResponse> answer =
+          self->Answer(plain, [&](const HttpRequest& r) -> std::optional<HttpResponse> {
+            return self->server_.handler(r);
+          });
+      asio::post(
+          self->stream_.get_executor(), [self, answer = std::move(*answer), keep_alive]() mutable {
+            self->Write(std::move(answer), keep_alive && !self->server_.draining.load(), true);
+          });
+    });
+  }
+
+  // `handler`'s answer; a handler must not throw, but if one does the client
+  // still gets an answer.
+  template <typename Handler>
+  std::optional<HttpResponse> Answer(const HttpRequest& request, const Handler& handler) {
+    try {
+      return handler(request);
+    } catch (const std::exception& e) {
+      spdlog::error("handler for {} {} threw: {}", request.method, request.path, e.what());
+      return ErrorResponse(request, 500, "INTERNAL", "internal error; see the server log");
+    }
   }
 
   // `counted`: the request was counted active and is finished once written.
@@ -126,13 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(
         stream_, *out,
         [self = shared_from_this(), out, keep_alive, counted](beast::error_code ec, size_t) {
-          if (counted) {
-            {
-              std::lock_guard lock(self->server_.mu);
-              --self->server_.active_requests;
-            }
-            self->server_.idle.notify_all();
-          }
+          if (counted) self->server_.RequestDone();
           if (ec || !keep_alive) return self->Close();
           self->Read();
         });
@@ -143,7 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -152,12 +180,14 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+  asio::io_context& context = *contexts[next_context++ % contexts.size()];
+  auto socket = std::make_shared<Socket>(context.get_executor());
+  acceptor->async_accept(*socket, [this, socket](beast::error_code ec) {
     if (ec) {
       if (ec != asio::error::operation_aborted) spdlog::warn("accept: {}", ec.message());
-      if (!acceptor.is_open()) return;
+      if (!acceptor->is_open()) return;
     } else {
-      std::make_shared<Session>(std::move(socket), *this)->Run();
+      std::make_shared<Session>(std::move(*socket), *this)->Run();
     }
     Accept();
   });
@@ -166,30 +196,38 @@ void HttpServer::Impl::Accept() {
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpHandler handler,
-                                                      HttpServerOptions options) {
+                                                      HttpServerOptions options,
+                                                      InlineHandler try_inline) {
   auto impl = std::make_unique<Impl>();
   impl->handler = std::move(handler);
+  impl->try_inline = std::move(try_inline);
+  impl->workers = std::make_unique<asio::thread_pool>(std::max(1, options.worker_threads));
   impl->options = options;
+  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+    impl->contexts.push_back(std::make_unique<asio::io_context>(1));
+    impl->keep_running.push_back(asio::make_work_guard(impl->contexts.back()->get_executor()));
+  }
+  impl->acceptor = std::make_unique<tcp::acceptor>(*impl->contexts.front());
   beast::error_code ec;
   auto address = asio::ip::make_address(options.address, ec);
   if (ec) return Status::InvalidArgument("not an IP address: " + options.address);
   tcp::endpoint endpoint(address, options.port);
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  impl->acceptor->open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor->bind(endpoint, ec);
+  if (!ec) impl->acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return Status::IoError("cannot listen on " + options.address + ":" +
                            std::to_string(options.port) + ": " + ec.message());
   }
   impl->Accept();
-  for (int i = 0; i < std::max(1, options.threads); ++i) {
-    impl->threads.emplace_back([io = &impl->io] { io->run(); });
+  for (auto& context : impl->contexts) {
+    impl->threads.emplace_back([io = context.get()] { io->run(); });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t HttpServer::port() const { return impl_->acceptor->local_endpoint().port(); }
 
 void HttpServer::Shutdown() {
   {
@@ -198,16 +236,19 @@ void HttpServer::Shutdown() {
     impl_->stopped = true;
   }
   impl_->draining = true;
-  asio::post(impl_->io, [this] {
+  asio::post(*impl_->contexts.front(), [this] {
     beast::error_code ignored;
-    impl_->acceptor.close(ignored);
+    impl_->acceptor->close(ignored);
   });
   {
     std::unique_lock lock(impl_->mu);
     impl_->idle.wait_for(lock, impl_->options.shutdown_grace,
                          [&] { return impl_->active_requests == 0; });
   }
-  impl_->io.stop();
+  impl_->workers->stop();
+  impl_->workers->join();
+  impl_->keep_running.clear();
+  for (auto& context : impl_->contexts) context->stop();
   for (auto& thread : impl_->threads) thread.join();
 }
 

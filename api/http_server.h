@@ -3,9 +3,13 @@
 // (413), and a graceful shutdown that stops accepting, lets in-flight
 // requests finish and then closes. Beast stays inside http_server.cc.
 //
-// Handlers run on the pool's threads; a handler that blocks (a durable
-// append, a PostgreSQL query) holds one thread, so `threads` bounds the
-// requests served at once.
+// Two kinds of threads: `io_threads` run the sockets (as many as cores), and
+// `worker_threads` run handlers that may block (a durable append, a
+// PostgreSQL query), so that a blocked handler never stalls another
+// connection's I/O. A request goes first to `try_inline` on its I/O thread:
+// when that answers (a cached query, /healthz) the worker pool is skipped;
+// when it returns nullopt, `handler` answers on a worker. `worker_threads`
+// bounds the blocking requests served at once.
 //
 // Thread-safety: Shutdown from any thread, once.
 #pragma once
@@ -23,7 +27,8 @@ namespace remotegpu::api {
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port (see HttpServer::port()).
-  int threads = 4;
+  int io_threads = 2;
+  int worker_threads = 64;
   size_t body_limit = 1 << 20;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds shutdown_grace{10};
@@ -33,7 +38,10 @@ class HttpServer {
  public:
   // Binds, listens and starts the threads. IoError when the address cannot
   // be bound (in use, not local, …).
-  static Result<std::unique_ptr<HttpServer>> Start(HttpHandler handler, HttpServerOptions options);
+  // `try_inline` must not block; it may be empty (every request goes to a
+  // worker).
+  static Result<std::unique_ptr<HttpServer>> Start(HttpHandler handler, HttpServerOptions options,
+                                                   InlineHandler try_inline = nullptr);
   ~HttpServer();
 
   uint16_t port() const;

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace remotegpu::api {
@@ -36,6 +37,8 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Answers without blocking when it can, else nullopt (see HttpServer).
+using InlineHandler = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
 // Splits "a=1&b=x%20y" into decoded pairs; '+' is a space.
 std::map<std::string, std::string> ParseQuery(const std::string& query);

@@ -41,7 +41,15 @@ po::options_description ServeFlags() {
       ("pg-url", po::value<std::string>()->default_value(""),
        "libpq connection string of the read models' PostgreSQL; empty: run a private one "
        "under <data-dir>/pg")
-      ("log-format", po::value<std::string>()->default_value("text"), "text or json");
+      ("log-format", po::value<std::string>()->default_value("text"), "text or json")
+      ("io-threads", po::value<int>()->default_value(0),
+       "threads running the HTTP sockets; 0: one per core")
+      ("http-workers", po::value<int>()->default_value(64),
+       "threads running handlers that wait on appends and queries")
+      ("projection-linger-ms", po::value<int>()->default_value(5),
+       "how long a projection waits to fill a batch: larger transactions under load")
+      ("query-cache", po::value<bool>()->default_value(true),
+       "keep query answers until their read models move (false: every query hits PostgreSQL)");
   // clang-format on
   return flags;
 }
@@ -87,6 +95,10 @@ int Serve(int argc, char** argv) {
   config.data_dir = vars["data-dir"].as<std::string>();
   config.pg_url = vars["pg-url"].as<std::string>();
   config.listen = vars["listen"].as<std::string>();
+  config.io_threads = vars["io-threads"].as<int>();
+  config.http_workers = vars["http-workers"].as<int>();
+  config.query_cache = vars["query-cache"].as<bool>();
+  config.projection_linger_ms = vars["projection-linger-ms"].as<int>();
   return api::RunServe(config);
 }
 

@@ -1,10 +1,14 @@
-// Queries against the read models: a small pool of PostgreSQL connections,
-// and read-your-writes on demand (X-Min-Position).
+// Queries against the read models: a bounded pool of PostgreSQL connections
+// (more concurrent queries than that wait for a free connection rather than
+// make PostgreSQL fork a backend each), and read-your-writes on demand
+// (X-Min-Position).
 //
 // Thread-safety: all methods, from any thread.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -20,8 +24,10 @@ namespace remotegpu::api {
 
 class ReadStore {
  public:
-  ReadStore(std::string conninfo, std::string schema)
-      : conninfo_(std::move(conninfo)), schema_(std::move(schema)) {}
+  ReadStore(std::string conninfo, std::string schema, size_t max_connections = 8)
+      : conninfo_(std::move(conninfo)),
+        schema_(std::move(schema)),
+        max_connections_(std::max<size_t>(1, max_connections)) {}
 
   const std::string& schema() const { return schema_; }
 
@@ -36,13 +42,19 @@ class ReadStore {
                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
+  // A pooled connection, or a new one while fewer than max_connections_
+  // are open; waits otherwise. Throws what libpqxx throws on connecting.
   std::unique_ptr<pqxx::connection> Take();
+  // Returns a healthy connection to the pool; null: it broke and is gone.
   void Give(std::unique_ptr<pqxx::connection> connection);
 
   const std::string conninfo_;
   const std::string schema_;
+  const size_t max_connections_;
   std::mutex mu_;
+  std::condition_variable freed_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;  // Guarded by mu_.
+  size_t open_ = 0;  // Connections in idle_ or in use. Guarded by mu_.
 };
 
 }  // namespace remotegpu::api

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/envelope.h"
+#include "api/query_cache.h"
 
 namespace remotegpu::api {
 
@@ -19,8 +20,8 @@ std::vector<std::string> SplitPath(const std::string& path) {
 }
 
 void Router::Add(const std::string& method, const std::string& pattern, const std::string& summary,
-                 HttpHandler handler) {
-  routes_.push_back({method, pattern, summary, SplitPath(pattern), std::move(handler)});
+                 HttpHandler handler, RouteOptions options) {
+  routes_.push_back({method, pattern, summary, SplitPath(pattern), std::move(handler), options});
 }
 
 std::string Router::OpenApiJson(const std::string& title, const std::string& version) const {
@@ -85,15 +86,7 @@ bool Router::Match(const Route& route, const std::vector<std::string>& path,
   return true;
 }
 
-std::string Router::PatternFor(const HttpRequest& request) const {
-  const auto path = SplitPath(request.path);
-  for (const auto& route : routes_) {
-    if (route.method == request.method && Match(route, path, nullptr)) return route.pattern;
-  }
-  return "";
-}
-
-HttpResponse Router::Handle(HttpRequest request) const {
+Router::Found Router::Find(HttpRequest& request) const {
   const auto path = SplitPath(request.path);
   bool path_known = false;
   for (const auto& route : routes_) {
@@ -103,15 +96,34 @@ HttpResponse Router::Handle(HttpRequest request) const {
     if (route.method != request.method) continue;
     request.params = std::move(params);
     for (const auto& middleware : middleware_) {
-      if (auto answer = middleware(request)) return *answer;
+      if (auto answer = middleware(request)) return {&route, std::move(answer)};
     }
-    return route.handler(request);
+    return {&route, std::nullopt};
   }
   if (path_known) {
-    return ErrorResponse(request, 405, "METHOD_NOT_ALLOWED",
-                         request.method + " is not supported on " + request.path);
+    return {nullptr, ErrorResponse(request, 405, "METHOD_NOT_ALLOWED",
+                                   request.method + " is not supported on " + request.path)};
   }
-  return ErrorResponse(request, 404, "NOT_FOUND", "no route for " + request.path);
+  return {nullptr, ErrorResponse(request, 404, "NOT_FOUND", "no route for " + request.path)};
+}
+
+HttpResponse Router::Handle(HttpRequest request, std::string* pattern) const {
+  Found found = Find(request);
+  if (pattern != nullptr) *pattern = found.route != nullptr ? found.route->pattern : "";
+  if (found.answer) return std::move(*found.answer);
+  const Route& route = *found.route;
+  if (route.options.cache != nullptr) return route.options.cache->Compute(request, route.handler);
+  return route.handler(request);
+}
+
+std::optional<HttpResponse> Router::TryInline(HttpRequest request, std::string* pattern) const {
+  Found found = Find(request);
+  if (pattern != nullptr) *pattern = found.route != nullptr ? found.route->pattern : "";
+  if (found.answer) return found.answer;
+  const Route& route = *found.route;
+  if (route.options.never_blocks) return route.handler(request);
+  if (route.options.cache != nullptr) return route.options.cache->Lookup(request);
+  return std::nullopt;
 }
 
 }  // namespace remotegpu::api

@@ -1,6 +1,7 @@
 // Routes by method and path pattern ("/api/cmdb/hosts/:id"). Middleware runs
 // before every handler and may answer instead of it (authentication will
-// plug in here without touching any route).
+// plug in here without touching any route); it must not block, since it also
+// runs on the server's I/O threads (TryInline).
 //
 // Thread-safety: configure before serving; Handle is then safe from any thread.
 #pragma once
@@ -15,18 +16,31 @@ namespace remotegpu::api {
 
 using Middleware = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
+class QueryCache;
+
+// How the server may run a route's handler.
+struct RouteOptions {
+  // The handler never blocks: it may run on an I/O thread.
+  bool never_blocks = false;
+  // The route is a query whose answers `cache` keeps (see query_cache.h).
+  QueryCache* cache = nullptr;
+};
+
 class Router {
  public:
   // `summary` is a sentence for the OpenAPI document.
   void Add(const std::string& method, const std::string& pattern, const std::string& summary,
-           HttpHandler handler);
+           HttpHandler handler, RouteOptions options = {});
   void Use(Middleware middleware) { middleware_.push_back(std::move(middleware)); }
 
   // The handler's response; 404 when no pattern matches the path, 405 when
-  // one matches but not for this method. Fills request.params.
-  HttpResponse Handle(HttpRequest request) const;
-  // The pattern that matched, for metrics ("" when none).
-  std::string PatternFor(const HttpRequest& request) const;
+  // one matches but not for this method. `*pattern` (when given) is set to
+  // the pattern that matched, or "" when none did.
+  HttpResponse Handle(HttpRequest request, std::string* pattern = nullptr) const;
+  // The answer when it can be given without blocking: a never_blocks route,
+  // a cache hit, a 404 or 405; nullopt otherwise (call Handle on a thread
+  // that may block).
+  std::optional<HttpResponse> TryInline(HttpRequest request, std::string* pattern = nullptr) const;
 
   // An OpenAPI 3 document of every route, in the order they were added.
   std::string OpenApiJson(const std::string& title, const std::string& version) const;
@@ -38,7 +52,15 @@ class Router {
     std::string summary;
     std::vector<std::string> segments;
     HttpHandler handler;
+    RouteOptions options;
   };
+  // The route for request.method and .path (filling request.params), or the
+  // 404/405 answer; middleware has run when a route is returned.
+  struct Found {
+    const Route* route = nullptr;
+    std::optional<HttpResponse> answer;
+  };
+  Found Find(HttpRequest& request) const;
   static bool Match(const Route& route, const std::vector<std::string>& path,
                     std::map<std::string, std::string>* params);
 

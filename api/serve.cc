@@ -15,6 +15,7 @@
 #include "api/environment_routes.h"
 #include "api/http_server.h"
 #include "api/lease_routes.h"
+#include "api/query_cache.h"
 #include "commands/environment_service.h"
 #include "commands/host_service.h"
 #include "commands/process_managers.h"
@@ -24,6 +25,28 @@
 #include "projections/standard_projections.h"
 
 namespace remotegpu::api {
+namespace {
+
+// remotegpu_query_cache_{hits,misses}_total by cache; absent caches are off.
+std::string CacheMetrics(const std::vector<std::pair<std::string, const QueryCache*>>& caches) {
+  std::string hits =
+      "# HELP remotegpu_query_cache_hits_total Queries answered from the cache.\n"
+      "# TYPE remotegpu_query_cache_hits_total counter\n";
+  std::string misses =
+      "# HELP remotegpu_query_cache_misses_total Cache lookups that went to PostgreSQL.\n"
+      "# TYPE remotegpu_query_cache_misses_total counter\n";
+  for (const auto& [name, cache] : caches) {
+    if (cache == nullptr) continue;
+    const QueryCache::Stats stats = cache->stats();
+    hits += "remotegpu_query_cache_hits_total{cache=\"" + name + "\"} " +
+            std::to_string(stats.hits) + "\n";
+    misses += "remotegpu_query_cache_misses_total{cache=\"" + name + "\"} " +
+              std::to_string(stats.misses) + "\n";
+  }
+  return hits + misses;
+}
+
+}  // namespace
 
 int RunServe(const ServeConfig& config) {
   const std::filesystem::path data_dir = config.data_dir;
@@ -54,7 +77,11 @@ int RunServe(const ServeConfig& config) {
   spdlog::info("event log open at {}: {} events", (data_dir / "events").string(),
                (*store)->LastPosition());
 
-  auto runners = projections::StandardProjections(**store, {conninfo, config.schema, 1000});
+  auto runners = projections::StandardProjections(
+      **store, {.conninfo = conninfo,
+                .schema = config.schema,
+                .batch_size = 1000,
+                .linger = std::chrono::milliseconds(config.projection_linger_ms)});
   for (auto& runner : runners) {
     Status started = runner->Start();
     if (!started.ok()) {
@@ -91,20 +118,32 @@ int RunServe(const ServeConfig& config) {
 
   ReadStore reads(conninfo, config.schema);
   UuidV7Generator ids(SystemClock::Instance());
-  ApiContext context{store->get(), &hosts, &reads, &ids, runners[projections::kCmdb].get(), {}};
+  // One answer cache per projection, versioned by its checkpoint.
+  auto cache_for = [&config](const projections::ProjectionRunner* runner) {
+    return config.query_cache
+               ? std::make_unique<QueryCache>([runner] { return runner->checkpoint(); })
+               : nullptr;
+  };
+  auto cmdb_cache = cache_for(runners[projections::kCmdb].get());
+  auto environment_cache = cache_for(runners[projections::kEnvironments].get());
+  ApiContext context{store->get(),    &hosts, &reads, &ids, runners[projections::kCmdb].get(),
+                     cmdb_cache.get()};
   for (const auto& runner : runners) context.projections.push_back(runner.get());
   Router router;
   AddHealthRoutes(router, context);
   AddCmdbRoutes(router, context);
   EnvironmentApi environment_api{&environments, &reads, &ids,
-                                 runners[projections::kEnvironments].get()};
+                                 runners[projections::kEnvironments].get(),
+                                 environment_cache.get()};
   AddEnvironmentRoutes(router, environment_api);
   LeaseApi lease_api{&leases, &reads, &ids, runners[projections::kLeases].get()};
   AddLeaseRoutes(router, lease_api);
-  router.Add("GET", "/api/openapi.json", "This document", [&router](const HttpRequest&) {
-    static const std::string document = router.OpenApiJson("RemoteGPU API", "0.1.0");
-    return HttpResponse{200, "application/json", document, {}};
-  });
+  const std::string openapi = router.OpenApiJson("RemoteGPU API", "0.1.0");
+  router.Add("GET", "/api/openapi.json", "This document",
+             [&openapi](const HttpRequest&) {
+               return HttpResponse{200, "application/json", openapi, {}};
+             },
+             {.never_blocks = true});
 
   const size_t colon = config.listen.rfind(':');
   const std::string address =
@@ -123,7 +162,7 @@ int RunServe(const ServeConfig& config) {
   }
   RequestMetrics request_metrics;
   context.requests = &request_metrics;
-  context.store_metrics = [&store] {
+  context.store_metrics = [&store, &cmdb_cache, &environment_cache] {
     const eventstore::WriterStats stats = (*store)->Stats();
     auto counter = [](const char* name, const char* help, uint64_t value) {
       return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
@@ -135,19 +174,37 @@ int RunServe(const ServeConfig& config) {
            counter("remotegpu_wal_sync_microseconds_total", "Time spent in WAL fsyncs.",
                    stats.sync_micros) +
            counter("remotegpu_group_write_microseconds_total", "Time spent writing groups.",
-                   stats.write_micros);
+                   stats.write_micros) +
+           CacheMetrics({{"cmdb", cmdb_cache.get()}, {"environments", environment_cache.get()}});
   };
+  // Both paths record the request's route, status and latency.
+  auto measured = [&request_metrics](const HttpRequest& r, auto&& answer) {
+    const auto start = std::chrono::steady_clock::now();
+    std::string route;
+    std::optional<HttpResponse> response = answer(&route);
+    if (response) {
+      request_metrics.Record(
+          r.method, route.empty() ? "unmatched" : route, response->status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return response;
+  };
+  const int io_threads = config.io_threads > 0
+                             ? config.io_threads
+                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   auto server = HttpServer::Start(
-      [&router, &request_metrics](const HttpRequest& r) {
-        const auto start = std::chrono::steady_clock::now();
-        HttpResponse response = router.Handle(r);
-        const std::string route = router.PatternFor(r);
-        request_metrics.Record(
-            r.method, route.empty() ? "unmatched" : route, response.status,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        return response;
+      [&](const HttpRequest& r) {
+        return *measured(r, [&](std::string* route) -> std::optional<HttpResponse> {
+          return router.Handle(r, route);
+        });
       },
-      {.address = address, .port = static_cast<uint16_t>(port), .threads = config.http_threads});
+      {.address = address,
+       .port = static_cast<uint16_t>(port),
+       .io_threads = io_threads,
+       .worker_threads = config.http_workers},
+      [&](const HttpRequest& r) {
+        return measured(r, [&](std::string* route) { return router.TryInline(r, route); });
+      });
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());
     return 1;

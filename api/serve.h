@@ -15,8 +15,16 @@ struct ServeConfig {
   std::string pg_url;
   std::string schema = "rg";              // Where the read models live.
   std::string listen = "127.0.0.1:8080";  // address:port of the HTTP API; port 0: any.
-  // Handlers block on appends and queries: more threads than cores.
-  int http_threads = 16;
+  // Threads running sockets; 0: one per core.
+  int io_threads = 0;
+  // Threads running handlers that block on appends and queries: the number
+  // of such requests served at once, which group commit turns into batches.
+  int http_workers = 64;
+  // Keep query answers while their read models have not moved (see
+  // api/query_cache.h); off: every query goes to PostgreSQL.
+  bool query_cache = true;
+  // How long a projection waits to fill a batch (see ProjectionRunnerOptions).
+  int projection_linger_ms = 5;
 };
 
 // The caller must have blocked SIGINT and SIGTERM in every thread (before

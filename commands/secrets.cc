@@ -47,7 +47,7 @@ Result<DataKey> FileDataKeyStore::KeyFor(const std::string& tenant) {
   if (tenant.empty()) return Status::InvalidArgument("a data key needs a tenant");
   const std::string key_id = KeyIdFor(tenant);
   std::lock_guard lock(mu_);
-  auto existing = KeyById(key_id);
+  auto existing = LoadLocked(key_id);
   if (existing.ok() || existing.status().code() != StatusCode::kNotFound) return existing;
   std::error_code ec;
   fs::create_directories(dir_, ec);
@@ -60,19 +60,28 @@ Result<DataKey> FileDataKeyStore::KeyFor(const std::string& tenant) {
                  fsync(fd) == 0;
   close(fd);
   if (!written) return Status::IoError("cannot write data key " + path);
+  loaded_[key_id] = key;
   return DataKey{key_id, key};
 }
 
 Result<DataKey> FileDataKeyStore::KeyById(const std::string& key_id) {
+  std::lock_guard lock(mu_);
+  return LoadLocked(key_id);
+}
+
+Result<DataKey> FileDataKeyStore::LoadLocked(const std::string& key_id) {
+  if (auto it = loaded_.find(key_id); it != loaded_.end()) return DataKey{key_id, it->second};
   std::ifstream in(PathFor(key_id), std::ios::binary);
   if (!in) return Status::NotFound("no data key " + key_id + " (never created, or shredded)");
   std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (key.size() != kKeyBytes) return Status::Corruption("data key " + key_id + " is damaged");
+  loaded_[key_id] = key;
   return DataKey{key_id, key};
 }
 
 Status FileDataKeyStore::Shred(const std::string& tenant) {
   std::lock_guard lock(mu_);
+  loaded_.erase(KeyIdFor(tenant));
   std::error_code ec;
   fs::remove(PathFor(KeyIdFor(tenant)), ec);
   if (ec) return Status::IoError("cannot shred the key of " + tenant + ": " + ec.message());

@@ -7,6 +7,7 @@
 
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "common/status.h"
 
@@ -39,8 +40,13 @@ class FileDataKeyStore final : public DataKeyStore {
 
  private:
   std::string PathFor(const std::string& key_id) const;
+  Result<DataKey> LoadLocked(const std::string& key_id);  // Needs mu_.
+
   std::string dir_;
-  std::mutex mu_;  // Serialises key creation.
+  std::mutex mu_;  // Serialises key creation and guards loaded_.
+  // Keys read or created so far, so that a hot tenant's key is read once;
+  // Shred forgets the tenant's.
+  std::unordered_map<std::string, std::string> loaded_;
 };
 
 // nonce (12) ‖ ciphertext ‖ tag (16). `context` is authenticated, not

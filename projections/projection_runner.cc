@@ -129,6 +129,16 @@ Status ProjectionRunner::Start() {
       }
       auto events = subscription->Next(std::chrono::milliseconds(500));
       if (!events.ok() || events->empty()) continue;  // Closed (Stop) or nothing new yet.
+      const auto deadline = std::chrono::steady_clock::now() + options_.linger;
+      while (events->size() < options_.batch_size && running_) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        auto more = subscription->Next(left);
+        if (!more.ok() || more->empty()) break;
+        events->insert(events->end(), std::make_move_iterator(more->begin()),
+                       std::make_move_iterator(more->end()));
+      }
       Status applied = ApplyBatch(*events);
       if (applied.ok()) continue;
       if (applied.code() == StatusCode::kVersionConflict) {

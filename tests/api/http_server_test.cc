@@ -1,12 +1,15 @@
 // The HTTP server core over real loopback sockets.
 #include "api/http_server.h"
 
-#include <gtest/gtest.h>
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "api/envelope.h"
 #include "api/router.h"
@@ -43,8 +46,9 @@ class HttpServerTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       return OkResponse(r, "done");
     });
-    auto server = HttpServer::Start([this](const HttpRequest& r) { return router_.Handle(r); },
-                                    {.port = 0, .threads = 2, .body_limit = 1024});
+    auto server =
+        HttpServer::Start([this](const HttpRequest& r) { return router_.Handle(r); },
+                          {.port = 0, .io_threads = 1, .worker_threads = 2, .body_limit = 1024});
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
   }
@@ -123,6 +127,47 @@ TEST_F(HttpServerTest, ShutdownFinishesInFlightRequestsThenRefusesNewOnes) {
   beast::error_code ec;
   stream.socket().connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
   EXPECT_TRUE(ec) << "the listener should be closed";
+}
+
+TEST(HttpServerInlineTest, InlineAnswersDoNotWaitForBusyWorkers) {
+  // Both workers are held inside a blocking handler; a request the inline
+  // handler answers still gets through on the I/O thread.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> blocked{0};
+  std::atomic<int> worker_calls{0};
+  auto server = HttpServer::Start(
+      [&](const HttpRequest& r) {
+        ++worker_calls;
+        if (r.path == "/block") {
+          ++blocked;
+          released.wait();
+        }
+        return OkResponse(r, "worker");
+      },
+      {.port = 0, .io_threads = 1, .worker_threads = 2},
+      [](const HttpRequest& r) -> std::optional<HttpResponse> {
+        if (r.path == "/inline") return OkResponse(r, "inline");
+        return std::nullopt;
+      });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  std::vector<std::thread> clients;
+  std::vector<Reply> blocked_replies(2);
+  for (int i = 0; i < 2; ++i) {
+    clients.emplace_back([&, i] { blocked_replies[i] = Call(port, http::verb::get, "/block"); });
+  }
+  while (blocked.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+  Reply inline_reply = Call(port, http::verb::get, "/inline");
+  EXPECT_EQ(inline_reply.status, 200);
+  EXPECT_EQ(inline_reply.body["data"], "inline");
+  EXPECT_EQ(worker_calls.load(), 2);  // Only the blocked ones.
+
+  release.set_value();
+  for (auto& client : clients) client.join();
+  for (const auto& reply : blocked_replies) EXPECT_EQ(reply.body["data"], "worker");
+  EXPECT_EQ(Call(port, http::verb::get, "/other").body["data"], "worker");
 }
 
 }  // namespace

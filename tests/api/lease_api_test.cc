@@ -28,9 +28,8 @@ TEST_F(LeaseApiTest, LeaseMachinesListTabsExtendReclaimAndDashboard) {
   EXPECT_EQ(Get("/api/admin/allocations?tab=someday").status, 400);
 
   // A leased machine cannot be leased again; a lease needs machines.
-  Reply again = Post("/api/admin/allocations", {{"customer_id", "globex"},
-                                                {"host_ids", {"host-lease-1"}},
-                                                {"months", 1}});
+  Reply again = Post("/api/admin/allocations",
+                     {{"customer_id", "globex"}, {"host_ids", {"host-lease-1"}}, {"months", 1}});
   EXPECT_EQ(again.status, 409);
   EXPECT_EQ(Post("/api/admin/allocations", {{"customer_id", "acme"}, {"months", 1}}).status, 400);
 
@@ -45,8 +44,7 @@ TEST_F(LeaseApiTest, LeaseMachinesListTabsExtendReclaimAndDashboard) {
   EXPECT_EQ(Get("/api/admin/allocations?tab=history", after).body["data"]["total"], 1);
   EXPECT_EQ(Get("/api/cmdb/hosts/host-lease-1", LogPosition()).body["data"]["usage_status"],
             "idle");
-  EXPECT_EQ(Post("/api/admin/allocations/lease-api-1/reclaim", {{"reason", "again"}}).status,
-            409);
+  EXPECT_EQ(Post("/api/admin/allocations/lease-api-1/reclaim", {{"reason", "again"}}).status, 409);
 
   Reply stats = Get("/api/admin/dashboard/stats");
   ASSERT_EQ(stats.status, 200) << stats.raw;

@@ -14,8 +14,8 @@
 #include "common/subprocess.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/embedded_postgres.h"
-#include "tests/domain/builders.h"
 #include "tests/api/server_process.h"
+#include "tests/domain/builders.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::api {
@@ -35,8 +35,8 @@ void SeedLog(const std::string& data_dir, int hosts) {
   commands::StripedLock locks;
   commands::HostService service(**store, SystemClock::Instance(), index, cache, locks);
   for (int i = 0; i < hosts; ++i) {
-    auto done = service.Execute("host-" + std::to_string(i),
-                                domain::testing_builders::RegisterCmd(2), {});
+    auto done =
+        service.Execute("host-" + std::to_string(i), domain::testing_builders::RegisterCmd(2), {});
     ASSERT_TRUE(done.ok() || done.status().code() == StatusCode::kAlreadyExists)
         << done.status().ToString();
   }
@@ -63,9 +63,9 @@ TEST(ServeTest, EmbeddedPostgresByDefaultProjectsTheLogAndStopsOnSigterm) {
   testing::TempDir dir;
   const std::string data_dir = dir.Sub("data");
   SeedLog(data_dir, 3);
-  auto child = Subprocess::Spawn(
-      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"},
-      {.capture_stdout = true, .merge_stderr = true});
+  auto child =
+      Subprocess::Spawn({REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"},
+                        {.capture_stdout = true, .merge_stderr = true});
   ASSERT_TRUE(child.ok());
   std::string output = ReadUntil(*child, "ready:");
   ASSERT_NE(output.find("embedded PostgreSQL"), std::string::npos) << output;
@@ -86,9 +86,9 @@ TEST(ServeTest, EmbeddedPostgresByDefaultProjectsTheLogAndStopsOnSigterm) {
 
   // A restart resumes from the checkpoints with the data it had.
   SeedLog(data_dir, 5);  // Registers host-3 and host-4; 0-2 are refused as duplicates.
-  auto again = Subprocess::Spawn(
-      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"},
-      {.capture_stdout = true, .merge_stderr = true});
+  auto again =
+      Subprocess::Spawn({REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"},
+                        {.capture_stdout = true, .merge_stderr = true});
   ASSERT_TRUE(again.ok());
   std::string again_output = ReadUntil(*again, "ready:");
   EXPECT_EQ(WaitForHosts(conninfo, "rg", 5), 5) << again_output;
@@ -103,10 +103,9 @@ TEST(ServeTest, PgUrlUsesThatServer) {
   ASSERT_TRUE(pg.ok()) << pg.status().ToString();
   const std::string data_dir = dir.Sub("data");
   SeedLog(data_dir, 2);
-  auto child = Subprocess::Spawn(
-      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--pg-url", (*pg)->ConnectionString(),
-       "--listen", "127.0.0.1:0"},
-      {.capture_stdout = true, .merge_stderr = true});
+  auto child = Subprocess::Spawn({REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--pg-url",
+                                  (*pg)->ConnectionString(), "--listen", "127.0.0.1:0"},
+                                 {.capture_stdout = true, .merge_stderr = true});
   ASSERT_TRUE(child.ok());
   std::string output = ReadUntil(*child, "ready:");
   EXPECT_NE(output.find("external PostgreSQL"), std::string::npos) << output;

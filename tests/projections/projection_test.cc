@@ -35,9 +35,13 @@ class ProjectionTest : public ServiceTest {
     conn_ = std::make_unique<pqxx::connection>(pg_->ConnectionString());
   }
 
-  std::vector<std::unique_ptr<ProjectionRunner>> Runners(const std::string& schema,
-                                                         size_t batch_size) {
-    auto runners = StandardProjections(*store_, {pg_->ConnectionString(), schema, batch_size});
+  std::vector<std::unique_ptr<ProjectionRunner>> Runners(
+      const std::string& schema, size_t batch_size,
+      std::chrono::milliseconds linger = std::chrono::milliseconds(0)) {
+    auto runners = StandardProjections(*store_, {.conninfo = pg_->ConnectionString(),
+                                                 .schema = schema,
+                                                 .batch_size = batch_size,
+                                                 .linger = linger});
     for (auto& runner : runners) EXPECT_TRUE(runner->Open().ok());
     return runners;
   }
@@ -98,6 +102,26 @@ class ProjectionTest : public ServiceTest {
   static inline int schema_counter_ = 0;
   std::string schema_;
   std::unique_ptr<pqxx::connection> conn_;
+
+  // Starts the runners, runs the scenario, waits until they have applied
+  // it all and compares with a clean catch-up.
+  void FollowScenarioAndCompare(std::chrono::milliseconds linger) {
+    auto runners = Runners(schema_, 100, linger);
+    for (auto& runner : runners) ASSERT_TRUE(runner->Start().ok());
+    RunScenario();
+    const uint64_t target = store_->LastPosition();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (auto& runner : runners) {
+      while (runner->checkpoint() < target && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      EXPECT_EQ(runner->checkpoint(), target) << runner->name();
+      EXPECT_EQ(runner->lag(), 0u);
+      runner->Stop();
+    }
+    ProjectAll(schema_ + "_clean", 1000);
+    ExpectSameReadModels(schema_, schema_ + "_clean");
+  }
 };
 
 TEST_F(ProjectionTest, MigrationsAreVersionedAndIdempotent) {
@@ -226,21 +250,13 @@ TEST_F(ProjectionTest, TwoRunnersOfOneProjectionTakeTurnsWithoutDoubleApplying) 
 }
 
 TEST_F(ProjectionTest, RunningProjectionsFollowNewCommits) {
-  auto runners = Runners(schema_, 100);
-  for (auto& runner : runners) ASSERT_TRUE(runner->Start().ok());
-  RunScenario();
-  const uint64_t target = store_->LastPosition();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (auto& runner : runners) {
-    while (runner->checkpoint() < target && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    EXPECT_EQ(runner->checkpoint(), target) << runner->name();
-    EXPECT_EQ(runner->lag(), 0u);
-    runner->Stop();
-  }
-  ProjectAll(schema_ + "_clean", 1000);
-  ExpectSameReadModels(schema_, schema_ + "_clean");
+  FollowScenarioAndCompare(std::chrono::milliseconds(0));
+}
+
+TEST_F(ProjectionTest, LingeringForFullerBatchesStillAppliesEveryEvent) {
+  // The last events of the scenario arrive alone: the runner must apply them
+  // when the linger ends, not wait for a full batch.
+  FollowScenarioAndCompare(std::chrono::milliseconds(30));
 }
 
 }  // namespace
