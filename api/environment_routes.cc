@@ -196,6 +196,68 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                                                                     MetaFor(request)));
              });
 
+  // What a host agent reports about the runtime (issue: host agent): the
+  // container or process started, runs, failed or stopped.
+  router.Add("POST", "/internal/environments/:id/status",
+             "Runtime report from a host agent: starting, running, failed or stopped",
+             [&api](const HttpRequest& request) {
+               auto body = ParseJsonObject(request);
+               if (!body.ok()) return StatusResponse(request, body.status());
+               JsonFields f(*body);
+               std::string status, reason;
+               Status read = f.OnlyAllowed({"status", "reason"});
+               if (read.ok()) read = f.String("status", &status, true);
+               if (read.ok()) read = f.String("reason", &reason);
+               if (!read.ok()) return StatusResponse(request, read);
+               const std::pair<const char*, domain::EnvironmentStatus> reports[] = {
+                   {"starting", domain::STARTING},
+                   {"running", domain::RUNNING},
+                   {"failed", domain::FAILED},
+                   {"stopped", domain::STOPPED}};
+               for (const auto& [name, to] : reports) {
+                 if (status != name) continue;
+                 return Moved(request, api.environments->ChangeStatus(
+                                           request.params.at("id"), to,
+                                           reason.empty() ? "reported " + status : reason,
+                                           MetaFor(request)));
+               }
+               return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                                    "status must be starting, running, failed or stopped");
+             });
+
+  // Like stop, a restart completes at once until the agent drives runtimes.
+  router.Add("POST", "/api/environments/:id/restart", "Restart a running environment in place",
+             [&api](const HttpRequest& request) {
+               const std::string& id = request.params.at("id");
+               auto restarting = api.environments->ChangeStatus(
+                   id, domain::RESTARTING, "restart requested", MetaFor(request));
+               if (!restarting.ok()) return StatusResponse(request, restarting.status());
+               return Moved(request, api.environments->ChangeStatus(id, domain::RUNNING,
+                                                                    "restarted", MetaFor(request)));
+             });
+
+  router.Add("GET", "/api/environments/:id/access",
+             "How to reach an environment: SSH host, port, user; the password only to its owner "
+             "or an admin",
+             [&api](const HttpRequest& request) {
+               const Caller caller = CallerOf(request);
+               auto access = api.environments->AccessOf(
+                   request.params.at("id"),
+                   [&](const std::string& owner) { return caller.admin || caller.id == owner; });
+               if (!access.ok()) return StatusResponse(request, access.status());
+               json data = {{"env_id", request.params.at("id")},
+                            {"status", domain::Name(access->status)},
+                            {"ssh_host", access->info.ssh_host()},
+                            {"ssh_port", access->info.ssh_port()},
+                            {"username", access->info.ssh_user()},
+                            {"password", access->password ? json(*access->password) : json()}};
+               if (access->info.ssh_port() != 0) {
+                 data["ssh_command"] = "ssh -p " + std::to_string(access->info.ssh_port()) + " " +
+                                       access->info.ssh_user() + "@" + access->info.ssh_host();
+               }
+               return OkResponse(request, data);
+             });
+
   router.Add("DELETE", "/api/environments/:id", "Delete an environment, releasing everything",
              [&api](const HttpRequest& request) {
                return Moved(request,

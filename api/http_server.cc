@@ -77,8 +77,7 @@ HttpRequest ToRequest(const http::request<http::string_body>& in, const std::str
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(Socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {}
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });

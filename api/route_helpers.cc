@@ -3,9 +3,12 @@
 #include "api/read_store.h"
 
 namespace remotegpu::api {
+Caller CallerOf(const HttpRequest&) { return {"anonymous", true}; }
+
 commands::CommandMeta MetaFor(const HttpRequest& request) {
   commands::CommandMeta meta;
-  meta.actor = {eventstore::ActorKind::kUser, "anonymous", "anonymous"};
+  const Caller caller = CallerOf(request);
+  meta.actor = {eventstore::ActorKind::kUser, caller.id, caller.id};
   const std::string request_id = request.Header("x-request-id");
   meta.correlation_id = request_id.empty() ? request.trace_id : request_id;
   meta.trace_id = request.trace_id;

@@ -16,6 +16,14 @@
 
 namespace remotegpu::api {
 
+// Who is calling. Until authentication lands, every caller is the one
+// operator on loopback, an admin; the auth middleware will say who.
+struct Caller {
+  std::string id;
+  bool admin = false;
+};
+Caller CallerOf(const HttpRequest& request);
+
 // The actor and ids a command from this request carries. Until
 // authentication lands every caller is one anonymous operator on loopback;
 // the auth middleware will say who.

@@ -9,13 +9,13 @@
 // and `static void Apply(State&, const Event&)`.
 #pragma once
 
-#include <google/protobuf/descriptor.h>
-
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <google/protobuf/descriptor.h>
 
 #include "eventstore/event_store.h"
 
@@ -74,8 +74,8 @@ class AggregateCache {
       if (auto it = cache_.find(stream_id); it != cache_.end()) loaded = it->second;
     }
     while (true) {
-      auto events = store_.ReadStream(stream_id, {.from_version = loaded.version + 1,
-                                                  .max_count = 1000});
+      auto events =
+          store_.ReadStream(stream_id, {.from_version = loaded.version + 1, .max_count = 1000});
       if (!events.ok()) return events.status();
       for (const auto& recorded : *events) {
         typename Traits::Event event;

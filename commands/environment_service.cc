@@ -164,8 +164,8 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
                                   appended->streams[1].last_version};
     hosts_.Remember(choice->host_id, host_after);
     index_.ApplyHostState(choice->host_id, host_after.version, host_after.state);
-    environments_.Remember(env_id, {Folded<EnvironmentTraits>(env, *scheduled),
-                                    appended->streams[0].last_version});
+    environments_.Remember(
+        env_id, {Folded<EnvironmentTraits>(env, *scheduled), appended->streams[0].last_version});
 
     PlacementResult result;
     result.placement = placed->placement();
@@ -198,6 +198,30 @@ Result<std::optional<domain::AccessInfo>> EnvironmentService::AccessFor(
     access.set_key_id(key->key_id);
   }
   return std::optional<domain::AccessInfo>(std::move(access));
+}
+
+Result<EnvironmentService::Access> EnvironmentService::AccessOf(
+    const std::string& env_id,
+    const std::function<bool(const std::string& owner)>& may_see_password) {
+  auto env = environments_.Load(env_id);
+  if (!env.ok()) return env.status();
+  if (env->version == 0) return Status::NotFound(env_id + " does not exist");
+  const domain::EnvironmentState& state = env->state;
+  if (state.access.ssh_host().empty()) {
+    return Status::FailedPrecondition(env_id + " has not been placed yet; no access information");
+  }
+  Access out{state.spec.owner(), state.status, state.access, std::nullopt};
+  out.info.clear_encrypted_password();
+  if (!may_see_password(state.spec.owner()) || state.access.encrypted_password().empty() ||
+      access_.keys == nullptr) {
+    return out;
+  }
+  auto key = access_.keys->KeyById(state.access.key_id());
+  if (!key.ok()) return key.status();
+  auto password = Unseal(*key, state.access.encrypted_password(), env_id);
+  if (!password.ok()) return password.status();
+  out.password = std::move(*password);
+  return out;
 }
 
 Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id,

@@ -65,6 +65,20 @@ class EnvironmentService {
   Result<CommandResult> ChangeStatus(const std::string& env_id, domain::EnvironmentStatus to,
                                      const std::string& reason, const CommandMeta& meta);
 
+  // How to reach an environment, read from its stream (not the read model,
+  // which never holds the password).
+  struct Access {
+    std::string owner;
+    domain::EnvironmentStatus status = domain::ENVIRONMENT_STATUS_UNSPECIFIED;
+    domain::AccessInfo info;              // encrypted_password cleared.
+    std::optional<std::string> password;  // Only when `may_see_password(owner)`.
+  };
+  // NotFound when the environment does not exist; FailedPrecondition when it
+  // has never been placed (no access yet); Corruption when the sealed
+  // password does not open (its key shredded or damaged).
+  Result<Access> AccessOf(const std::string& env_id,
+                          const std::function<bool(const std::string& owner)>& may_see_password);
+
  private:
   // Places the environment whose folded state is `env` at `env_version`
   // (0: not yet in the log, `prefix` holds its creation event) and appends.

@@ -91,16 +91,16 @@ Result<CommandResult> LeaseService::Execute(const std::string& lease_id,
         allocate->set_whole_machine(true);
       } else {
         host_command.mutable_release()->set_allocation_id(lease_id);
-        host_command.mutable_release()->set_reason(std::string("lease ") + domain::Name(after.status));
+        host_command.mutable_release()->set_reason(std::string("lease ") +
+                                                   domain::Name(after.status));
       }
       auto host_events = domain::Decide(host->state, host_command, {host_id, now});
       if (!host_events.ok()) {
         if (!taking && host_events.status().code() == StatusCode::kNotFound) continue;
-        return Status(host_events.status().code(),
-                      host_id + ": " + host_events.status().message());
+        return Status(host_events.status().code(), host_id + ": " + host_events.status().message());
       }
-      request.push_back({host_id, ExpectedVersion::Exact(host->version),
-                         ToEventData(*host_events, meta, now)});
+      request.push_back(
+          {host_id, ExpectedVersion::Exact(host->version), ToEventData(*host_events, meta, now)});
       hosts_after.emplace_back(
           host_id, Loaded<HostTraits>{Folded<HostTraits>(host->state, *host_events), 0});
     }
@@ -129,9 +129,9 @@ Result<CommandResult> LeaseService::Execute(const std::string& lease_id,
         open_.insert(lease_id);
       }
     }
-    return CommandResult{appended->streams[0].last_version, appended->first_position,
-                         appended->last_position, static_cast<size_t>(
-                             appended->last_position - appended->first_position + 1)};
+    return CommandResult{
+        appended->streams[0].last_version, appended->first_position, appended->last_position,
+        static_cast<size_t>(appended->last_position - appended->first_position + 1)};
   }
   return ConflictsExhausted("command on " + lease_id);
 }

@@ -67,10 +67,11 @@ class SchedulerIndex {
 
  private:
   std::mutex mu_;
-  domain::CapacityIndex index_;                                             // Guarded by mu_.
-  std::unordered_map<std::string, std::pair<domain::HostState, uint64_t>> hosts_;  // Guarded by mu_.
-  std::mt19937_64 random_;                                                  // Guarded by mu_.
-  uint64_t position_ = 0;                                                   // Guarded by mu_.
+  domain::CapacityIndex index_;  // Guarded by mu_.
+  std::unordered_map<std::string, std::pair<domain::HostState, uint64_t>>
+      hosts_;               // Guarded by mu_.
+  std::mt19937_64 random_;  // Guarded by mu_.
+  uint64_t position_ = 0;   // Guarded by mu_.
   struct Reservation {
     std::string host_id;
     std::vector<uint32_t> gpus;
@@ -78,7 +79,7 @@ class SchedulerIndex {
     uint64_t memory_mb;
   };
   std::unordered_map<uint64_t, Reservation> reservations_;  // Guarded by mu_.
-  uint64_t next_reservation_ = 1;                          // Guarded by mu_.
+  uint64_t next_reservation_ = 1;                           // Guarded by mu_.
 
   // Re-indexes a host from its state with its reservations added. Needs mu_.
   void Reindex(const std::string& host_id);

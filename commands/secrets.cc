@@ -1,14 +1,15 @@
 #include "commands/secrets.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "common/sha256.h"
 
@@ -56,8 +57,8 @@ Result<DataKey> FileDataKeyStore::KeyFor(const std::string& tenant) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot create data key " + path);
   const std::string key = RandomBytes(kKeyBytes);
-  bool written = write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
-                 fsync(fd) == 0;
+  bool written =
+      write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && fsync(fd) == 0;
   close(fd);
   if (!written) return Status::IoError("cannot write data key " + path);
   loaded_[key_id] = key;
@@ -97,9 +98,10 @@ Result<std::string> Seal(const DataKey& key, const std::string& plaintext,
   auto* data = reinterpret_cast<unsigned char*>(out.data());
   CipherContext ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int length = 0;
-  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                                      reinterpret_cast<const unsigned char*>(key.key.data()),
-                                      reinterpret_cast<const unsigned char*>(nonce.data())) == 1 &&
+  bool ok = ctx &&
+            EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                               reinterpret_cast<const unsigned char*>(key.key.data()),
+                               reinterpret_cast<const unsigned char*>(nonce.data())) == 1 &&
             EVP_EncryptUpdate(ctx.get(), nullptr, &length,
                               reinterpret_cast<const unsigned char*>(context.data()),
                               static_cast<int>(context.size())) == 1 &&
@@ -123,17 +125,18 @@ Result<std::string> Unseal(const DataKey& key, const std::string& sealed,
   CipherContext ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   int length = 0;
   std::string tag = sealed.substr(kNonceBytes + body);
-  bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                                      reinterpret_cast<const unsigned char*>(key.key.data()),
-                                      in) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), nullptr, &length,
-                              reinterpret_cast<const unsigned char*>(context.data()),
-                              static_cast<int>(context.size())) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plaintext.data()),
-                              &length, in + kNonceBytes, static_cast<int>(body)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) == 1 &&
-            EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plaintext.data()) +
-                                               length, &length) == 1;
+  bool ok =
+      ctx &&
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                         reinterpret_cast<const unsigned char*>(key.key.data()), in) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &length,
+                        reinterpret_cast<const unsigned char*>(context.data()),
+                        static_cast<int>(context.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plaintext.data()), &length,
+                        in + kNonceBytes, static_cast<int>(body)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plaintext.data()) + length,
+                          &length) == 1;
   if (!ok) return Status::Corruption("sealed secret does not open with this key and context");
   return plaintext;
 }

@@ -82,5 +82,43 @@ TEST_F(EnvironmentApiTest, BadSpecsAreRefusedWithTheFieldNamed) {
   EXPECT_EQ(LogPosition(), before);
 }
 
+TEST_F(EnvironmentApiTest, AccessInfoShowsHowToLogInWithThePassword) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-access-1")).status, 201);
+  ASSERT_EQ(Post("/api/environments", EnvForm("env-access-1", 1)).status, 201);
+  Reply access = Get("/api/environments/env-access-1/access");
+  ASSERT_EQ(access.status, 200) << access.raw;
+  const auto& data = access.body["data"];
+  EXPECT_EQ(data["ssh_host"], "10.0.0.7");
+  EXPECT_GT(data["ssh_port"].get<int>(), 0);
+  EXPECT_FALSE(data["username"].get<std::string>().empty());
+  // The operator on loopback is an admin until authentication lands.
+  EXPECT_EQ(data["password"].get<std::string>().size(), 20u);
+  EXPECT_NE(data["ssh_command"].get<std::string>().find("ssh -p "), std::string::npos);
+  // The same password on every read: it is stored sealed, not regenerated.
+  EXPECT_EQ(Get("/api/environments/env-access-1/access").body["data"]["password"],
+            data["password"]);
+  // Never in the read model.
+  Reply detail = Get("/api/environments/env-access-1", LogPosition());
+  EXPECT_EQ(detail.raw.find(data["password"].get<std::string>()), std::string::npos);
+  EXPECT_EQ(Get("/api/environments/env-nope/access").status, 404);
+}
+
+TEST_F(EnvironmentApiTest, RestartNeedsARunningEnvironmentAndReportsMoveTheLifecycle) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-restart-1")).status, 201);
+  ASSERT_EQ(Post("/api/environments", EnvForm("env-restart-1", 1)).status, 201);
+  Reply early = Post("/api/environments/env-restart-1/restart", nlohmann::json::object());
+  EXPECT_EQ(early.status, 409) << early.raw;
+
+  const std::string report = "/internal/environments/env-restart-1/status";
+  EXPECT_EQ(Post(report, {{"status", "sleeping"}}).status, 400);
+  EXPECT_EQ(Post(report, {{"status", "starting"}}).status, 200);
+  ASSERT_EQ(Post(report, {{"status", "running"}, {"reason", "container up"}}).status, 200);
+  Reply restarted = Post("/api/environments/env-restart-1/restart", nlohmann::json::object());
+  ASSERT_EQ(restarted.status, 200) << restarted.raw;
+  Reply detail =
+      Get("/api/environments/env-restart-1", restarted.body["data"]["position"].get<uint64_t>());
+  EXPECT_EQ(detail.body["data"]["status"], "running");
+}
+
 }  // namespace
 }  // namespace remotegpu::api

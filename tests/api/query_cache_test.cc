@@ -95,8 +95,9 @@ TEST_F(QueryCacheTest, KeepsOnly200And404) {
 }
 
 TEST_F(QueryCacheTest, AnAnswerWithoutTheEnvelopesTraceIdIsNotKept) {
-  cache_.Compute(Get("/text", "t1"),
-                 [](const HttpRequest&) { return HttpResponse{200, "text/plain", "hello", {}}; });
+  cache_.Compute(Get("/text", "t1"), [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "hello", {}};
+  });
   EXPECT_FALSE(cache_.Lookup(Get("/text", "t2")));
 }
 
