@@ -96,15 +96,6 @@ Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* 
   return Status::Ok();
 }
 
-json PlacementJson(const domain::Placement& placement) {
-  json ports = json::array();
-  for (const auto& port : placement.ports()) {
-    ports.push_back({{"service", domain::Name(port.service())}, {"port", port.port()}});
-  }
-  return {
-      {"host_id", placement.host_id()}, {"gpu_indexes", placement.gpu_indexes()}, {"ports", ports}};
-}
-
 HttpResponse Moved(const HttpRequest& request, const Result<commands::CommandResult>& done) {
   if (!done.ok()) return StatusResponse(request, done.status());
   return OkResponse(request,
@@ -188,12 +179,8 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
   router.Add("POST", "/api/environments/:id/stop",
              "Stop an environment, releasing its GPUs and ports",
              [&api](const HttpRequest& request) {
-               const std::string& id = request.params.at("id");
-               auto stopping = api.environments->ChangeStatus(id, domain::STOPPING,
-                                                              "stop requested", MetaFor(request));
-               if (!stopping.ok()) return StatusResponse(request, stopping.status());
-               return Moved(request, api.environments->ChangeStatus(id, domain::STOPPED, "stopped",
-                                                                    MetaFor(request)));
+               return Moved(request, api.environments->Release(request.params.at("id"), "",
+                                                               "stop requested", MetaFor(request)));
              });
 
   // What a host agent reports about the runtime (issue: host agent): the

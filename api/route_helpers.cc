@@ -1,6 +1,8 @@
 #include "api/route_helpers.h"
 
 #include "api/read_store.h"
+#include "domain/environment.h"
+#include "domain/host.h"
 
 namespace remotegpu::api {
 Caller CallerOf(const HttpRequest&) { return {"anonymous", true}; }
@@ -65,6 +67,16 @@ HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
   });
   if (!read.ok()) return StatusResponse(request, read);
   return OkRawResponse(request, page);
+}
+
+nlohmann::json PlacementJson(const domain::Placement& placement) {
+  using nlohmann::json;
+  json ports = json::array();
+  for (const auto& port : placement.ports()) {
+    ports.push_back({{"service", domain::Name(port.service())}, {"port", port.port()}});
+  }
+  return {
+      {"host_id", placement.host_id()}, {"gpu_indexes", placement.gpu_indexes()}, {"ports", ports}};
 }
 
 HttpResponse OkRawResponse(const HttpRequest& request, const std::string& data_json) {

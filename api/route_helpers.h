@@ -14,6 +14,10 @@
 #include "commands/aggregate.h"
 #include "projections/projection_runner.h"
 
+namespace remotegpu::domain {
+class Placement;
+}
+
 namespace remotegpu::api {
 
 // Who is calling. Until authentication lands, every caller is the one
@@ -61,6 +65,9 @@ std::vector<std::pair<std::string, std::string>> EqualsFromQuery(
 // one page of the query in the envelope (or the error).
 HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
                        const projections::ProjectionRunner& projection, const ListQuery& query);
+
+// {host_id, gpu_indexes, ports: [{service, port}]}.
+nlohmann::json PlacementJson(const domain::Placement& placement);
 
 // The envelope around `data_json`, JSON text already rendered (by ListPage
 // or by PostgreSQL), without parsing it again.

@@ -16,6 +16,7 @@
 #include "api/http_server.h"
 #include "api/lease_routes.h"
 #include "api/query_cache.h"
+#include "api/scheduler_routes.h"
 #include "commands/environment_service.h"
 #include "commands/host_service.h"
 #include "commands/process_managers.h"
@@ -138,6 +139,11 @@ int RunServe(const ServeConfig& config) {
   AddEnvironmentRoutes(router, environment_api);
   LeaseApi lease_api{&leases, &reads, &ids, runners[projections::kLeases].get()};
   AddLeaseRoutes(router, lease_api);
+  commands::PolicyService policies(**store, SystemClock::Instance(), index);
+  SchedulerApi scheduler_api{
+      &environments,   &policies, &index, &reads, runners[projections::kCmdb].get(),
+      cmdb_cache.get()};
+  AddSchedulerRoutes(router, scheduler_api);
   const std::string openapi = router.OpenApiJson("RemoteGPU API", "0.1.0");
   router.Add("GET", "/api/openapi.json", "This document",
              [&openapi](const HttpRequest&) {

@@ -41,15 +41,43 @@ Result<PlacementResult> EnvironmentService::Create(const std::string& env_id,
 }
 
 Result<PlacementResult> EnvironmentService::Start(const std::string& env_id,
-                                                  const CommandMeta& meta) {
+                                                  const CommandMeta& meta,
+                                                  const std::string& on_host) {
   auto loaded = environments_.Load(env_id);
   if (!loaded.ok()) return loaded.status();
   if (loaded->version == 0) return Status::NotFound(env_id + " does not exist");
   if (!domain::CanMove(loaded->state.status, domain::SCHEDULED)) {
-    return Status::FailedPrecondition(std::string("cannot start an environment that is ") +
+    return Status::FailedPrecondition(std::string("cannot place an environment that is ") +
                                       domain::Name(loaded->state.status));
   }
-  return PlaceAndAppend(env_id, loaded->state, loaded->version, {}, meta);
+  domain::EnvironmentState env = loaded->state;
+  if (!on_host.empty()) {
+    const std::string& wanted = env.spec.constraints().host_id();
+    if (!wanted.empty() && wanted != on_host) {
+      return Status::FailedPrecondition(env_id + " is constrained to " + wanted);
+    }
+    // Only this placement's request: the recorded spec keeps its constraints.
+    env.spec.mutable_constraints()->set_host_id(on_host);
+  }
+  return PlaceAndAppend(env_id, env, loaded->version, {}, meta);
+}
+
+Result<CommandResult> EnvironmentService::Release(const std::string& env_id,
+                                                  const std::string& host_id,
+                                                  const std::string& reason,
+                                                  const CommandMeta& meta) {
+  auto loaded = environments_.Load(env_id);
+  if (!loaded.ok()) return loaded.status();
+  if (loaded->version == 0) return Status::NotFound(env_id + " does not exist");
+  const domain::EnvironmentState& env = loaded->state;
+  if (!env.placed) return Status::FailedPrecondition(env_id + " holds no resources");
+  if (!host_id.empty() && env.placement.host_id() != host_id) {
+    return Status::FailedPrecondition(env_id + " is placed on " + env.placement.host_id() +
+                                      ", not " + host_id);
+  }
+  auto stopping = ChangeStatus(env_id, domain::STOPPING, reason, meta);
+  if (!stopping.ok()) return stopping.status();
+  return ChangeStatus(env_id, domain::STOPPED, reason, meta);
 }
 
 Result<PlacementResult> EnvironmentService::PlaceAndAppend(

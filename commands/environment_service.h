@@ -56,8 +56,16 @@ class EnvironmentService {
   Result<PlacementResult> Create(const std::string& env_id, const domain::EnvironmentSpec& spec,
                                  const CommandMeta& meta);
 
-  // Places a stopped or failed environment again.
-  Result<PlacementResult> Start(const std::string& env_id, const CommandMeta& meta);
+  // Places a stopped, failed or never placed environment (again); on
+  // `on_host` only, when given (the CMDB's allocate).
+  Result<PlacementResult> Start(const std::string& env_id, const CommandMeta& meta,
+                                const std::string& on_host = "");
+
+  // Gives back the placement of `env_id` (stopping, then stopped), checking
+  // that it is on `host_id` when given: FailedPrecondition when it is not
+  // placed there.
+  Result<CommandResult> Release(const std::string& env_id, const std::string& host_id,
+                                const std::string& reason, const CommandMeta& meta);
 
   // Moves the lifecycle (starting, running, stopping, stopped, restarting,
   // failed, deleted); stopped, failed and deleted release the placement on

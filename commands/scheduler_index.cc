@@ -4,13 +4,64 @@
 
 namespace remotegpu::commands {
 
-SchedulerIndex::SchedulerIndex(uint64_t random_seed) : random_(random_seed) {}
+SchedulerIndex::SchedulerIndex(uint64_t random_seed) : random_(random_seed) {
+  for (const auto& id : domain::PolicyIds()) policies_[id] = {*domain::DefaultPolicy(id), 0};
+  UsePolicies();
+}
+
+void SchedulerIndex::UsePolicies() {
+  std::map<std::string, domain::PolicyState> states;
+  for (const auto& [id, entry] : policies_) states[id] = entry.first;
+  index_.set_default_strategy(domain::EffectiveStrategy(states));
+}
+
+Status SchedulerIndex::ApplyPolicyEvent(const eventstore::RecordedEvent& recorded) {
+  const std::string id = recorded.stream_id.substr(domain::PolicyStreamId("").size());
+  auto it = policies_.find(id);
+  if (it == policies_.end()) return Status::Ok();  // Not a policy this build knows.
+  auto& [state, version] = it->second;
+  if (recorded.stream_version <= version) return Status::Ok();
+  domain::PolicyEvent event;
+  if (!event.ParseFromString(recorded.data.payload)) {
+    return Status::Corruption("scheduler index: event at position " +
+                              std::to_string(recorded.global_position) + " does not parse");
+  }
+  domain::Apply(state, event);
+  version = recorded.stream_version;
+  UsePolicies();
+  return Status::Ok();
+}
+
+void SchedulerIndex::ApplyPolicyState(const std::string& id, uint64_t version,
+                                      const domain::PolicyState& state) {
+  std::lock_guard lock(mu_);
+  auto it = policies_.find(id);
+  if (it == policies_.end() || version <= it->second.second) return;
+  it->second = {state, version};
+  UsePolicies();
+}
+
+std::vector<SchedulerIndex::PolicyView> SchedulerIndex::Policies() {
+  std::lock_guard lock(mu_);
+  std::map<std::string, domain::PolicyState> states;
+  for (const auto& [id, entry] : policies_) states[id] = entry.first;
+  const domain::SchedulingStrategy effective = domain::EffectiveStrategy(states);
+  std::vector<PolicyView> out;
+  for (const auto& id : domain::PolicyIds()) {
+    const auto& [state, version] = policies_.at(id);
+    out.push_back({id, state.policy, version, state.policy.strategy() == effective});
+  }
+  return out;
+}
 
 SchedulerIndex::~SchedulerIndex() { Stop(); }
 
 Status SchedulerIndex::Apply(const eventstore::RecordedEvent& recorded) {
   std::lock_guard lock(mu_);
   position_ = std::max(position_, recorded.global_position);
+  if (recorded.stream_id.starts_with(domain::PolicyStreamId(""))) {
+    return ApplyPolicyEvent(recorded);
+  }
   if (!recorded.stream_id.starts_with("host-")) return Status::Ok();
   auto& [state, version] = hosts_[recorded.stream_id];
   if (recorded.stream_version <= version) return Status::Ok();  // A handler got here first.

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "domain/scheduler.h"
+#include "domain/scheduling_policy.h"
 #include "eventstore/event_store.h"
 
 namespace remotegpu::commands {
@@ -58,6 +60,18 @@ class SchedulerIndex {
   void Release(uint64_t reservation);
   void SetDefaultStrategy(domain::SchedulingStrategy strategy);
 
+  // The scheduling policies as the log has them (events of "policy-*"
+  // streams), which set the default strategy (domain::EffectiveStrategy).
+  struct PolicyView {
+    std::string id;
+    domain::SchedulingPolicy policy;
+    uint64_t version = 0;  // 0: never changed, the built-in default.
+    bool effective = false;
+  };
+  std::vector<PolicyView> Policies();
+  // What a policy command just committed, before Follow gets there.
+  void ApplyPolicyState(const std::string& id, uint64_t version, const domain::PolicyState& state);
+
   // Host ids, and a copy of one host's state, for process managers.
   std::vector<std::string> HostIds();
   std::optional<domain::HostState> HostState(const std::string& host_id);
@@ -72,6 +86,10 @@ class SchedulerIndex {
       hosts_;               // Guarded by mu_.
   std::mt19937_64 random_;  // Guarded by mu_.
   uint64_t position_ = 0;   // Guarded by mu_.
+  // Policy id -> (state, version); every built-in id. Guarded by mu_.
+  std::map<std::string, std::pair<domain::PolicyState, uint64_t>> policies_;
+  Status ApplyPolicyEvent(const eventstore::RecordedEvent& recorded);  // Needs mu_.
+  void UsePolicies();                                                  // Needs mu_.
   struct Reservation {
     std::string host_id;
     std::vector<uint32_t> gpus;

@@ -4,6 +4,7 @@
 #include "domain/environment.h"
 #include "domain/host.h"
 #include "domain/lease.h"
+#include "domain/scheduling_policy.h"
 
 namespace remotegpu::commands {
 
@@ -22,6 +23,12 @@ struct EnvironmentTraits {
 struct LeaseTraits {
   using State = domain::LeaseState;
   using Event = domain::LeaseEvent;
+  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
+};
+
+struct PolicyTraits {
+  using State = domain::PolicyState;
+  using Event = domain::PolicyEvent;
   static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
 };
 

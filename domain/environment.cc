@@ -53,15 +53,24 @@ Status ValidateEnvironmentName(const std::string& name) {
 bool CanMove(EnvironmentStatus from, EnvironmentStatus to) {
   if (to == DELETED) return from != DELETED && from != ENVIRONMENT_STATUS_UNSPECIFIED;
   switch (from) {
-    case CREATING: return to == SCHEDULED || to == FAILED;
-    case SCHEDULED: return to == STARTING || to == STOPPING || to == FAILED;
-    case STARTING: return to == RUNNING || to == STOPPING || to == FAILED;
-    case RUNNING: return to == STOPPING || to == RESTARTING || to == FAILED;
-    case RESTARTING: return to == RUNNING || to == FAILED;
-    case STOPPING: return to == STOPPED || to == FAILED;
-    case STOPPED: return to == SCHEDULED;
-    case FAILED: return to == SCHEDULED || to == STOPPED;
-    default: return false;
+    case CREATING:
+      return to == SCHEDULED || to == FAILED;
+    case SCHEDULED:
+      return to == STARTING || to == STOPPING || to == FAILED;
+    case STARTING:
+      return to == RUNNING || to == STOPPING || to == FAILED;
+    case RUNNING:
+      return to == STOPPING || to == RESTARTING || to == FAILED;
+    case RESTARTING:
+      return to == RUNNING || to == FAILED;
+    case STOPPING:
+      return to == STOPPED || to == FAILED;
+    case STOPPED:
+      return to == SCHEDULED;
+    case FAILED:
+      return to == SCHEDULED || to == STOPPED;
+    default:
+      return false;
   }
 }
 
@@ -121,10 +130,9 @@ Result<std::vector<EnvironmentEvent>> Decide(const EnvironmentState& state,
         return Status::InvalidArgument("placement needs a host and an allocation id");
       }
       if (static_cast<uint32_t>(record.placement().gpu_indexes_size()) != state.spec.gpu_count()) {
-        return Status::InvalidArgument("placement holds " +
-                                       std::to_string(record.placement().gpu_indexes_size()) +
-                                       " GPUs, the environment needs " +
-                                       std::to_string(state.spec.gpu_count()));
+        return Status::InvalidArgument(
+            "placement holds " + std::to_string(record.placement().gpu_indexes_size()) +
+            " GPUs, the environment needs " + std::to_string(state.spec.gpu_count()));
       }
       Events events(1);
       auto* scheduled = events[0].mutable_scheduled();
@@ -137,7 +145,8 @@ Result<std::vector<EnvironmentEvent>> Decide(const EnvironmentState& state,
     case EnvironmentCommand::kRecordFailure: {
       if (state.status != CREATING && state.status != STOPPED && state.status != FAILED) {
         return Status::FailedPrecondition(std::string("no placement is pending for an environment "
-                                                      "that is ") + Name(state.status));
+                                                      "that is ") +
+                                          Name(state.status));
       }
       Events events(1);
       auto* failed = events[0].mutable_scheduling_failed();
@@ -181,16 +190,26 @@ Result<std::vector<EnvironmentEvent>> Decide(const EnvironmentState& state,
 
 const char* Name(EnvironmentStatus status) {
   switch (status) {
-    case CREATING: return "creating";
-    case SCHEDULED: return "scheduled";
-    case STARTING: return "starting";
-    case RUNNING: return "running";
-    case STOPPING: return "stopping";
-    case STOPPED: return "stopped";
-    case RESTARTING: return "restarting";
-    case FAILED: return "failed";
-    case DELETED: return "deleted";
-    default: return "unspecified";
+    case CREATING:
+      return "creating";
+    case SCHEDULED:
+      return "scheduled";
+    case STARTING:
+      return "starting";
+    case RUNNING:
+      return "running";
+    case STOPPING:
+      return "stopping";
+    case STOPPED:
+      return "stopped";
+    case RESTARTING:
+      return "restarting";
+    case FAILED:
+      return "failed";
+    case DELETED:
+      return "deleted";
+    default:
+      return "unspecified";
   }
 }
 

@@ -2,10 +2,10 @@
 // change log's old and new values.
 #pragma once
 
-#include <google/protobuf/message.h>
-
 #include <string>
 #include <vector>
+
+#include <google/protobuf/message.h>
 
 #include "domain/proto/host.pb.h"
 

@@ -37,8 +37,9 @@ Status ValidateSpec(const HostSpec& spec) {
   for (const auto& range : spec.port_ranges()) {
     if (range.service() == PORT_SERVICE_UNSPECIFIED || range.first() == 0 ||
         range.last() < range.first() || range.last() > 65535) {
-      return Status::InvalidArgument("spec.port_ranges: a range needs a service and 1 <= first "
-                                     "<= last <= 65535");
+      return Status::InvalidArgument(
+          "spec.port_ranges: a range needs a service and 1 <= first "
+          "<= last <= 65535");
     }
   }
   return Status::Ok();
@@ -80,7 +81,8 @@ Result<Events> Register(const HostState& state, const RegisterHost& command,
   }
   registered->set_source(command.source() == REGISTRATION_SOURCE_UNSPECIFIED ? MANUAL
                                                                              : command.source());
-  for (const auto& gpu : command.gpus()) *events.emplace_back().mutable_gpu_added()->mutable_gpu() = gpu;
+  for (const auto& gpu : command.gpus())
+    *events.emplace_back().mutable_gpu_added()->mutable_gpu() = gpu;
   return events;
 }
 
@@ -102,7 +104,8 @@ Result<Events> ReportGpuList(const HostState& state, const ReportGpus& command) 
     for (auto& change : changes) *changed->add_changes() = std::move(change);
   }
   for (const auto& [index, gpu] : state.gpus) {
-    if (!reported.contains(index)) *events.emplace_back().mutable_gpu_removed()->mutable_gpu() = gpu;
+    if (!reported.contains(index))
+      *events.emplace_back().mutable_gpu_removed()->mutable_gpu() = gpu;
   }
   return events;
 }
@@ -110,8 +113,9 @@ Result<Events> ReportGpuList(const HostState& state, const ReportGpus& command) 
 Result<Events> ChangeStatus(const HostState& state, const ChangeOperationalStatus& command) {
   const OperationalStatus to = command.to();
   if (to == OPERATIONAL_STATUS_UNSPECIFIED || !OperationalStatus_IsValid(to)) {
-    return Status::InvalidArgument("to must be one of available, maintenance, faulty, retired, "
-                                   "reserved");
+    return Status::InvalidArgument(
+        "to must be one of available, maintenance, faulty, retired, "
+        "reserved");
   }
   if (command.reason().empty()) return Status::InvalidArgument("reason is required");
   if (state.status == to) {
@@ -128,9 +132,9 @@ Result<Events> ChangeStatus(const HostState& state, const ChangeOperationalStatu
   }
   const bool has_allocations = !state.allocations.empty();
   if ((to == MAINTENANCE || to == RETIRED) && has_allocations && !command.drain()) {
-    return Status::FailedPrecondition(
-        std::to_string(state.allocations.size()) + " allocation(s) still on this host; release "
-        "them first or send drain=true to accept them");
+    return Status::FailedPrecondition(std::to_string(state.allocations.size()) +
+                                      " allocation(s) still on this host; release "
+                                      "them first or send drain=true to accept them");
   }
   if (to == RESERVED && command.reserved_for().empty()) {
     return Status::InvalidArgument("reserved_for is required to reserve a host");
@@ -185,8 +189,8 @@ Result<Events> EvaluateHealth(const HostState& state, const ReportHealth& report
 }
 
 // The lowest free ports of each requested service.
-Result<std::vector<PortBinding>> PickPorts(const HostState& state,
-                                           const google::protobuf::RepeatedPtrField<PortRequest>& requests) {
+Result<std::vector<PortBinding>> PickPorts(
+    const HostState& state, const google::protobuf::RepeatedPtrField<PortRequest>& requests) {
   std::vector<PortBinding> picked;
   std::set<uint32_t> taken;
   const auto ranges = EffectivePortRanges(state.spec);
@@ -207,9 +211,9 @@ Result<std::vector<PortBinding>> PickPorts(const HostState& state,
       ++found;
     }
     if (found < request.count()) {
-      return Status::ResourceExhausted(
-          std::string("no free ") + Name(request.service()) + " port on this host (" +
-          std::to_string(range->first()) + "-" + std::to_string(range->last()) + " all bound)");
+      return Status::ResourceExhausted(std::string("no free ") + Name(request.service()) +
+                                       " port on this host (" + std::to_string(range->first()) +
+                                       "-" + std::to_string(range->last()) + " all bound)");
     }
   }
   return picked;
@@ -371,9 +375,13 @@ void Apply(HostState& state, const HostEvent& event) {
     case HostEvent::kAllocated: {
       const auto& a = event.allocated();
       HostAllocation& allocation = state.allocations[a.allocation_id()];
-      allocation = {a.allocation_id(), a.holder(), a.cpu_cores(), a.memory_mb(),
+      allocation = {a.allocation_id(),
+                    a.holder(),
+                    a.cpu_cores(),
+                    a.memory_mb(),
                     {a.gpu_indexes().begin(), a.gpu_indexes().end()},
-                    {a.ports().begin(), a.ports().end()}, a.whole_machine()};
+                    {a.ports().begin(), a.ports().end()},
+                    a.whole_machine()};
       state.cpu_allocated += a.cpu_cores();
       state.memory_allocated += a.memory_mb();
       for (uint32_t index : a.gpu_indexes()) state.gpu_holders[index] = a.allocation_id();
@@ -474,31 +482,46 @@ Result<std::vector<HostEvent>> Decide(const HostState& state, const HostCommand&
 
 const char* Name(OperationalStatus status) {
   switch (status) {
-    case AVAILABLE: return "available";
-    case MAINTENANCE: return "maintenance";
-    case FAULTY: return "faulty";
-    case RETIRED: return "retired";
-    case RESERVED: return "reserved";
-    default: return "unspecified";
+    case AVAILABLE:
+      return "available";
+    case MAINTENANCE:
+      return "maintenance";
+    case FAULTY:
+      return "faulty";
+    case RETIRED:
+      return "retired";
+    case RESERVED:
+      return "reserved";
+    default:
+      return "unspecified";
   }
 }
 
 const char* Name(HealthStatus status) {
   switch (status) {
-    case HEALTHY: return "healthy";
-    case DEGRADED: return "degraded";
-    case UNHEALTHY: return "unhealthy";
-    default: return "unspecified";
+    case HEALTHY:
+      return "healthy";
+    case DEGRADED:
+      return "degraded";
+    case UNHEALTHY:
+      return "unhealthy";
+    default:
+      return "unspecified";
   }
 }
 
 const char* Name(PortService service) {
   switch (service) {
-    case SSH: return "SSH";
-    case RDP: return "RDP";
-    case JUPYTER: return "Jupyter";
-    case CUSTOM: return "custom";
-    default: return "unspecified";
+    case SSH:
+      return "SSH";
+    case RDP:
+      return "RDP";
+    case JUPYTER:
+      return "Jupyter";
+    case CUSTOM:
+      return "custom";
+    default:
+      return "unspecified";
   }
 }
 

@@ -36,15 +36,24 @@ void Apply(LeaseState& state, const LeaseEvent& event) {
       state.expires_at_us = created.expires_at_us();
       break;
     }
-    case LeaseEvent::kActivated: state.status = ACTIVE; break;
+    case LeaseEvent::kActivated:
+      state.status = ACTIVE;
+      break;
     case LeaseEvent::kExtended:
       state.expires_at_us = event.extended().new_expires_at_us();
       if (state.status == EXPIRING) state.status = ACTIVE;
       break;
-    case LeaseEvent::kExpiring: state.status = EXPIRING; break;
-    case LeaseEvent::kExpired: state.status = EXPIRED; break;
-    case LeaseEvent::kReclaimed: state.status = RECLAIMED; break;
-    case LeaseEvent::EVENT_NOT_SET: break;
+    case LeaseEvent::kExpiring:
+      state.status = EXPIRING;
+      break;
+    case LeaseEvent::kExpired:
+      state.status = EXPIRED;
+      break;
+    case LeaseEvent::kReclaimed:
+      state.status = RECLAIMED;
+      break;
+    case LeaseEvent::EVENT_NOT_SET:
+      break;
   }
 }
 
@@ -127,12 +136,18 @@ Result<std::vector<LeaseEvent>> Decide(const LeaseState& state, const LeaseComma
 
 const char* Name(LeaseStatus status) {
   switch (status) {
-    case PENDING: return "pending";
-    case ACTIVE: return "active";
-    case EXPIRING: return "expiring";
-    case EXPIRED: return "expired";
-    case RECLAIMED: return "reclaimed";
-    default: return "unspecified";
+    case PENDING:
+      return "pending";
+    case ACTIVE:
+      return "active";
+    case EXPIRING:
+      return "expiring";
+    case EXPIRED:
+      return "expired";
+    case RECLAIMED:
+      return "reclaimed";
+    default:
+      return "unspecified";
   }
 }
 

@@ -50,8 +50,8 @@ void CapacityIndex::Update(const std::string& host_id, const HostState& state,
   HostCapacity& capacity = hosts_[host_id];
   capacity.host_id = host_id;
   capacity.schedulable = state.registered &&
-                         (state.status == AVAILABLE || state.status == RESERVED) &&
-                         state.online && !state.isolated && !state.leased;
+                         (state.status == AVAILABLE || state.status == RESERVED) && state.online &&
+                         !state.isolated && !state.leased;
   capacity.reserved_for = state.status == RESERVED ? state.reserved_for : "";
   capacity.region = state.spec.region();
   capacity.os = state.spec.os();
@@ -281,8 +281,9 @@ Result<PlacementChoice> CapacityIndex::PlaceGpusInOrder(const PlacementRequest& 
   uint32_t checked = 0;
   const std::string& model = request.constraints.gpu_model();
   // The first host at or after `from` in one pool that fits.
-  auto first_fit_in = [&](std::set<std::string>::const_iterator from,
-                          std::set<std::string>::const_iterator to) -> std::optional<PlacementChoice> {
+  auto first_fit_in =
+      [&](std::set<std::string>::const_iterator from,
+          std::set<std::string>::const_iterator to) -> std::optional<PlacementChoice> {
     for (auto it = from; it != to; ++it) {
       const HostCapacity& host = hosts_.at(*it);
       uint32_t free = 0;
@@ -293,15 +294,16 @@ Result<PlacementChoice> CapacityIndex::PlaceGpusInOrder(const PlacementRequest& 
       }
       if (free < request.gpu_count) continue;
       ++checked;
-      if (auto gpus = Fit(host, request)) return PlacementChoice{*it, std::move(*gpus), strategy, 0};
+      if (auto gpus = Fit(host, request))
+        return PlacementChoice{*it, std::move(*gpus), strategy, 0};
     }
     return std::nullopt;
   };
   auto best_of = [&](bool after_cursor) -> std::optional<PlacementChoice> {
     std::optional<PlacementChoice> best;
     for (Pool* pool : pools) {
-      auto from = after_cursor ? pool->ordered.upper_bound(round_robin_cursor_)
-                               : pool->ordered.begin();
+      auto from =
+          after_cursor ? pool->ordered.upper_bound(round_robin_cursor_) : pool->ordered.begin();
       auto choice = first_fit_in(from, pool->ordered.end());
       if (choice && (!best || choice->host_id < best->host_id)) best = std::move(choice);
     }
@@ -350,12 +352,18 @@ Result<PlacementChoice> CapacityIndex::PlaceInOrder(const PlacementRequest& requ
 
 const char* Name(SchedulingStrategy strategy) {
   switch (strategy) {
-    case FIRST_FIT: return "first-fit";
-    case BEST_FIT: return "best-fit";
-    case LEAST_LOADED: return "least-loaded";
-    case ROUND_ROBIN: return "round-robin";
-    case RANDOM: return "random";
-    default: return "default";
+    case FIRST_FIT:
+      return "first-fit";
+    case BEST_FIT:
+      return "best-fit";
+    case LEAST_LOADED:
+      return "least-loaded";
+    case ROUND_ROBIN:
+      return "round-robin";
+    case RANDOM:
+      return "random";
+    default:
+      return "default";
   }
 }
 

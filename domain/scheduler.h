@@ -105,7 +105,7 @@ class CapacityIndex {
   struct Pool {
     std::string model;
     std::string region;
-    uint64_t max_gpu_memory_mb = 0;     // Of any GPU ever indexed here.
+    uint64_t max_gpu_memory_mb = 0;      // Of any GPU ever indexed here.
     std::map<uint32_t, Bucket> buckets;  // Free GPU count -> hosts.
     std::set<std::string> ordered;       // The same hosts, by id.
   };
@@ -114,18 +114,19 @@ class CapacityIndex {
   void Index(const HostCapacity& capacity);
   // The GPUs chosen on `capacity` for the request (empty for a CPU-only
   // request), or nullopt when the host does not fit.
-  std::optional<std::vector<uint32_t>> Fit(const HostCapacity& capacity, const PlacementRequest& request) const;
+  std::optional<std::vector<uint32_t>> Fit(const HostCapacity& capacity,
+                                           const PlacementRequest& request) const;
   // The pools a request may draw from.
   std::vector<Pool*> PoolsFor(const PlacementRequest& request);
   Result<PlacementChoice> PlaceGpus(const PlacementRequest& request, SchedulingStrategy strategy,
                                     std::mt19937_64& random);
   Result<PlacementChoice> PlaceGpusInOrder(const PlacementRequest& request,
                                            SchedulingStrategy strategy);
-  Result<PlacementChoice> PlaceInOrder(const PlacementRequest& request,
-                                       SchedulingStrategy strategy, std::mt19937_64& random);
+  Result<PlacementChoice> PlaceInOrder(const PlacementRequest& request, SchedulingStrategy strategy,
+                                       std::mt19937_64& random);
 
   std::unordered_map<std::string, HostCapacity> hosts_;
-  std::set<std::string> ordered_;                        // Every host, by id.
+  std::set<std::string> ordered_;                              // Every host, by id.
   std::map<std::pair<std::string, std::string>, Pool> pools_;  // (model, region) -> pool.
   std::string round_robin_cursor_;
   SchedulingStrategy default_strategy_ = BEST_FIT;

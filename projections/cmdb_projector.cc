@@ -150,7 +150,7 @@ void CmdbProjector::Apply(pqxx::work& tx, const std::string& schema,
       "rack, unit, owner, operational_status, usage_status, health_status, online, isolated, "
       "reserved_for, gpu_model, gpu_count, gpus_free, cpu_allocated, memory_allocated_mb, "
       "version, position, registered_at, updated_at";
-  SqlRows host_rows(tx), gpu_rows(tx), port_rows(tx);
+  SqlRows host_rows(tx), gpu_rows(tx), port_rows(tx), pool_rows(tx);
   std::string ids;
   for (const auto& host_id : touched) {
     ids += (ids.empty() ? "" : ",") + tx.quote(host_id);
@@ -194,6 +194,10 @@ void CmdbProjector::Apply(pqxx::work& tx, const std::string& schema,
       }
       gpu_rows.End();
     }
+    for (const auto& range : domain::EffectivePortRanges(h.spec)) {
+      pool_rows.Begin().Text(host_id).Text(domain::Name(range.service())).Int(range.first())
+          .Int(range.last()).End();
+    }
     for (const auto& [id, allocation] : h.allocations) {
       for (const auto& port : allocation.ports) {
         port_rows.Begin().Text(host_id).Int(port.port()).Text(domain::Name(port.service()))
@@ -204,10 +208,12 @@ void CmdbProjector::Apply(pqxx::work& tx, const std::string& schema,
   host_rows.Insert(schema + ".hosts", kHostColumns, UpsertSuffix("host_id", kHostColumns));
   tx.exec0("DELETE FROM " + schema + ".gpus WHERE host_id IN (" + ids + ")");
   tx.exec0("DELETE FROM " + schema + ".port_mappings WHERE host_id IN (" + ids + ")");
+  tx.exec0("DELETE FROM " + schema + ".port_pools WHERE host_id IN (" + ids + ")");
   gpu_rows.Insert(schema + ".gpus",
                   "host_id, gpu_index, uuid, model, memory_mb, compute_capability, nvlink_peers, "
                   "allocation_id, holder");
   port_rows.Insert(schema + ".port_mappings", "host_id, port, service, allocation_id, holder");
+  pool_rows.Insert(schema + ".port_pools", "host_id, service, first_port, last_port");
 }
 
 }  // namespace remotegpu::projections

@@ -143,6 +143,20 @@ CREATE INDEX ON {s}.leases (status, expires_at);
 CREATE INDEX ON {s}.hosts (name, host_id);
 CREATE INDEX ON {s}.environments (created_at, env_id);
 )sql",
+      // 3: each host's port pools (seed 01 module 4 port_pools). Derived
+      // from events already in the log, so the CMDB projection starts over
+      // and fills the new table on its way back to the head.
+      R"sql(
+CREATE TABLE {s}.port_pools (
+  host_id text NOT NULL,
+  service text NOT NULL,
+  first_port integer NOT NULL,
+  last_port integer NOT NULL,
+  PRIMARY KEY (host_id, service, first_port)
+);
+TRUNCATE {s}.hosts, {s}.gpus, {s}.port_mappings, {s}.change_log;
+DELETE FROM {s}.projection_checkpoints WHERE name = 'cmdb';
+)sql",
   };
   return kMigrations;
 }
