@@ -92,6 +92,59 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                            api.leases->Reclaim(request.params.at("id"), reason, MetaFor(request)));
              });
 
+  router.Add(
+      "GET", "/api/admin/machines",
+      "Machines for admins; filters gpu_model, region, status (online, offline, allocated, "
+      "unallocated), search (name)",
+      [&api](const HttpRequest& request) {
+        ListQuery query{"", {"name", "registered_at", "gpus_free", "region"}, "name", "host_id"};
+        // Each machine with the lease that holds it, if any.
+        query.from =
+            "(SELECT h.host_id, h.name, h.region, h.room, h.rack, h.gpu_model, h.gpu_count, "
+            "h.gpus_free, (SELECT max(g.memory_mb) FROM {s}.gpus g WHERE g.host_id = h.host_id) "
+            "AS gpu_memory_mb, h.cpu_cores, h.memory_mb, h.disk_gb, h.ip_address, h.public_ip, "
+            "h.ssh_port, h.os_version, h.online, h.operational_status, h.health_status, "
+            "h.usage_status, h.labels, h.registered_at, l.lease_id, l.customer_id AS allocated_to, "
+            "l.expires_at AS allocated_until, CASE WHEN l.lease_id IS NOT NULL THEN 'allocated' "
+            "ELSE 'unallocated' END AS allocation_status FROM {s}.hosts h LEFT JOIN LATERAL "
+            "(SELECT lease_id, customer_id, expires_at FROM {s}.leases l WHERE l.host_ids ? "
+            "h.host_id AND l.status IN ('pending', 'active', 'expiring') ORDER BY l.expires_at "
+            "DESC LIMIT 1) l ON true WHERE h.operational_status <> 'retired') machines";
+        const std::string status = request.Query("status", "all");
+        if (status == "online") {
+          query.conditions = " AND online";
+        } else if (status == "offline") {
+          query.conditions = " AND NOT online";
+        } else if (status == "allocated" || status == "unallocated") {
+          query.equals.emplace_back("allocation_status", status);
+        } else if (status != "all") {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                               "status must be all, online, offline, allocated or unallocated");
+        }
+        const std::string search = request.Query("search");
+        if (search.size() > 128) {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                               "search is at most 128 characters");
+        }
+        auto more = EqualsFromQuery(request, {{"gpu_model", "gpu_model"}, {"region", "region"}});
+        query.equals.insert(query.equals.end(), more.begin(), more.end());
+        if (!search.empty()) {
+          // Matched literally: LIKE's wildcards in the text are escaped.
+          std::string pattern = "%";
+          for (char c : search) {
+            if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+            pattern += c;
+          }
+          pattern += "%";
+          query.likes.emplace_back("name", pattern);
+        }
+        // Hosts and leases come from two projections: both must have
+        // reached X-Min-Position.
+        Status fresh = WaitForMinPosition(request, *api.cmdb_projection);
+        if (!fresh.ok()) return StatusResponse(request, fresh);
+        return ServeList(request, *api.reads, *api.projection, query);
+      });
+
   router.Add("GET", "/api/admin/dashboard/stats",
              "Counts by status, GPU totals, allocation rate, expiring leases",
              [&api](const HttpRequest& request) {

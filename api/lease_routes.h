@@ -15,11 +15,12 @@ struct LeaseApi {
   commands::LeaseService* leases = nullptr;
   ReadStore* reads = nullptr;
   IdGenerator* ids = nullptr;
-  const projections::ProjectionRunner* projection = nullptr;  // "leases".
+  const projections::ProjectionRunner* projection = nullptr;       // "leases".
+  const projections::ProjectionRunner* cmdb_projection = nullptr;  // Hosts, for the admin views.
 };
 
 // POST/GET /api/admin/allocations, POST /api/admin/allocations/:id/extend
-// and /reclaim, GET /api/admin/dashboard/stats.
+// and /reclaim, GET /api/admin/machines, GET /api/admin/dashboard/stats.
 void AddLeaseRoutes(Router& router, LeaseApi& api);
 
 }  // namespace remotegpu::api

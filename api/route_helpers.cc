@@ -63,7 +63,22 @@ HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
     for (const auto& [column, value] : query.equals) {
       where += " AND " + column + " = " + tx.quote(value);
     }
-    page = ListPage(tx, reads.schema() + "." + query.table, where, *paging, query.tiebreak);
+    for (const auto& [column, pattern] : query.likes) {
+      where += " AND " + column + " ILIKE " + tx.quote(pattern);
+    }
+    std::string from = reads.schema() + "." + query.table;
+    if (!query.from.empty()) {
+      from.clear();
+      for (size_t i = 0; i < query.from.size(); ++i) {
+        if (query.from.compare(i, 3, "{s}") == 0) {
+          from += reads.schema();
+          i += 2;
+        } else {
+          from += query.from[i];
+        }
+      }
+    }
+    page = ListPage(tx, from, where, *paging, query.tiebreak);
   });
   if (!read.ok()) return StatusResponse(request, read);
   return OkRawResponse(request, page);

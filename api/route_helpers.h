@@ -54,6 +54,11 @@ struct ListQuery {
   std::string conditions;
   // column = value conditions; values are quoted here.
   std::vector<std::pair<std::string, std::string>> equals;
+  // column ILIKE pattern conditions; patterns quoted here, wildcards as given.
+  std::vector<std::pair<std::string, std::string>> likes;
+  // Instead of `table`: a FROM expression, "{s}" standing for the schema
+  // ("(SELECT … FROM {s}.hosts h JOIN …) machines").
+  std::string from;
 };
 
 // The column = value pairs for those query parameters that are present:

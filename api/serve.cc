@@ -137,7 +137,8 @@ int RunServe(const ServeConfig& config) {
                                  runners[projections::kEnvironments].get(),
                                  environment_cache.get()};
   AddEnvironmentRoutes(router, environment_api);
-  LeaseApi lease_api{&leases, &reads, &ids, runners[projections::kLeases].get()};
+  LeaseApi lease_api{&leases, &reads, &ids, runners[projections::kLeases].get(),
+                     runners[projections::kCmdb].get()};
   AddLeaseRoutes(router, lease_api);
   commands::PolicyService policies(**store, SystemClock::Instance(), index);
   SchedulerApi scheduler_api{

@@ -52,5 +52,48 @@ TEST_F(LeaseApiTest, LeaseMachinesListTabsExtendReclaimAndDashboard) {
   EXPECT_TRUE(stats.body["data"]["hosts_by_status"].contains("available"));
 }
 
+TEST_F(LeaseApiTest, MachineListShowsWhoHoldsEachMachineWithTheSeedsFilters) {
+  nlohmann::json form = HostForm("host-mach-1");
+  form["name"] = "bj-5090_a";
+  form["region"] = "beijing";
+  ASSERT_EQ(Post("/api/cmdb/hosts", form).status, 201);
+  form = HostForm("host-mach-2");
+  form["name"] = "bj-5090-b";
+  form["region"] = "beijing";
+  ASSERT_EQ(Post("/api/cmdb/hosts", form).status, 201);
+  Reply leased = Post("/api/admin/allocations",
+                      {{"customer_id", "initech"}, {"host_ids", {"host-mach-1"}}, {"months", 1}});
+  ASSERT_EQ(leased.status, 201) << leased.raw;
+  const uint64_t position = leased.body["data"]["position"].get<uint64_t>();
+
+  Reply all = Get("/api/admin/machines?region=beijing&sortBy=name", position);
+  ASSERT_EQ(all.status, 200) << all.raw;
+  ASSERT_EQ(all.body["data"]["total"], 2);
+  const auto& first = all.body["data"]["list"][0];
+  EXPECT_EQ(first["host_id"], "host-mach-2");  // "bj-5090-b" < "bj-5090_a".
+  EXPECT_EQ(first["allocation_status"], "unallocated");
+  EXPECT_EQ(first["gpu_memory_mb"], 81920);
+  const auto& second = all.body["data"]["list"][1];
+  EXPECT_EQ(second["allocated_to"], "initech");
+  EXPECT_EQ(second["allocation_status"], "allocated");
+
+  auto ids = [](const Reply& reply) {
+    std::vector<std::string> out;
+    for (const auto& row : reply.body["data"]["list"]) out.push_back(row["host_id"]);
+    return out;
+  };
+  EXPECT_EQ(ids(Get("/api/admin/machines?region=beijing&status=allocated", position)),
+            std::vector<std::string>{"host-mach-1"});
+  EXPECT_EQ(ids(Get("/api/admin/machines?region=beijing&status=unallocated", position)),
+            std::vector<std::string>{"host-mach-2"});
+  // '_' is matched literally, not as LIKE's any-one-character.
+  EXPECT_EQ(ids(Get("/api/admin/machines?search=5090_", position)),
+            std::vector<std::string>{"host-mach-1"});
+  EXPECT_EQ(ids(Get("/api/admin/machines?search=BJ-5090-B", position)),
+            std::vector<std::string>{"host-mach-2"});
+  EXPECT_EQ(Get("/api/admin/machines?status=busy").status, 400);
+  EXPECT_EQ(Get("/api/admin/machines?sortBy=price").status, 400);
+}
+
 }  // namespace
 }  // namespace remotegpu::api
