@@ -8,6 +8,7 @@
 
 #include "api/query_cache.h"
 #include "api/read_store.h"
+#include "api/rebuild_job.h"
 #include "api/request_metrics.h"
 #include "api/router.h"
 #include "commands/host_service.h"
@@ -27,6 +28,7 @@ struct ApiContext {
   QueryCache* cmdb_cache = nullptr;  // Versioned by cmdb_projection; may be null.
   std::vector<const projections::ProjectionRunner*> projections;
   const RequestMetrics* requests = nullptr;  // Rendered into /metrics when set.
+  RebuildJob* rebuild = nullptr;             // Read-model rebuilds; may be null.
   // More Prometheus text for /metrics (the event store's counters).
   std::function<std::string()> store_metrics;
 };
@@ -36,7 +38,8 @@ struct ApiContext {
 void AddCmdbRoutes(Router& router, ApiContext& context);
 
 // GET /healthz (the process answers), GET /readyz (projections healthy and
-// within lag), GET /metrics (Prometheus text).
+// within lag), GET /metrics (Prometheus text), GET /api/admin/projections
+// and POST /api/admin/projections/rebuild.
 void AddHealthRoutes(Router& router, ApiContext& context);
 
 }  // namespace remotegpu::api

@@ -1,5 +1,6 @@
 #include "api/cmdb_routes.h"
 #include "api/envelope.h"
+#include "api/route_helpers.h"
 
 namespace remotegpu::api {
 namespace {
@@ -37,6 +38,35 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                return response;
              },
              {.never_blocks = true});
+
+  router.Add("GET", "/api/admin/projections",
+             "Each projection's position, lag and health, and the last read-model rebuild",
+             [&context](const HttpRequest& request) {
+               nlohmann::json list = nlohmann::json::array();
+               for (const auto* runner : context.projections) {
+                 list.push_back({{"name", runner->name()},
+                                 {"position", runner->checkpoint()},
+                                 {"lag", runner->lag()},
+                                 {"failing", runner->failing()}});
+               }
+               return OkResponse(
+                   request, {{"projections", list},
+                             {"log_position", context.store->LastPosition()},
+                             {"rebuild", context.rebuild != nullptr ? context.rebuild->Describe()
+                                                                    : nlohmann::json()}});
+             },
+             {.never_blocks = true});
+
+  router.Add("POST", "/api/admin/projections/rebuild",
+             "Replay the log into fresh read models and swap them in; queries keep answering",
+             [&context](const HttpRequest& request) {
+               if (context.rebuild == nullptr) {
+                 return ErrorResponse(request, 503, "UNAVAILABLE", "rebuilds are not enabled");
+               }
+               Status started = context.rebuild->Start(MetaFor(request).actor.id);
+               if (!started.ok()) return StatusResponse(request, started);
+               return OkResponse(request, context.rebuild->Describe(), 202);
+             });
 
   router.Add(
       "GET", "/metrics", "Prometheus metrics (text format)",

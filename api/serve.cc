@@ -58,6 +58,16 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
 
+  // The event log first: its lock makes this process the data directory's
+  // only user, so a PostgreSQL left running there by a killed server is ours.
+  auto store = eventstore::RocksDbEventStore::Open({.path = (data_dir / "events").string()});
+  if (!store.ok()) {
+    spdlog::error("cannot open the event log: {}", store.status().ToString());
+    return 1;
+  }
+  spdlog::info("event log open at {}: {} events", (data_dir / "events").string(),
+               (*store)->LastPosition());
+
   std::unique_ptr<projections::EmbeddedPostgres> embedded;
   std::string conninfo = config.pg_url;
   if (conninfo.empty()) {
@@ -69,14 +79,6 @@ int RunServe(const ServeConfig& config) {
     embedded = std::move(*started);
     conninfo = embedded->ConnectionString();
   }
-
-  auto store = eventstore::RocksDbEventStore::Open({.path = (data_dir / "events").string()});
-  if (!store.ok()) {
-    spdlog::error("cannot open the event log: {}", store.status().ToString());
-    return 1;
-  }
-  spdlog::info("event log open at {}: {} events", (data_dir / "events").string(),
-               (*store)->LastPosition());
 
   auto runners = projections::StandardProjections(
       **store, {.conninfo = conninfo,
@@ -122,7 +124,7 @@ int RunServe(const ServeConfig& config) {
   // One answer cache per projection, versioned by its checkpoint.
   auto cache_for = [&config](const projections::ProjectionRunner* runner) {
     return config.query_cache
-               ? std::make_unique<QueryCache>([runner] { return runner->checkpoint(); })
+               ? std::make_unique<QueryCache>([runner] { return runner->read_model_version(); })
                : nullptr;
   };
   auto cmdb_cache = cache_for(runners[projections::kCmdb].get());
@@ -130,6 +132,14 @@ int RunServe(const ServeConfig& config) {
   ApiContext context{store->get(),    &hosts, &reads, &ids, runners[projections::kCmdb].get(),
                      cmdb_cache.get()};
   for (const auto& runner : runners) context.projections.push_back(runner.get());
+  std::vector<projections::ProjectionRunner*> live;
+  for (const auto& runner : runners) live.push_back(runner.get());
+  RebuildJob rebuild(**store,
+                     {.conninfo = conninfo,
+                      .schema = config.schema,
+                      .linger = std::chrono::milliseconds(config.projection_linger_ms)},
+                     live);
+  context.rebuild = &rebuild;
   Router router;
   AddHealthRoutes(router, context);
   AddCmdbRoutes(router, context);

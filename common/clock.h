@@ -4,11 +4,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace remotegpu {
 
 // Microseconds since the Unix epoch, UTC.
 using UnixMicros = int64_t;
+
+// "2026-11-22T09:30:00.123456Z": RFC 3339 in UTC with microseconds; `at` >= 0.
+std::string FormatRfc3339(UnixMicros at);
 
 class Clock {
  public:

@@ -76,6 +76,16 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(EmbeddedPostgr
       "-c listen_addresses=" + std::string(pg->options_.tcp_port > 0 ? "127.0.0.1" : "''") +
       " -c unix_socket_directories=" + pg->socket_dir_;
   if (pg->options_.tcp_port > 0) server_options += " -p " + std::to_string(pg->options_.tcp_port);
+  // A server killed without stopping leaves its PostgreSQL running; the
+  // caller holds the data directory (the event log's lock), so that
+  // PostgreSQL is ours to adopt.
+  if (RunCommand({pg->options_.bin_dir + "/pg_ctl", "status", "-D", pg->cluster_dir_}, as_server)
+          .ok()) {
+    spdlog::warn("adopting the PostgreSQL left running in {} by a server that did not stop cleanly",
+                 pg->cluster_dir_);
+    pg->running_ = true;
+    return pg;
+  }
   auto started =
       RunCommand({pg->options_.bin_dir + "/pg_ctl", "start", "-w", "-t", "60", "-D",
                   pg->cluster_dir_, "-l", pg->cluster_dir_ + "/server.log", "-o", server_options},

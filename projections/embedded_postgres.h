@@ -30,7 +30,10 @@ struct EmbeddedPostgresOptions {
 class EmbeddedPostgres {
  public:
   // Initialises the cluster when new, starts it and waits until it accepts
-  // connections. IoError with PostgreSQL's own output when that fails.
+  // connections. IoError with PostgreSQL's own output when that fails. A
+  // PostgreSQL already running on the cluster (left by an owner that was
+  // killed) is adopted, and stopped like one this call started: the caller
+  // must be the directory's only user.
   static Result<std::unique_ptr<EmbeddedPostgres>> Start(EmbeddedPostgresOptions options);
 
   // Stops the server (fast shutdown) if it still runs.

@@ -4,9 +4,9 @@
 // fresh one for a rebuild) to the latest version.
 #pragma once
 
-#include <pqxx/pqxx>
-
 #include <string>
+
+#include <pqxx/pqxx>
 
 #include "common/status.h"
 

@@ -34,6 +34,7 @@ Status ProjectionRunner::Open() {
     return Status::IoError("reading checkpoint of " + name_ + ": " + e.what());
   }
   projector_->Reset();
+  ++opens_;
   return Status::Ok();
 }
 

@@ -25,9 +25,9 @@
 namespace remotegpu::projections {
 
 struct ProjectionRunnerOptions {
-  std::string conninfo;        // libpq connection string.
-  std::string schema = "rg";   // Where the read models live.
-  size_t batch_size = 1000;    // Events per transaction.
+  std::string conninfo;       // libpq connection string.
+  std::string schema = "rg";  // Where the read models live.
+  size_t batch_size = 1000;   // Events per transaction.
   // Under a steady trickle of events, how long the runner waits for more
   // before applying a partial batch: fewer, larger transactions (far less
   // PostgreSQL CPU per event) for at most this much more projection delay.
@@ -53,6 +53,11 @@ class ProjectionRunner {
   void Stop();
 
   uint64_t checkpoint() const { return checkpoint_.load(); }
+  // Grows whenever the read model may have changed: a new checkpoint, or a
+  // reopen (a rebuild swapped the schema in), for answer caches.
+  uint64_t read_model_version() const {
+    return (opens_.load() << 44) | (checkpoint_.load() & ((uint64_t{1} << 44) - 1));
+  }
   // Whether the last step failed (for /readyz); cleared by a good step.
   bool failing() const { return failing_.load(); }
   uint64_t lag() const;  // Events committed to the log but not yet projected.
@@ -68,6 +73,7 @@ class ProjectionRunner {
   const std::string name_;
   std::unique_ptr<pqxx::connection> connection_;
   std::atomic<uint64_t> checkpoint_{0};
+  std::atomic<uint64_t> opens_{0};  // Successful Open calls.
   std::atomic<bool> running_{false};
   std::atomic<bool> failing_{false};
   std::mutex subscription_mu_;

@@ -4,10 +4,10 @@
 // or not at all.
 #pragma once
 
-#include <pqxx/pqxx>
-
 #include <string>
 #include <vector>
+
+#include <pqxx/pqxx>
 
 #include "eventstore/event_store.h"
 

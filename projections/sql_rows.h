@@ -2,10 +2,10 @@
 // makes batched projection fast.
 #pragma once
 
-#include <pqxx/pqxx>
-
 #include <string>
 #include <vector>
+
+#include <pqxx/pqxx>
 
 namespace remotegpu::projections {
 

@@ -57,8 +57,7 @@ class StreamFolder {
     for (const auto& e : *earlier) {
       Event parsed;
       if (!parsed.ParseFromString(e.data.payload)) {
-        throw std::runtime_error("event " + std::to_string(e.global_position) +
-                                 " does not parse");
+        throw std::runtime_error("event " + std::to_string(e.global_position) + " does not parse");
       }
       if (entry.version == 0) entry.first_recorded_us = e.recorded_at_us;
       ApplyFn(entry.state, parsed);

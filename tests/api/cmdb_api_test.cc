@@ -1,5 +1,7 @@
 // The CMDB routes end to end: the real `remotegpu serve` (embedded
 // PostgreSQL) driven over real HTTP.
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "tests/api/api_fixture.h"
@@ -134,6 +136,32 @@ TEST_F(CmdbApiTest, StatusChangesFollowTheTableAndShowInTheChangeLog) {
   EXPECT_EQ(latest["actor"], "user:anonymous");
   EXPECT_EQ(Get("/api/cmdb/hosts/host-e2e-2", position).body["data"]["operational_status"],
             "maintenance");
+}
+
+TEST_F(CmdbApiTest, RebuildOnRequestSwapsInFreshReadModelsWhileQueriesAnswer) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-rebuild-1")).status, 201);
+  const uint64_t position = LogPosition();
+  Reply before = Get("/api/cmdb/hosts/host-rebuild-1", position);
+  ASSERT_EQ(before.status, 200);
+  Reply started = Post("/api/admin/projections/rebuild", nlohmann::json::object());
+  ASSERT_EQ(started.status, 202) << started.raw;
+  // Queries answer all along; the rebuild ends with the swap.
+  nlohmann::json rebuild;
+  for (int i = 0; i < 600; ++i) {
+    EXPECT_EQ(Get("/api/cmdb/hosts/host-rebuild-1").status, 200);
+    rebuild = Get("/api/admin/projections").body["data"]["rebuild"];
+    if (rebuild["running"] == false) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(rebuild["running"], false) << rebuild.dump();
+  EXPECT_EQ(rebuild["phase"], "done") << rebuild.dump();
+  EXPECT_EQ(rebuild["error"], "");
+  Reply after = Get("/api/cmdb/hosts/host-rebuild-1", position);
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(after.body["data"]["name"], before.body["data"]["name"]);
+  // The projections follow new commits into the rebuilt schema.
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-rebuild-2")).status, 201);
+  EXPECT_EQ(Get("/api/cmdb/hosts/host-rebuild-2", LogPosition()).status, 200);
 }
 
 }  // namespace

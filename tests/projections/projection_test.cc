@@ -8,8 +8,10 @@
 #include "projections/environment_projector.h"
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"
+#include "projections/rebuild.h"
 #include "projections/standard_projections.h"
 #include "tests/commands/service_fixture.h"
+#include "tests/projections/read_models.h"
 
 namespace remotegpu::projections {
 namespace {
@@ -82,18 +84,9 @@ class ProjectionTest : public ServiceTest {
     return tx.exec1(sql)[0].as<int64_t>();
   }
 
-  // Rows in one schema's table that the other lacks, both ways.
-  int64_t Differences(const std::string& a, const std::string& b, const std::string& table) {
-    return Count("SELECT count(*) FROM (SELECT * FROM " + a + "." + table +
-                 " EXCEPT SELECT * FROM " + b + "." + table + ") x") +
-           Count("SELECT count(*) FROM (SELECT * FROM " + b + "." + table +
-                 " EXCEPT SELECT * FROM " + a + "." + table + ") x");
-  }
-
   void ExpectSameReadModels(const std::string& a, const std::string& b) {
-    for (const char* table : {"hosts", "gpus", "port_mappings", "change_log", "environments",
-                              "scheduler_history", "leases"}) {
-      EXPECT_EQ(Differences(a, b, table), 0) << table;
+    for (const auto& [table, differences] : remotegpu::testing::ReadModelDifferences(*conn_, a, b)) {
+      EXPECT_EQ(differences, 0) << table;
     }
   }
 
@@ -257,6 +250,72 @@ TEST_F(ProjectionTest, LingeringForFullerBatchesStillAppliesEveryEvent) {
   // The last events of the scenario arrive alone: the runner must apply them
   // when the linger ends, not wait for a full batch.
   FollowScenarioAndCompare(std::chrono::milliseconds(30));
+}
+
+TEST_F(ProjectionTest, RebuildSwapsAFreshCopyInWhileQueriesKeepAnswering) {
+  auto runners = Runners(schema_, 100);
+  for (auto& runner : runners) ASSERT_TRUE(runner->Start().ok());
+  RunScenario();
+  // Damage the live read model: the rebuild must not copy it, only the log.
+  conn_ = std::make_unique<pqxx::connection>(pg_->ConnectionString());
+  {
+    pqxx::work tx(*conn_);
+    for (auto& runner : runners) {
+      while (runner->lag() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    tx.exec0("UPDATE " + schema_ + ".hosts SET name = 'damaged'");
+    tx.commit();
+  }
+
+  // A reader queries the live schema the whole time; every query answers.
+  std::atomic<bool> reading{true};
+  std::atomic<int> answered{0}, failed{0};
+  std::thread reader([&] {
+    pqxx::connection connection(pg_->ConnectionString());
+    while (reading) {
+      try {
+        pqxx::nontransaction tx(connection);
+        tx.exec1("SELECT count(*) FROM " + schema_ + ".hosts");
+        ++answered;
+      } catch (const std::exception&) {
+        ++failed;
+      }
+    }
+  });
+  std::vector<ProjectionRunner*> live;
+  std::vector<std::string> phases;
+  for (auto& runner : runners) live.push_back(runner.get());
+  const uint64_t opens_before = runners[kCmdb]->read_model_version();
+  Status rebuilt =
+      RebuildAndSwap(*store_,
+                     {.runner = {.conninfo = pg_->ConnectionString(), .schema = schema_},
+                      .batch_size = 3,  // Many batches, so progress has something to say.
+                      .progress = [&](const RebuildProgress& p) { phases.push_back(p.phase); }},
+                     live);
+  reading = false;
+  reader.join();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.ToString();
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_EQ(failed.load(), 0);
+  ASSERT_FALSE(phases.empty());
+  EXPECT_EQ(phases.back(), "done");
+  EXPECT_GT(runners[kCmdb]->read_model_version(), opens_before) << "answer caches must see it";
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + ".hosts WHERE name = 'damaged'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_namespace WHERE nspname LIKE '" + schema_ + "\\_%'"), 0)
+      << "neither the _rebuild nor the _old schema is left";
+
+  // The live runners follow new commits into the swapped-in schema.
+  RegisterHost("host-after-rebuild", 1);
+  const uint64_t target = store_->LastPosition();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (auto& runner : runners) {
+    while (runner->checkpoint() < target && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    runner->Stop();
+  }
+  ProjectAll(schema_ + "_clean", 1000);
+  ExpectSameReadModels(schema_, schema_ + "_clean");
 }
 
 }  // namespace

@@ -1,0 +1,123 @@
+#include "projections/rebuild.h"
+
+#include <chrono>
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "projections/migrations.h"
+#include "projections/standard_projections.h"
+
+namespace remotegpu::projections {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Catches every runner up to the log's head as of the call, reporting.
+Status CatchUpAll(eventstore::EventStore& store,
+                  std::vector<std::unique_ptr<ProjectionRunner>>& runners, const std::string& phase,
+                  const RebuildOptions& options) {
+  const uint64_t target = store.LastPosition();
+  const auto started = SteadyClock::now();
+  auto last_report = started;
+  uint64_t start_position = runners.front()->checkpoint();
+  for (const auto& runner : runners) start_position = std::min(start_position, runner->checkpoint());
+  auto report = [&](uint64_t position) {
+    if (!options.progress) return;
+    const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+    options.progress({phase, position, target,
+                      seconds > 0 ? static_cast<double>(position - start_position) / seconds : 0});
+  };
+  while (true) {
+    uint64_t lowest = target;
+    for (auto& runner : runners) {
+      if (runner->checkpoint() >= target) continue;
+      auto applied = runner->Step();
+      if (!applied.ok()) return applied.status();
+      lowest = std::min(lowest, runner->checkpoint());
+    }
+    if (SteadyClock::now() - last_report >= std::chrono::seconds(1)) {
+      last_report = SteadyClock::now();
+      report(lowest);
+    }
+    bool done = true;
+    for (const auto& runner : runners) done &= runner->checkpoint() >= target;
+    if (done) break;
+  }
+  report(target);
+  return Status::Ok();
+}
+
+Status Swap(const std::string& conninfo, const std::string& live, const std::string& fresh,
+            const std::string& old) {
+  try {
+    pqxx::connection connection(conninfo);
+    {
+      pqxx::work tx(connection);
+      tx.exec0("DROP SCHEMA IF EXISTS " + old + " CASCADE");
+      const bool live_exists =
+          !tx.exec_params("SELECT 1 FROM pg_namespace WHERE nspname = $1", live).empty();
+      if (live_exists) tx.exec0("ALTER SCHEMA " + live + " RENAME TO " + old);
+      tx.exec0("ALTER SCHEMA " + fresh + " RENAME TO " + live);
+      tx.commit();
+    }
+    pqxx::work drop(connection);
+    drop.exec0("DROP SCHEMA IF EXISTS " + old + " CASCADE");
+    drop.commit();
+  } catch (const std::exception& e) {
+    return Status::IoError(std::string("swapping the rebuilt read models in: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RebuildAndSwap(eventstore::EventStore& store, const RebuildOptions& options,
+                      const std::vector<ProjectionRunner*>& live) {
+  const std::string& schema = options.runner.schema;
+  RGPU_RETURN_IF_ERROR(ValidateSchemaName(schema));
+  const std::string fresh = schema + "_rebuild";
+  const std::string old = schema + "_old";
+  RGPU_RETURN_IF_ERROR(ValidateSchemaName(fresh));
+  try {
+    pqxx::connection connection(options.runner.conninfo);
+    pqxx::work tx(connection);
+    tx.exec0("DROP SCHEMA IF EXISTS " + fresh + " CASCADE");
+    tx.commit();
+  } catch (const std::exception& e) {
+    return Status::IoError(std::string("preparing the rebuild schema: ") + e.what());
+  }
+
+  ProjectionRunnerOptions fresh_options = options.runner;
+  fresh_options.schema = fresh;
+  fresh_options.batch_size = options.batch_size;
+  auto runners = StandardProjections(store, fresh_options);
+  for (auto& runner : runners) RGPU_RETURN_IF_ERROR(runner->Open());
+  RGPU_RETURN_IF_ERROR(CatchUpAll(store, runners, "replaying", options));
+
+  // The live runners pause so that nothing writes the live schema while it
+  // is renamed; queries go on.
+  for (auto* runner : live) runner->Stop();
+  Status swapped = CatchUpAll(store, runners, "catching up", options);
+  if (swapped.ok()) {
+    if (options.progress) options.progress({"swapping", store.LastPosition(), 0, 0});
+    runners.clear();  // Their connections close before the rename.
+    swapped = Swap(options.runner.conninfo, schema, fresh, old);
+  }
+  for (auto* runner : live) {
+    // Reopen on whichever schema now bears the name: the rebuilt one, or
+    // the untouched old one when something failed.
+    Status reopened = runner->Open();
+    if (reopened.ok()) reopened = runner->Start();
+    if (!reopened.ok()) {
+      spdlog::error("projection {} after the rebuild: {}", runner->name(), reopened.ToString());
+      if (swapped.ok()) swapped = reopened;
+    }
+  }
+  if (swapped.ok() && options.progress) {
+    options.progress({"done", store.LastPosition(), store.LastPosition(), 0});
+  }
+  return swapped;
+}
+
+}  // namespace remotegpu::projections
