@@ -183,7 +183,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
 
   router.Add(
       "GET", "/api/cmdb/hosts",
-      "List hosts; filters status, health, gpu_model, region, min_free_gpus",
+      "List hosts; filters status, health, gpu_model, region, label (key=value), min_free_gpus",
       [&context](const HttpRequest& request) {
         ListQuery query{
             "hosts", {"name", "registered_at", "gpus_free", "region"}, "name", "host_id"};
@@ -193,6 +193,14 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                "min_free_gpus must be a small whole number");
         }
         if (!min_free.empty()) query.conditions = " AND gpus_free >= " + min_free;
+        // label=key=value: hosts carrying that label.
+        const std::string label = request.Query("label");
+        if (!label.empty()) {
+          if (label.find('=') == std::string::npos) {
+            return ErrorResponse(request, 400, "INVALID_ARGUMENT", "label must be key=value");
+          }
+          query.compares.push_back({"labels", "?", label});
+        }
         query.equals = EqualsFromQuery(request, {{"status", "operational_status"},
                                                  {"health", "health_status"},
                                                  {"gpu_model", "gpu_model"},
@@ -226,6 +234,42 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                return OkRawResponse(request, host);
              },
              {.cache = context.cmdb_cache});
+
+  // The registration form again: the spec is replaced as a whole (the change
+  // log records each field that changed), the asset data when given, the
+  // GPU list when given (as a discovery report would). One append per part.
+  router.Add("PUT", "/api/cmdb/hosts/:id", "Edit a host's facts, asset data or GPU list",
+             [&context](const HttpRequest& request) {
+               auto body = ParseJsonObject(request);
+               if (!body.ok()) return StatusResponse(request, body.status());
+               const std::string& host_id = request.params.at("id");
+               std::string body_id;
+               domain::RegisterHost form;
+               Status read = ReadRegistration(*body, &body_id, &form);
+               if (read.ok() && !body_id.empty() && body_id != host_id) {
+                 read = Status::InvalidArgument("host_id in the body differs from the path");
+               }
+               if (!read.ok()) return StatusResponse(request, read);
+               std::vector<domain::HostCommand> commands(1);
+               *commands[0].mutable_update_spec()->mutable_spec() = form.spec();
+               if (body->contains("asset")) {
+                 *commands.emplace_back().mutable_update_asset()->mutable_asset() = form.asset();
+               }
+               if (body->contains("gpus")) {
+                 *commands.emplace_back().mutable_report_gpus()->mutable_gpus() = form.gpus();
+               }
+               uint64_t position = 0;
+               size_t events = 0;
+               for (const auto& command : commands) {
+                 auto done = context.hosts->Execute(host_id, command, MetaFor(request));
+                 if (!done.ok()) return StatusResponse(request, done.status());
+                 position = std::max(position, done->last_position);
+                 events += done->events;
+               }
+               return OkResponse(
+                   request,
+                   {{"host_id", host_id}, {"changed", events > 0}, {"position", position}});
+             });
 
   router.Add(
       "PUT", "/api/cmdb/assets/:id/status", "Change a host's operational status",

@@ -136,7 +136,7 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
             pattern += c;
           }
           pattern += "%";
-          query.likes.emplace_back("name", pattern);
+          query.compares.push_back({"name", "ILIKE", pattern});
         }
         // Hosts and leases come from two projections: both must have
         // reached X-Min-Position.

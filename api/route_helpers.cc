@@ -63,8 +63,8 @@ HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
     for (const auto& [column, value] : query.equals) {
       where += " AND " + column + " = " + tx.quote(value);
     }
-    for (const auto& [column, pattern] : query.likes) {
-      where += " AND " + column + " ILIKE " + tx.quote(pattern);
+    for (const auto& [column, op, value] : query.compares) {
+      where += " AND " + column + " " + op + " " + tx.quote(value);
     }
     std::string from = reads.schema() + "." + query.table;
     if (!query.from.empty()) {

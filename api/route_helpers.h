@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -54,8 +55,12 @@ struct ListQuery {
   std::string conditions;
   // column = value conditions; values are quoted here.
   std::vector<std::pair<std::string, std::string>> equals;
-  // column ILIKE pattern conditions; patterns quoted here, wildcards as given.
-  std::vector<std::pair<std::string, std::string>> likes;
+  // column <operator> value conditions, values quoted here:
+  // {"name", "ILIKE", "%gpu%"}, {"labels", "?", "team=vision"}.
+  struct Compare {
+    std::string column, op, value;
+  };
+  std::vector<Compare> compares;
   // Instead of `table`: a FROM expression, "{s}" standing for the schema
   // ("(SELECT … FROM {s}.hosts h JOIN …) machines").
   std::string from;

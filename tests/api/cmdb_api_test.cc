@@ -1,5 +1,6 @@
 // The CMDB routes end to end: the real `remotegpu serve` (embedded
 // PostgreSQL) driven over real HTTP.
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -136,6 +137,45 @@ TEST_F(CmdbApiTest, StatusChangesFollowTheTableAndShowInTheChangeLog) {
   EXPECT_EQ(latest["actor"], "user:anonymous");
   EXPECT_EQ(Get("/api/cmdb/hosts/host-e2e-2", position).body["data"]["operational_status"],
             "maintenance");
+}
+
+TEST_F(CmdbApiTest, EditingAHostRecordsEachChangedFieldAndLabelsFilterTheList) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-edit-1")).status, 201);
+  nlohmann::json form = HostForm("host-edit-1");
+  form.erase("gpus");
+  form["memory_mb"] = 1048576;
+  form["labels"] = {{"team", "speech"}};
+  form["asset"]["rack"] = "R13";
+  Reply edited = Call(port_, http::verb::put, "/api/cmdb/hosts/host-edit-1", form.dump());
+  ASSERT_EQ(edited.status, 200) << edited.raw;
+  EXPECT_EQ(edited.body["data"]["changed"], true);
+  const uint64_t position = edited.body["data"]["position"].get<uint64_t>();
+
+  Reply changes = Get("/api/cmdb/assets/host-edit-1/changes?pageSize=50", position);
+  std::set<std::string> fields;
+  for (const auto& change : changes.body["data"]["list"]) fields.insert(change["field"]);
+  EXPECT_TRUE(fields.count("memory_mb")) << changes.raw;
+  EXPECT_TRUE(fields.count("rack")) << changes.raw;
+
+  // The same form again changes nothing and appends nothing.
+  Reply again = Call(port_, http::verb::put, "/api/cmdb/hosts/host-edit-1", form.dump());
+  EXPECT_EQ(again.body["data"]["changed"], false);
+  EXPECT_EQ(LogPosition(), position);
+
+  form["host_id"] = "host-other";
+  EXPECT_EQ(Call(port_, http::verb::put, "/api/cmdb/hosts/host-edit-1", form.dump()).status, 400);
+  form.erase("host_id");
+  form["cpu_cores"] = "many";
+  EXPECT_EQ(Call(port_, http::verb::put, "/api/cmdb/hosts/host-edit-1", form.dump()).status, 400);
+  form["cpu_cores"] = 8;
+  EXPECT_EQ(Call(port_, http::verb::put, "/api/cmdb/hosts/host-none", form.dump()).status, 404);
+  EXPECT_EQ(LogPosition(), position);
+
+  Reply speech = Get("/api/cmdb/hosts?label=team%3Dspeech", position);
+  ASSERT_EQ(speech.status, 200) << speech.raw;
+  ASSERT_EQ(speech.body["data"]["total"], 1);
+  EXPECT_EQ(speech.body["data"]["list"][0]["host_id"], "host-edit-1");
+  EXPECT_EQ(Get("/api/cmdb/hosts?label=team").status, 400);
 }
 
 TEST_F(CmdbApiTest, RebuildOnRequestSwapsInFreshReadModelsWhileQueriesAnswer) {
