@@ -36,7 +36,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace http = api::testing_http::http;
 
-constexpr char kUsage[] = R"(Usage: remotegpu-bench-api [--quick] [--json]
+constexpr char kUsage[] = R"(Usage: remotegpu-bench-api [--quick] [--json] [-- SERVE-FLAGS]
 
 Drives `remotegpu serve` with wrk over loopback: a query mix (host list pages
 and host details) and a command mix (environment creations), 64 connections,
@@ -45,6 +45,7 @@ requests/s and p99 latency of each.
 
   --quick   shorter runs and a smaller fleet
   --json    end the output with one JSON object of the figures
+  -- ...    flags for `remotegpu serve` (--projection-linger-ms 50, --http-workers 32)
   --help    print this and exit
 )";
 
@@ -103,9 +104,11 @@ int Main(int argc, char** argv) {
   testing::TempDir dir;
 
   std::cerr << "  starting remotegpu serve\n";
-  auto server = Subprocess::Spawn({server_bin, "serve", "--data-dir", dir.Sub("data"), "--listen",
-                                   "127.0.0.1:0", "--log-format", "text"},
-                                  {.capture_stdout = true, .merge_stderr = true});
+  std::vector<std::string> serve = {server_bin, "serve",       "--data-dir",   dir.Sub("data"),
+                                    "--listen", "127.0.0.1:0", "--log-format", "text"};
+  const auto& passed_on = std::get<BenchFlags>(parsed).passed_on;
+  serve.insert(serve.end(), passed_on.begin(), passed_on.end());
+  auto server = Subprocess::Spawn(serve, {.capture_stdout = true, .merge_stderr = true});
   if (!server.ok()) Die(server.status().ToString());
   const std::string started = api::testing_process::ReadUntil(*server, "ready:");
   const uint16_t port = api::testing_process::PortFrom(started);

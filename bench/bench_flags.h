@@ -1,15 +1,19 @@
-// The command line every benchmark shares: --quick, --json, --help.
+// The command line every benchmark shares: --quick, --json, --help, and
+// "-- ARGS" handed to the program under test where there is one.
 #pragma once
 
 #include <cstring>
 #include <iostream>
+#include <string>
 #include <variant>
+#include <vector>
 
 namespace remotegpu::bench {
 
 struct BenchFlags {
-  bool quick = false;  // A short run.
-  bool json = false;   // End with one JSON object of the figures.
+  bool quick = false;                  // A short run.
+  bool json = false;                   // End with one JSON object of the figures.
+  std::vector<std::string> passed_on;  // Everything after "--", for the program under test.
 };
 
 // The flags, or the exit code when the program should stop now (after
@@ -18,6 +22,10 @@ inline std::variant<BenchFlags, int> ParseBenchFlags(int argc, char** argv, cons
                                                      const char* usage) {
   BenchFlags flags;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      flags.passed_on.assign(argv + i + 1, argv + argc);
+      break;
+    }
     if (std::strcmp(argv[i], "--quick") == 0) {
       flags.quick = true;
     } else if (std::strcmp(argv[i], "--json") == 0) {

@@ -30,9 +30,9 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "bench/bench_flags.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/embedded_postgres.h"
-#include "bench/bench_flags.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::bench {

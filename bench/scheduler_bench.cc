@@ -27,11 +27,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench/bench_flags.h"
 #include "commands/environment_service.h"
 #include "commands/host_service.h"
 #include "domain/scheduler.h"
 #include "eventstore/rocksdb_event_store.h"
-#include "bench/bench_flags.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::bench {
@@ -186,7 +186,8 @@ int Main(int argc, char** argv) {
       request.strategy = strategy;
       auto start = SteadyClock::now();
       auto choice = index.Place(request, choice_random);
-      micros.push_back(std::chrono::duration<double, std::micro>(SteadyClock::now() - start).count());
+      micros.push_back(
+          std::chrono::duration<double, std::micro>(SteadyClock::now() - start).count());
       failed += choice.ok() ? 0 : 1;
     }
     by_strategy.push_back(Summarise(micros, failed));
@@ -214,8 +215,8 @@ int Main(int argc, char** argv) {
   commands::SchedulerIndex scheduler(1);
   commands::StripedLock locks;
   commands::HostService hosts(**store, SystemClock::Instance(), scheduler, host_cache, locks);
-  commands::EnvironmentService environments(**store, SystemClock::Instance(), scheduler,
-                                            host_cache, env_cache, locks);
+  commands::EnvironmentService environments(**store, SystemClock::Instance(), scheduler, host_cache,
+                                            env_cache, locks);
   commands::CommandMeta meta{{eventstore::ActorKind::kSystem, "bench", ""}, "", "", ""};
   std::cerr << "  registering " << creation_hosts << " hosts in the durable store\n";
   {
@@ -227,7 +228,8 @@ int Main(int argc, char** argv) {
           HostState shape = MakeHost(n, r, false);
           HostCommand command;
           *command.mutable_register_()->mutable_spec() = shape.spec;
-          for (const auto& [index, gpu] : shape.gpus) *command.mutable_register_()->add_gpus() = gpu;
+          for (const auto& [index, gpu] : shape.gpus)
+            *command.mutable_register_()->add_gpus() = gpu;
           auto done = hosts.Execute("host-" + std::to_string(n), command, meta);
           if (!done.ok()) Die(done.status().ToString());
         }
@@ -256,12 +258,13 @@ int Main(int argc, char** argv) {
         auto* ssh = spec.add_ports();
         ssh->set_service(SSH);
         ssh->set_count(1);
-        auto placed = environments.Create("env-" + std::to_string(t) + "-" + std::to_string(i),
-                                          spec, meta);
+        auto placed =
+            environments.Create("env-" + std::to_string(t) + "-" + std::to_string(i), spec, meta);
         if (placed.ok()) {
           ++created;
         } else if (placed.status().code() == StatusCode::kResourceExhausted) {
-          if (no_capacity++ == 0) std::cerr << "  first refusal: " << placed.status().message() << "\n";
+          if (no_capacity++ == 0)
+            std::cerr << "  first refusal: " << placed.status().message() << "\n";
         } else {
           Die("create failed: " + placed.status().ToString());
         }
@@ -291,11 +294,12 @@ int Main(int argc, char** argv) {
   }
   std::printf("%-14s %10.1f %10.1f   (reference: best-fit scanning every host, %zu requests)\n",
               "linear scan", linear.p50, linear.p99, linear_micros.size());
-  std::printf("\nend to end: %.0f environment creations/s (%d created, %d no capacity) from %d "
-              "threads on %d hosts,\n%.1f s, every creation one durable env + host append "
-              "(%llu events), %.2f CPU cores busy\n",
-              creates_per_s, created.load(), no_capacity.load(), threads, creation_hosts, seconds,
-              static_cast<unsigned long long>(events), cpu_cores);
+  std::printf(
+      "\nend to end: %.0f environment creations/s (%d created, %d no capacity) from %d "
+      "threads on %d hosts,\n%.1f s, every creation one durable env + host append "
+      "(%llu events), %.2f CPU cores busy\n",
+      creates_per_s, created.load(), no_capacity.load(), threads, creation_hosts, seconds,
+      static_cast<unsigned long long>(events), cpu_cores);
   if (json) {
     nlohmann::json figures = {
         {"place_p50_us", worst_p50},
