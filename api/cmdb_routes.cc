@@ -177,7 +177,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
         command.mutable_register_()->set_source(domain::MANUAL);
         if (host_id.empty()) host_id = "host-" + context.ids->NewId().ToString();
         auto done = context.hosts->Execute(host_id, command, MetaFor(request));
-        if (!done.ok()) return StatusResponse(request, done.status());
+        if (!done.ok()) return RefusedResponse(request, done.status());
         return OkResponse(request, {{"host_id", host_id}, {"position", done->last_position}}, 201);
       });
 
@@ -262,7 +262,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                size_t events = 0;
                for (const auto& command : commands) {
                  auto done = context.hosts->Execute(host_id, command, MetaFor(request));
-                 if (!done.ok()) return StatusResponse(request, done.status());
+                 if (!done.ok()) return RefusedResponse(request, done.status());
                  position = std::max(position, done->last_position);
                  events += done->events;
                }
@@ -295,7 +295,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
         change->set_drain(drain);
         change->set_reserved_for(reserved_for);
         auto done = context.hosts->Execute(request.params.at("id"), command, MetaFor(request));
-        if (!done.ok()) return StatusResponse(request, done.status());
+        if (!done.ok()) return RefusedResponse(request, done.status());
         return OkResponse(request, {{"host_id", request.params.at("id")},
                                     {"operational_status", to},
                                     {"position", done->last_position}});

@@ -108,6 +108,23 @@ Result<Paging> ParsePaging(const HttpRequest& request, const std::vector<std::st
   return paging;
 }
 
+HttpResponse RefusedResponse(const HttpRequest& request, const Status& status) {
+  if (status.code() == StatusCode::kInvalidArgument) {
+    return ErrorResponse(request, 422, "UNPROCESSABLE", status.message());
+  }
+  return StatusResponse(request, status);
+}
+
+std::optional<HttpResponse> RejectNonJsonBodies(const HttpRequest& request) {
+  if (request.body.empty()) return std::nullopt;
+  std::string type = request.Header("content-type");
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (type.rfind("application/json", 0) == 0) return std::nullopt;
+  return ErrorResponse(request, 415, "UNSUPPORTED_MEDIA_TYPE",
+                       "send the body as JSON with Content-Type: application/json" +
+                           (type.empty() ? std::string() : ", not " + type));
+}
+
 Result<nlohmann::json> ParseJsonObject(const HttpRequest& request) {
   nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");

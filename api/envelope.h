@@ -4,6 +4,7 @@
 // act on. Lists are {list, total, page, pageSize}.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,15 @@ HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::st
 // NotFound 404, AlreadyExists / VersionConflict / FailedPrecondition /
 // ResourceExhausted 409, Unavailable 503, anything else 500.
 HttpResponse StatusResponse(const HttpRequest& request, const Status& status);
+
+// A command the domain refused: like StatusResponse, except that
+// InvalidArgument (a well-formed request that breaks a domain rule) is 422
+// UNPROCESSABLE rather than 400, which is kept for malformed requests
+// (syntax, types, unknown or missing fields).
+HttpResponse RefusedResponse(const HttpRequest& request, const Status& status);
+
+// Middleware: a request with a body whose Content-Type is not JSON gets 415.
+std::optional<HttpResponse> RejectNonJsonBodies(const HttpRequest& request);
 
 struct Paging {
   int page = 1;

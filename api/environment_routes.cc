@@ -97,7 +97,7 @@ Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* 
 }
 
 HttpResponse Moved(const HttpRequest& request, const Result<commands::CommandResult>& done) {
-  if (!done.ok()) return StatusResponse(request, done.status());
+  if (!done.ok()) return RefusedResponse(request, done.status());
   return OkResponse(request,
                     {{"env_id", request.params.at("id")}, {"position", done->last_position}});
 }
@@ -115,7 +115,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                if (!read.ok()) return StatusResponse(request, read);
                if (env_id.empty()) env_id = "env-" + api.ids->NewId().ToString();
                auto placed = api.environments->Create(env_id, spec, MetaFor(request));
-               if (!placed.ok()) return StatusResponse(request, placed.status());
+               if (!placed.ok()) return RefusedResponse(request, placed.status());
                return OkResponse(request,
                                  {{"env_id", env_id},
                                   {"status", "scheduled"},
@@ -168,7 +168,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
   router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again",
              [&api](const HttpRequest& request) {
                auto placed = api.environments->Start(request.params.at("id"), MetaFor(request));
-               if (!placed.ok()) return StatusResponse(request, placed.status());
+               if (!placed.ok()) return RefusedResponse(request, placed.status());
                return OkResponse(request, {{"env_id", request.params.at("id")},
                                            {"placement", PlacementJson(placed->placement)},
                                            {"position", placed->env.last_position}});
@@ -218,7 +218,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                const std::string& id = request.params.at("id");
                auto restarting = api.environments->ChangeStatus(
                    id, domain::RESTARTING, "restart requested", MetaFor(request));
-               if (!restarting.ok()) return StatusResponse(request, restarting.status());
+               if (!restarting.ok()) return RefusedResponse(request, restarting.status());
                return Moved(request, api.environments->ChangeStatus(id, domain::RUNNING,
                                                                     "restarted", MetaFor(request)));
              });
@@ -231,7 +231,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                auto access = api.environments->AccessOf(
                    request.params.at("id"),
                    [&](const std::string& owner) { return caller.admin || caller.id == owner; });
-               if (!access.ok()) return StatusResponse(request, access.status());
+               if (!access.ok()) return RefusedResponse(request, access.status());
                json data = {{"env_id", request.params.at("id")},
                             {"status", domain::Name(access->status)},
                             {"ssh_host", access->info.ssh_host()},

@@ -10,7 +10,7 @@ namespace {
 using nlohmann::json;
 
 HttpResponse Done(const HttpRequest& request, const Result<commands::CommandResult>& done) {
-  if (!done.ok()) return StatusResponse(request, done.status());
+  if (!done.ok()) return RefusedResponse(request, done.status());
   return OkResponse(request,
                     {{"lease_id", request.params.at("id")}, {"position", done->last_position}});
 }
@@ -38,7 +38,7 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                create.set_months(static_cast<uint32_t>(months));
                if (lease_id.empty()) lease_id = "lease-" + api.ids->NewId().ToString();
                auto done = api.leases->Create(lease_id, create, MetaFor(request));
-               if (!done.ok()) return StatusResponse(request, done.status());
+               if (!done.ok()) return RefusedResponse(request, done.status());
                return OkResponse(request,
                                  {{"lease_id", lease_id}, {"position", done->last_position}}, 201);
              });

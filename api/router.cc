@@ -59,6 +59,8 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
         {"404", {{"description", "Not found"}}},
         {"409", {{"description", "Conflict with the current state or no capacity"}}},
         {"413", {{"description", "Body larger than the limit"}}},
+        {"415", {{"description", "A body that is not application/json"}}},
+        {"422", {{"description", "Well-formed, but a domain rule refuses it"}}},
         {"503", {{"description", "Not ready, or X-Min-Position not reached in time"}}}};
     paths[path][method] = {
         {"summary", route.summary}, {"parameters", parameters}, {"responses", responses}};

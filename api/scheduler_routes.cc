@@ -25,7 +25,7 @@ Status ReadTarget(const HttpRequest& request, bool host_field, std::string* env_
 
 HttpResponse Placed(const HttpRequest& request, const std::string& env_id,
                     const Result<commands::PlacementResult>& placed) {
-  if (!placed.ok()) return StatusResponse(request, placed.status());
+  if (!placed.ok()) return RefusedResponse(request, placed.status());
   json data = PlacementJson(placed->placement);
   data["status"] = "success";
   data["env_id"] = env_id;
@@ -36,7 +36,7 @@ HttpResponse Placed(const HttpRequest& request, const std::string& env_id,
 
 HttpResponse Released(const HttpRequest& request, const std::string& env_id,
                       const Result<commands::CommandResult>& released) {
-  if (!released.ok()) return StatusResponse(request, released.status());
+  if (!released.ok()) return RefusedResponse(request, released.status());
   return OkResponse(
       request, {{"status", "success"}, {"env_id", env_id}, {"position", released->last_position}});
 }
@@ -180,7 +180,7 @@ void AddSchedulerRoutes(Router& router, SchedulerApi& api) {
                if (!read.ok()) return StatusResponse(request, read);
                update.set_reason(reason);
                auto done = api.policies->Update(request.params.at("id"), update, MetaFor(request));
-               if (!done.ok()) return StatusResponse(request, done.status());
+               if (!done.ok()) return RefusedResponse(request, done.status());
                for (const auto& view : api.index->Policies()) {
                  if (view.id != request.params.at("id")) continue;
                  json data = PolicyJson(view);

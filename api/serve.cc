@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/cmdb_routes.h"
+#include "api/envelope.h"
 #include "api/environment_routes.h"
 #include "api/http_server.h"
 #include "api/lease_routes.h"
@@ -141,6 +142,7 @@ int RunServe(const ServeConfig& config) {
                      live);
   context.rebuild = &rebuild;
   Router router;
+  router.Use(RejectNonJsonBodies);
   AddHealthRoutes(router, context);
   AddCmdbRoutes(router, context);
   EnvironmentApi environment_api{&environments, &reads, &ids,

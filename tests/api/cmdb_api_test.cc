@@ -178,6 +178,19 @@ TEST_F(CmdbApiTest, EditingAHostRecordsEachChangedFieldAndLabelsFilterTheList) {
   EXPECT_EQ(Get("/api/cmdb/hosts?label=team").status, 400);
 }
 
+TEST_F(CmdbApiTest, BodiesThatAreNotJsonAre415AndAppendNothing) {
+  const uint64_t before = LogPosition();
+  Reply form = Call(port_, http::verb::post, "/api/cmdb/hosts", HostForm("host-415").dump(),
+                    {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(form.status, 415) << form.raw;
+  EXPECT_EQ(form.body["code"], "UNSUPPORTED_MEDIA_TYPE");
+  Reply charset = Call(port_, http::verb::post, "/api/cmdb/hosts", HostForm("host-415").dump(),
+                       {{"Content-Type", "application/json; charset=utf-8"}});
+  EXPECT_EQ(charset.status, 201) << charset.raw;
+  EXPECT_EQ(LogPosition(), charset.body["data"]["position"].get<uint64_t>());
+  EXPECT_GT(LogPosition(), before);
+}
+
 TEST_F(CmdbApiTest, RebuildOnRequestSwapsInFreshReadModelsWhileQueriesAnswer) {
   ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-rebuild-1")).status, 201);
   const uint64_t position = LogPosition();

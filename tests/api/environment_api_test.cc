@@ -77,7 +77,8 @@ TEST_F(EnvironmentApiTest, BadSpecsAreRefusedWithTheFieldNamed) {
   form = EnvForm("env-bad", 1);
   form["name"] = "has spaces";
   Reply name = Post("/api/environments", form);
-  EXPECT_EQ(name.status, 400);
+  EXPECT_EQ(name.status, 422) << "well-formed, refused by the domain";
+  EXPECT_EQ(name.body["code"], "UNPROCESSABLE");
   EXPECT_NE(name.body["message"].get<std::string>().find("name"), std::string::npos);
   EXPECT_EQ(LogPosition(), before);
 }

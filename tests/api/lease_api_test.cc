@@ -31,7 +31,7 @@ TEST_F(LeaseApiTest, LeaseMachinesListTabsExtendReclaimAndDashboard) {
   Reply again = Post("/api/admin/allocations",
                      {{"customer_id", "globex"}, {"host_ids", {"host-lease-1"}}, {"months", 1}});
   EXPECT_EQ(again.status, 409);
-  EXPECT_EQ(Post("/api/admin/allocations", {{"customer_id", "acme"}, {"months", 1}}).status, 400);
+  EXPECT_EQ(Post("/api/admin/allocations", {{"customer_id", "acme"}, {"months", 1}}).status, 422);
 
   Reply extended = Post("/api/admin/allocations/lease-api-1/extend", {{"months", 2}});
   ASSERT_EQ(extended.status, 200) << extended.raw;
