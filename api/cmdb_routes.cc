@@ -61,6 +61,63 @@ Status ReadGpus(const json& array, domain::RegisterHost* reg) {
   return Status::Ok();
 }
 
+// The admin console's add-machine form (seed 02 §2.1.2.2): GPUs given as a
+// model, a per-card memory in GB and a count; memory and disk in GB. The
+// facts the host spec has no field for (CUDA and driver versions, CPU model,
+// SSH domain and user, container domain prefix) become labels, where the
+// agent's discovery will later confirm or correct them. No SSH password is
+// taken: a machine's own credentials are not stored here (environments get
+// generated ones, sealed per tenant).
+Status ReadMachineForm(const json& body, std::string* host_id, domain::RegisterHost* reg) {
+  JsonFields f(body);
+  RGPU_CHECK(f.OnlyAllowed({"host_id", "name", "region", "room", "gpu_model", "gpu_memory_gb",
+                            "gpu_count", "cuda_version", "driver_version", "cpu_model", "cpu_cores",
+                            "memory_gb", "disk_gb", "ip_address", "ssh_domain", "ssh_port",
+                            "container_domain_prefix", "ssh_username"}));
+  auto* spec = reg->mutable_spec();
+  std::string text, model, room;
+  int64_t gpu_memory_gb = 0, gpu_count = 0, number = 0;
+  RGPU_CHECK(f.String("host_id", host_id));
+  RGPU_CHECK(f.String("name", &text, true));
+  spec->set_name(text);
+  RGPU_CHECK(f.String("region", &text, true));
+  spec->set_region(text);
+  RGPU_CHECK(f.String("ip_address", &text, true));
+  spec->set_ip(text);
+  RGPU_CHECK(f.String("gpu_model", &model, true));
+  RGPU_CHECK(f.Integer("gpu_memory_gb", &gpu_memory_gb, 1, 4096, true));
+  RGPU_CHECK(f.Integer("gpu_count", &gpu_count, 0, 64, true));
+  RGPU_CHECK(f.Integer("cpu_cores", &number, 1, 100000, true));
+  spec->set_cpu_cores(static_cast<uint32_t>(number));
+  RGPU_CHECK(f.Integer("memory_gb", &number, 1, int64_t{1} << 30, true));
+  spec->set_memory_mb(static_cast<uint64_t>(number) * 1024);
+  number = 0;
+  RGPU_CHECK(f.Integer("disk_gb", &number, 0, int64_t{1} << 40));
+  spec->set_disk_gb(static_cast<uint64_t>(number));
+  number = 22;
+  RGPU_CHECK(f.Integer("ssh_port", &number, 1, 65535));
+  spec->set_ssh_port(static_cast<uint32_t>(number));
+  spec->set_os("linux");
+  RGPU_CHECK(f.String("room", &room));
+  reg->mutable_asset()->set_room(room);
+  for (const char* key : {"cuda_version", "driver_version", "cpu_model", "ssh_domain",
+                          "container_domain_prefix", "ssh_username"}) {
+    text.clear();
+    RGPU_CHECK(f.String(key, &text));
+    if (text.empty()) continue;
+    auto* label = spec->add_labels();
+    label->set_key(key);
+    label->set_value(text);
+  }
+  for (int64_t i = 0; i < gpu_count; ++i) {
+    auto* gpu = reg->add_gpus();
+    gpu->set_index(static_cast<uint32_t>(i));
+    gpu->set_model(model);
+    gpu->set_memory_mb(static_cast<uint64_t>(gpu_memory_gb) * 1024);
+  }
+  return Status::Ok();
+}
+
 // The register-host form: the seed's cmdb_servers columns.
 Status ReadRegistration(const json& body, std::string* host_id, domain::RegisterHost* reg) {
   JsonFields f(body);
@@ -165,21 +222,28 @@ Status ReadRegistration(const json& body, std::string* host_id, domain::Register
 }  // namespace
 
 void AddCmdbRoutes(Router& router, ApiContext& context) {
-  router.Add(
-      "POST", "/api/cmdb/hosts", "Register a host (CMDB asset) with its GPUs",
-      [&context](const HttpRequest& request) {
-        auto body = ParseJsonObject(request);
-        if (!body.ok()) return StatusResponse(request, body.status());
-        std::string host_id;
-        domain::HostCommand command;
-        Status read = ReadRegistration(*body, &host_id, command.mutable_register_());
-        if (!read.ok()) return StatusResponse(request, read);
-        command.mutable_register_()->set_source(domain::MANUAL);
-        if (host_id.empty()) host_id = "host-" + context.ids->NewId().ToString();
-        auto done = context.hosts->Execute(host_id, command, MetaFor(request));
-        if (!done.ok()) return RefusedResponse(request, done.status());
-        return OkResponse(request, {{"host_id", host_id}, {"position", done->last_position}}, 201);
-      });
+  // Registers a host from a form read by `read_form`.
+  auto registration = [&context](
+                          Status (*read_form)(const json&, std::string*, domain::RegisterHost*)) {
+    return [&context, read_form](const HttpRequest& request) {
+      auto body = ParseJsonObject(request);
+      if (!body.ok()) return StatusResponse(request, body.status());
+      std::string host_id;
+      domain::HostCommand command;
+      Status read = read_form(*body, &host_id, command.mutable_register_());
+      if (!read.ok()) return StatusResponse(request, read);
+      command.mutable_register_()->set_source(domain::MANUAL);
+      if (host_id.empty()) host_id = "host-" + context.ids->NewId().ToString();
+      auto done = context.hosts->Execute(host_id, command, MetaFor(request));
+      if (!done.ok()) return RefusedResponse(request, done.status());
+      return OkResponse(request, {{"host_id", host_id}, {"position", done->last_position}}, 201);
+    };
+  };
+  router.Add("POST", "/api/cmdb/hosts", "Register a host (CMDB asset) with its GPUs",
+             registration(ReadRegistration));
+  router.Add("POST", "/api/admin/machines",
+             "Add a machine from the admin console's form (GPU model, memory in GB and count)",
+             registration(ReadMachineForm));
 
   router.Add(
       "GET", "/api/cmdb/hosts",

@@ -95,5 +95,34 @@ TEST_F(LeaseApiTest, MachineListShowsWhoHoldsEachMachineWithTheSeedsFilters) {
   EXPECT_EQ(Get("/api/admin/machines?sortBy=price").status, 400);
 }
 
+TEST_F(LeaseApiTest, TheAddMachineFormRegistersAHostWithItsGpus) {
+  nlohmann::json form = {{"name", "cq-4090-07"},   {"region", "chongqing"},
+                         {"room", "B2"},           {"gpu_model", "RTX 4090"},
+                         {"gpu_memory_gb", 24},    {"gpu_count", 4},
+                         {"cuda_version", "12.4"}, {"cpu_cores", 32},
+                         {"memory_gb", 256},       {"ip_address", "10.3.0.7"},
+                         {"ssh_port", 2222}};
+  Reply added = Post("/api/admin/machines", form);
+  ASSERT_EQ(added.status, 201) << added.raw;
+  const std::string host_id = added.body["data"]["host_id"];
+  Reply host = Get("/api/cmdb/hosts/" + host_id, added.body["data"]["position"].get<uint64_t>());
+  ASSERT_EQ(host.status, 200);
+  EXPECT_EQ(host.body["data"]["gpus"].size(), 4u);
+  EXPECT_EQ(host.body["data"]["gpus"][3]["memory_mb"], 24576);
+  EXPECT_EQ(host.body["data"]["memory_mb"], 262144);
+  EXPECT_EQ(host.body["data"]["room"], "B2");
+  EXPECT_EQ(host.body["data"]["labels"][0], "cuda_version=12.4");
+
+  const uint64_t before = LogPosition();
+  form["ssh_password"] = "secret";
+  EXPECT_EQ(Post("/api/admin/machines", form).status, 400) << "no machine passwords stored";
+  form.erase("ssh_password");
+  form.erase("gpu_count");
+  Reply missing = Post("/api/admin/machines", form);
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(missing.body["message"].get<std::string>().find("gpu_count"), std::string::npos);
+  EXPECT_EQ(LogPosition(), before);
+}
+
 }  // namespace
 }  // namespace remotegpu::api
