@@ -88,6 +88,7 @@ Result<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
   std::unique_ptr<RocksDbEventStore> store(new RocksDbEventStore(std::move(options)));
   RGPU_RETURN_IF_ERROR(store->OpenDatabase());
   RGPU_RETURN_IF_ERROR(store->Recover());
+  if (store->options_.read_only) return store;  // No writer, no syncer.
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
   return store;
@@ -119,7 +120,18 @@ Status RocksDbEventStore::OpenDatabase() {
       {keys::kCheckpointsFamily, FamilyOptions(Lookups::kPoints, nullptr, cache)},
   };
   rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options_.path, families, &handles_, &raw_db);
+  rocksdb::Status s;
+  if (options_.read_only) {
+    if (options_.secondary_path.empty()) {
+      return Status::InvalidArgument("a read-only event store needs a secondary_path");
+    }
+    db_options.max_open_files = -1;  // Required of a secondary instance.
+    db_options.create_if_missing = false;
+    s = rocksdb::DB::OpenAsSecondary(db_options, options_.path, options_.secondary_path, families,
+                                     &handles_, &raw_db);
+  } else {
+    s = rocksdb::DB::Open(db_options, options_.path, families, &handles_, &raw_db);
+  }
   if (!s.ok()) return FromRocksDb(s, "opening event store at " + options_.path);
   db_.reset(raw_db);
   log_cf_ = handles_[1];
@@ -130,6 +142,9 @@ Status RocksDbEventStore::OpenDatabase() {
 
   std::string format;
   s = db_->Get(rocksdb::ReadOptions(), keys::kFormatVersionKey, &format);
+  if (s.IsNotFound() && options_.read_only) {
+    return Status::NotFound("no event log at " + options_.path);
+  }
   if (s.IsNotFound()) {
     rocksdb::WriteOptions sync;
     sync.sync = true;
@@ -142,6 +157,14 @@ Status RocksDbEventStore::OpenDatabase() {
                                       format + "; this build reads version " +
                                       keys::kFormatVersion);
   }
+  return Status::Ok();
+}
+
+Status RocksDbEventStore::CatchUpWithWriter() {
+  if (!options_.read_only) return Status::Ok();
+  RGPU_RETURN_IF_ERROR(FromRocksDb(db_->TryCatchUpWithPrimary(), "catching up with the writer"));
+  RGPU_RETURN_IF_ERROR(Recover());
+  commit_cv_.notify_all();
   return Status::Ok();
 }
 

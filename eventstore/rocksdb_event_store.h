@@ -81,6 +81,12 @@ struct RocksDbEventStoreOptions {
   // Appends waiting for the writer; further appenders block until there is
   // room, so a burst cannot grow memory without bound.
   size_t max_queued_appends = 16384;
+  // Read-only beside a running writer (a RocksDB secondary instance, which
+  // takes no lock): for the replay tools while the server runs. Appends
+  // answer FailedPrecondition; CatchUpWithWriter sees newer events. The
+  // secondary keeps its own small files in `secondary_path` (required).
+  bool read_only = false;
+  std::string secondary_path;
 };
 
 // Counters since open, for metrics and benchmarks.
@@ -123,6 +129,10 @@ class RocksDbEventStore final : public EventStore {
   // Blocks until LastPosition() >= position, the timeout passes or the store
   // closes; returns whether the position was reached.
   bool WaitForPosition(uint64_t position, std::chrono::milliseconds timeout);
+
+  // Read-only stores: reads what the writer has flushed or logged since the
+  // last call, so that LastPosition and reads move forward.
+  Status CatchUpWithWriter();
 
   // Appends waiting for the writer thread right now (a gauge for metrics).
   size_t WriterQueueDepth();

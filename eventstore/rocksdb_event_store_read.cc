@@ -14,8 +14,10 @@ Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadStream(const std::stri
   std::vector<RecordedEvent> events;
   if (options.max_count == 0) return events;
   // One snapshot for the index walk and the log reads, so a concurrent commit
-  // cannot show an index entry without its event.
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  // cannot show an index entry without its event. A read-only store changes
+  // only in CatchUpWithWriter (not concurrently with reads) and cannot take
+  // snapshots.
+  const rocksdb::Snapshot* snapshot = options_.read_only ? nullptr : db_->GetSnapshot();
   rocksdb::ReadOptions read_options;
   read_options.snapshot = snapshot;
   const std::string prefix = keys::StreamIndexPrefix(stream_id);
@@ -38,7 +40,7 @@ Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadStream(const std::stri
       }
     } else {
       if (options.from_version == 0) {
-        db_->ReleaseSnapshot(snapshot);
+        if (snapshot != nullptr) db_->ReleaseSnapshot(snapshot);
         return events;
       }
       it->SeekForPrev(keys::StreamIndexKey(stream_id, options.from_version));
@@ -49,7 +51,7 @@ Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadStream(const std::stri
     }
     Status walk = FromRocksDb(it->status(), "reading index of " + stream_id);
     if (!walk.ok()) {
-      db_->ReleaseSnapshot(snapshot);
+      if (snapshot != nullptr) db_->ReleaseSnapshot(snapshot);
       return walk;
     }
   }
@@ -58,7 +60,7 @@ Result<std::vector<RecordedEvent>> RocksDbEventStore::ReadStream(const std::stri
   std::vector<rocksdb::ColumnFamilyHandle*> families(slices.size(), log_cf_);
   std::vector<std::string> values;
   auto statuses = db_->MultiGet(read_options, families, slices, &values);
-  db_->ReleaseSnapshot(snapshot);
+  if (snapshot != nullptr) db_->ReleaseSnapshot(snapshot);
   events.reserve(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     if (!statuses[i].ok()) {

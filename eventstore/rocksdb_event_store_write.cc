@@ -69,6 +69,9 @@ void RocksDbEventStore::AppendAsync(std::vector<StreamAppend> streams, const App
 
 Status RocksDbEventStore::Enqueue(std::vector<StreamAppend> streams, const AppendOptions& options,
                                   AppendCallback done, bool wait_for_space) {
+  if (options_.read_only) {
+    return Status::FailedPrecondition("the event store is open read-only");
+  }
   RGPU_RETURN_IF_ERROR(ValidateRequest(streams));
   auto pending = std::make_unique<PendingAppend>();
   for (const auto& stream : streams) pending->event_count += stream.events.size();

@@ -356,3 +356,37 @@ TEST_F(RocksDbEventStoreTest, WaitForPositionReturnsOnceCommitted) {
 
 }  // namespace
 }  // namespace remotegpu::eventstore
+
+namespace remotegpu::eventstore {
+namespace {
+
+TEST_F(RocksDbEventStoreTest, AReadOnlyStoreBesideTheWriterCatchesUpOnRequest) {
+  ASSERT_TRUE(store_->Append({ToStream("host-1", ExpectedVersion::Any(), {MakeEvent("A")})}).ok());
+  auto reader = RocksDbEventStore::Open(
+      {.path = dir_.Sub("events"), .read_only = true, .secondary_path = dir_.Sub("secondary")});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->LastPosition(), 1u);
+  ASSERT_TRUE(
+      store_->Append({ToStream("host-1", ExpectedVersion::Any(), {MakeEvent("B"), MakeEvent("C")})})
+          .ok());
+  EXPECT_EQ((*reader)->LastPosition(), 1u) << "sees nothing new until asked";
+  ASSERT_TRUE((*reader)->CatchUpWithWriter().ok());
+  EXPECT_EQ((*reader)->LastPosition(), 3u);
+  auto events = (*reader)->ReadStream("host-1");
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[2].data.type, "C");
+  auto refused = (*reader)->Append({ToStream("host-1", ExpectedVersion::Any(), {MakeEvent("D")})});
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->LastPosition(), 3u);
+}
+
+TEST(RocksDbEventStoreReadOnlyTest, AMissingLogIsNotFoundNotCreated) {
+  testing::TempDir dir;
+  auto reader = RocksDbEventStore::Open(
+      {.path = dir.Sub("none"), .read_only = true, .secondary_path = dir.Sub("secondary")});
+  EXPECT_FALSE(reader.ok());
+}
+
+}  // namespace
+}  // namespace remotegpu::eventstore
