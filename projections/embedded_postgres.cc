@@ -81,6 +81,7 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(EmbeddedPostgr
   // PostgreSQL is ours to adopt.
   if (RunCommand({pg->options_.bin_dir + "/pg_ctl", "status", "-D", pg->cluster_dir_}, as_server)
           .ok()) {
+    if (pg->options_.borrow_running) return pg;  // running_ stays false: Stop leaves it.
     spdlog::warn("adopting the PostgreSQL left running in {} by a server that did not stop cleanly",
                  pg->cluster_dir_);
     pg->running_ = true;

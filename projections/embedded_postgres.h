@@ -25,6 +25,9 @@ struct EmbeddedPostgresOptions {
   std::string extra_config;
   // Where to find initdb and pg_ctl; empty: the newest /usr/lib/postgresql/*/bin.
   std::string bin_dir;
+  // A server found already running is used but left running on Stop (a tool
+  // working beside `remotegpu serve`); false: it is adopted and stopped.
+  bool borrow_running = false;
 };
 
 class EmbeddedPostgres {

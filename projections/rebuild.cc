@@ -1,6 +1,7 @@
 #include "projections/rebuild.h"
 
 #include <chrono>
+#include <thread>
 
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
@@ -21,7 +22,8 @@ Status CatchUpAll(eventstore::EventStore& store,
   const auto started = SteadyClock::now();
   auto last_report = started;
   uint64_t start_position = runners.front()->checkpoint();
-  for (const auto& runner : runners) start_position = std::min(start_position, runner->checkpoint());
+  for (const auto& runner : runners)
+    start_position = std::min(start_position, runner->checkpoint());
   auto report = [&](uint64_t position) {
     if (!options.progress) return;
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
@@ -48,8 +50,11 @@ Status CatchUpAll(eventstore::EventStore& store,
   return Status::Ok();
 }
 
+// Renames `fresh` to `live` (and `live` to `old`) in one transaction. First
+// it locks the live checkpoints, so that runners elsewhere wait, and has
+// `catch_up` bring the fresh schema to at least the highest of them.
 Status Swap(const std::string& conninfo, const std::string& live, const std::string& fresh,
-            const std::string& old) {
+            const std::string& old, const std::function<Status(uint64_t)>& catch_up) {
   try {
     pqxx::connection connection(conninfo);
     {
@@ -57,6 +62,14 @@ Status Swap(const std::string& conninfo, const std::string& live, const std::str
       tx.exec0("DROP SCHEMA IF EXISTS " + old + " CASCADE");
       const bool live_exists =
           !tx.exec_params("SELECT 1 FROM pg_namespace WHERE nspname = $1", live).empty();
+      uint64_t live_position = 0;
+      if (live_exists) {
+        tx.exec0("LOCK TABLE " + live + ".projection_checkpoints IN EXCLUSIVE MODE");
+        live_position = tx.exec1("SELECT coalesce(max(position), 0) FROM " + live +
+                                 ".projection_checkpoints")[0]
+                            .as<uint64_t>();
+      }
+      RGPU_RETURN_IF_ERROR(catch_up(live_position));
       if (live_exists) tx.exec0("ALTER SCHEMA " + live + " RENAME TO " + old);
       tx.exec0("ALTER SCHEMA " + fresh + " RENAME TO " + live);
       tx.commit();
@@ -101,8 +114,24 @@ Status RebuildAndSwap(eventstore::EventStore& store, const RebuildOptions& optio
   Status swapped = CatchUpAll(store, runners, "catching up", options);
   if (swapped.ok()) {
     if (options.progress) options.progress({"swapping", store.LastPosition(), 0, 0});
-    runners.clear();  // Their connections close before the rename.
-    swapped = Swap(options.runner.conninfo, schema, fresh, old);
+    swapped = Swap(options.runner.conninfo, schema, fresh, old, [&](uint64_t live_position) {
+      // Runners elsewhere got to live_position: the fresh schema must too.
+      const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
+      while (store.LastPosition() < live_position) {
+        if (!options.refresh || SteadyClock::now() > deadline) {
+          return Status::Unavailable(
+              "the log read here ends at " + std::to_string(store.LastPosition()) +
+              " but the live read models are at " + std::to_string(live_position));
+        }
+        RGPU_RETURN_IF_ERROR(options.refresh());
+        if (store.LastPosition() < live_position) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
+      RGPU_RETURN_IF_ERROR(CatchUpAll(store, runners, "catching up", options));
+      runners.clear();  // Their connections close before the rename.
+      return Status::Ok();
+    });
   }
   for (auto* runner : live) {
     // Reopen on whichever schema now bears the name: the rebuilt one, or

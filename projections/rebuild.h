@@ -33,11 +33,17 @@ struct RebuildOptions {
   ProjectionRunnerOptions runner;  // conninfo and the live schema's name.
   size_t batch_size = 5000;        // Larger batches than live: nobody waits on them.
   std::function<void(const RebuildProgress&)> progress;  // Called about once a second.
+  // For a store read beside its writer (a read-only store): brings
+  // LastPosition forward (RocksDbEventStore::CatchUpWithWriter).
+  std::function<Status()> refresh;
 };
 
 // `live`: the runners serving options.runner.schema in this process (paused
-// and reopened around the swap); may be empty when none runs. On failure the
-// live schema is untouched and the live runners run again.
+// and reopened around the swap). Empty when they run elsewhere (a server
+// beside `remotegpu-replay rebuild`): the swap then locks the live
+// checkpoints, so those runners wait, brings the fresh schema at least as far
+// as they got, and renames; they find the new checkpoints on their next
+// batch and continue from there. On failure the live schema is untouched.
 Status RebuildAndSwap(eventstore::EventStore& store, const RebuildOptions& options,
                       const std::vector<ProjectionRunner*>& live);
 

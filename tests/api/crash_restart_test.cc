@@ -14,10 +14,10 @@
 #include "eventstore/log_verifier.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/embedded_postgres.h"
+#include "projections/read_model_compare.h"
 #include "projections/standard_projections.h"
 #include "tests/api/http_client.h"
 #include "tests/api/server_process.h"
-#include "tests/projections/read_models.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::api {
@@ -154,7 +154,7 @@ TEST(ServeCrashTest, KilledMidLoadRestartsWithEveryAcknowledgedCommandAndConsist
               acked.created.size());
   }
   for (const auto& [table, differences] :
-       remotegpu::testing::ReadModelDifferences(connection, "rg", "fresh")) {
+       projections::ReadModelDifferences(connection, "rg", "fresh")) {
     EXPECT_EQ(differences, 0) << table;
   }
 }

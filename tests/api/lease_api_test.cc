@@ -96,12 +96,10 @@ TEST_F(LeaseApiTest, MachineListShowsWhoHoldsEachMachineWithTheSeedsFilters) {
 }
 
 TEST_F(LeaseApiTest, TheAddMachineFormRegistersAHostWithItsGpus) {
-  nlohmann::json form = {{"name", "cq-4090-07"},   {"region", "chongqing"},
-                         {"room", "B2"},           {"gpu_model", "RTX 4090"},
-                         {"gpu_memory_gb", 24},    {"gpu_count", 4},
-                         {"cuda_version", "12.4"}, {"cpu_cores", 32},
-                         {"memory_gb", 256},       {"ip_address", "10.3.0.7"},
-                         {"ssh_port", 2222}};
+  nlohmann::json form = {{"name", "cq-4090-07"},     {"region", "chongqing"}, {"room", "B2"},
+                         {"gpu_model", "RTX 4090"},  {"gpu_memory_gb", 24},   {"gpu_count", 4},
+                         {"cuda_version", "12.4"},   {"cpu_cores", 32},       {"memory_gb", 256},
+                         {"ip_address", "10.3.0.7"}, {"ssh_port", 2222}};
   Reply added = Post("/api/admin/machines", form);
   ASSERT_EQ(added.status, 201) << added.raw;
   const std::string host_id = added.body["data"]["host_id"];

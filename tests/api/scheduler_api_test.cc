@@ -7,9 +7,10 @@ namespace {
 class SchedulerApiTest : public ApiTest {
  protected:
   static nlohmann::json EnvForm(const std::string& id, int gpus) {
-    return {{"env_id", id},         {"name", "job"},     {"owner", "acme"},
-            {"image", "pytorch"},   {"cpu_cores", 2},    {"memory_mb", 4096},
-            {"gpu_count", gpus},    {"ports", {{"ssh", 1}, {"jupyter", 1}}}};
+    return {{"env_id", id},      {"name", "job"},
+            {"owner", "acme"},   {"image", "pytorch"},
+            {"cpu_cores", 2},    {"memory_mb", 4096},
+            {"gpu_count", gpus}, {"ports", {{"ssh", 1}, {"jupyter", 1}}}};
   }
   static nlohmann::json Usage(const std::string& query = "") {
     Reply usage = Get("/api/scheduler/ports/usage" + query, LogPosition());

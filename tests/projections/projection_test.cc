@@ -8,10 +8,10 @@
 #include "projections/environment_projector.h"
 #include "projections/migrations.h"
 #include "projections/projection_runner.h"
+#include "projections/read_model_compare.h"
 #include "projections/rebuild.h"
 #include "projections/standard_projections.h"
 #include "tests/commands/service_fixture.h"
-#include "tests/projections/read_models.h"
 
 namespace remotegpu::projections {
 namespace {
@@ -85,7 +85,7 @@ class ProjectionTest : public ServiceTest {
   }
 
   void ExpectSameReadModels(const std::string& a, const std::string& b) {
-    for (const auto& [table, differences] : remotegpu::testing::ReadModelDifferences(*conn_, a, b)) {
+    for (const auto& [table, differences] : projections::ReadModelDifferences(*conn_, a, b)) {
       EXPECT_EQ(differences, 0) << table;
     }
   }

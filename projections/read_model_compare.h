@@ -1,5 +1,5 @@
-// Comparing two schemas of read models row by row (a live one and a fresh
-// projection of the same log), for tests.
+// Comparing two schemas of read models row by row: a live one and a fresh
+// projection of the same log (`remotegpu-replay verify`, and tests).
 #pragma once
 
 #include <map>
@@ -7,7 +7,7 @@
 
 #include <pqxx/pqxx>
 
-namespace remotegpu::testing {
+namespace remotegpu::projections {
 
 inline const char* const kReadModelTables[] = {
     "hosts",      "gpus",         "port_mappings",     "port_pools",
@@ -31,4 +31,4 @@ inline std::map<std::string, int64_t> ReadModelDifferences(pqxx::connection& con
   return out;
 }
 
-}  // namespace remotegpu::testing
+}  // namespace remotegpu::projections

@@ -1,0 +1,76 @@
+#include "replay/event_json.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "common/sha256.h"
+#include "domain/proto/environment.pb.h"
+#include "domain/proto/host.pb.h"
+#include "domain/proto/lease.pb.h"
+#include "domain/proto/scheduling_policy.pb.h"
+
+namespace remotegpu::replay {
+namespace {
+
+template <typename Message>
+nlohmann::json Decode(const std::string& payload) {
+  Message message;
+  if (!message.ParseFromString(payload)) return nullptr;
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(message, &text, options).ok()) return nullptr;
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
+std::string Hex(const Sha256Digest& digest) { return ToHex(DigestBytes(digest)); }
+
+}  // namespace
+
+const char* ActorKindName(eventstore::ActorKind kind) {
+  switch (kind) {
+    case eventstore::ActorKind::kUser:
+      return "user";
+    case eventstore::ActorKind::kApiKey:
+      return "api_key";
+    case eventstore::ActorKind::kAgent:
+      return "agent";
+    case eventstore::ActorKind::kSystem:
+      return "system";
+    default:
+      return "unspecified";
+  }
+}
+
+nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded) {
+  const std::string& id = recorded.stream_id;
+  const std::string& payload = recorded.data.payload;
+  if (id.starts_with("host-")) return Decode<domain::HostEvent>(payload);
+  if (id.starts_with("env-")) return Decode<domain::EnvironmentEvent>(payload);
+  if (id.starts_with("lease-")) return Decode<domain::LeaseEvent>(payload);
+  if (id.starts_with("policy-")) return Decode<domain::PolicyEvent>(payload);
+  return nullptr;
+}
+
+nlohmann::json EventJson(const eventstore::RecordedEvent& recorded) {
+  const eventstore::EventData& data = recorded.data;
+  return {{"position", recorded.global_position},
+          {"stream_id", recorded.stream_id},
+          {"stream_version", recorded.stream_version},
+          {"event_id", data.event_id.ToString()},
+          {"type", data.type},
+          {"schema_version", data.schema_version},
+          {"occurred_at", FormatRfc3339(data.occurred_at_us)},
+          {"recorded_at", FormatRfc3339(recorded.recorded_at_us)},
+          {"actor",
+           {{"kind", ActorKindName(data.actor.kind)},
+            {"id", data.actor.id},
+            {"name", data.actor.display_name}}},
+          {"correlation_id", data.correlation_id},
+          {"causation_id", data.causation_id},
+          {"trace_id", data.trace_id},
+          {"data", PayloadJson(recorded)},
+          {"prev_hash", Hex(recorded.prev_hash)},
+          {"hash", Hex(recorded.hash)}};
+}
+
+}  // namespace remotegpu::replay

@@ -1,0 +1,221 @@
+#include "replay/stream_state.h"
+
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <set>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "domain/environment.h"
+#include "domain/host.h"
+#include "domain/lease.h"
+#include "domain/scheduling_policy.h"
+
+namespace remotegpu::replay {
+namespace {
+
+using nlohmann::json;
+
+json ProtoJson(const google::protobuf::Message& message) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  if (!google::protobuf::util::MessageToJsonString(message, &text, options).ok()) return nullptr;
+  return json::parse(text, nullptr, false);
+}
+
+json ToJson(const domain::HostState& h) {
+  json gpus = json::object();
+  for (const auto& [index, gpu] : h.gpus) gpus[std::to_string(index)] = ProtoJson(gpu);
+  json allocations = json::object();
+  for (const auto& [id, a] : h.allocations) {
+    json ports = json::array();
+    for (const auto& port : a.ports) ports.push_back(ProtoJson(port));
+    allocations[id] = {{"holder", a.holder},       {"cpu_cores", a.cpu_cores},
+                       {"memory_mb", a.memory_mb}, {"gpu_indexes", a.gpu_indexes},
+                       {"ports", ports},           {"whole_machine", a.whole_machine}};
+  }
+  return {{"registered", h.registered},
+          {"spec", ProtoJson(h.spec)},
+          {"asset", ProtoJson(h.asset)},
+          {"gpus", gpus},
+          {"operational_status", domain::Name(h.status)},
+          {"maintenance_by_person", h.maintenance_by_person},
+          {"reserved_for", h.reserved_for},
+          {"online", h.online},
+          {"health", domain::Name(h.health)},
+          {"health_reasons", h.health_reasons},
+          {"isolated", h.isolated},
+          {"allocations", allocations}};
+}
+
+json ToJson(const domain::EnvironmentState& e) {
+  return {{"created", e.created},
+          {"spec", ProtoJson(e.spec)},
+          {"status", domain::Name(e.status)},
+          {"placed", e.placed},
+          {"placement", e.placed ? ProtoJson(e.placement) : json(nullptr)},
+          {"access", ProtoJson(e.access)},  // The password stays sealed.
+          {"attempts", e.attempts}};
+}
+
+json ToJson(const domain::LeaseState& l) {
+  return {{"created", l.created},
+          {"status", domain::Name(l.status)},
+          {"customer_id", l.customer_id},
+          {"host_ids", l.host_ids},
+          {"starts_at", FormatRfc3339(l.starts_at_us)},
+          {"expires_at", FormatRfc3339(l.expires_at_us)}};
+}
+
+json ToJson(const domain::PolicyState& p) { return ProtoJson(p.policy); }
+
+// Folds `stream_id`'s events that `moment` admits, calling `each` with every
+// event and the states before and after it.
+template <typename State, typename Event>
+Result<StreamState> Fold(
+    eventstore::EventStore& store, const std::string& stream_id, const Moment& moment, State state,
+    const std::function<void(const eventstore::RecordedEvent&, const json&, const json&)>& each) {
+  StreamState out;
+  out.state = ToJson(state);
+  uint64_t next = 1;
+  bool any = false;
+  while (true) {
+    auto events = store.ReadStream(stream_id, {.from_version = next, .max_count = 1000});
+    if (!events.ok()) return events.status();
+    if (events->empty()) break;
+    any = true;
+    for (const auto& recorded : *events) {
+      next = recorded.stream_version + 1;
+      if (recorded.stream_version > moment.max_version ||
+          recorded.global_position > moment.max_position ||
+          recorded.recorded_at_us > moment.max_time_us) {
+        return out;  // Versions, positions and times all grow along a stream.
+      }
+      Event event;
+      if (!event.ParseFromString(recorded.data.payload)) {
+        return Status::Corruption("event at position " + std::to_string(recorded.global_position) +
+                                  " does not parse");
+      }
+      domain::Apply(state, event);
+      json after = ToJson(state);
+      if (each) each(recorded, out.state, after);
+      out.state = std::move(after);
+      out.version = recorded.stream_version;
+      out.position = recorded.global_position;
+      out.recorded_at_us = recorded.recorded_at_us;
+    }
+  }
+  if (!any) return Status::NotFound("no stream " + stream_id);
+  return out;
+}
+
+Result<StreamState> FoldAny(
+    eventstore::EventStore& store, const std::string& stream_id, const Moment& moment,
+    const std::function<void(const eventstore::RecordedEvent&, const json&, const json&)>& each) {
+  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamId(stream_id));
+  if (stream_id.starts_with("host-")) {
+    return Fold<domain::HostState, domain::HostEvent>(store, stream_id, moment, {}, each);
+  }
+  if (stream_id.starts_with("env-")) {
+    return Fold<domain::EnvironmentState, domain::EnvironmentEvent>(store, stream_id, moment, {},
+                                                                    each);
+  }
+  if (stream_id.starts_with("lease-")) {
+    return Fold<domain::LeaseState, domain::LeaseEvent>(store, stream_id, moment, {}, each);
+  }
+  if (stream_id.starts_with(domain::PolicyStreamId(""))) {
+    auto initial = domain::DefaultPolicy(stream_id.substr(domain::PolicyStreamId("").size()));
+    if (!initial.ok()) return initial.status();
+    return Fold<domain::PolicyState, domain::PolicyEvent>(store, stream_id, moment, *initial, each);
+  }
+  return Status::InvalidArgument("cannot fold " + stream_id +
+                                 ": streams of hosts, environments, leases and policies only");
+}
+
+void DiffInto(const std::string& path, const json& before, const json& after,
+              std::vector<FieldChange>* out) {
+  if (before.is_object() && after.is_object()) {
+    std::set<std::string> keys;
+    for (const auto& [key, value] : before.items()) keys.insert(key);
+    for (const auto& [key, value] : after.items()) keys.insert(key);
+    for (const auto& key : keys) {
+      const std::string child = path.empty() ? key : path + "." + key;
+      DiffInto(child, before.contains(key) ? before[key] : json(nullptr),
+               after.contains(key) ? after[key] : json(nullptr), out);
+    }
+    return;
+  }
+  if (before != after) out->push_back({path, before, after});
+}
+
+}  // namespace
+
+Result<Moment> ParseMoment(const std::string& text) {
+  Moment moment;
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() > 19) return Status::InvalidArgument("position " + text + " is too large");
+    moment.max_position = std::stoull(text);
+    return moment;
+  }
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) {
+    return Status::InvalidArgument("'" + text +
+                                   "' is neither a log position nor an RFC 3339 time "
+                                   "(2026-11-22T09:30:00Z)");
+  }
+  int64_t micros = 0;
+  if (*rest == '.') {
+    ++rest;
+    int digits = 0;
+    while (*rest >= '0' && *rest <= '9') {
+      if (digits < 6) micros = micros * 10 + (*rest - '0'), ++digits;
+      ++rest;
+    }
+    while (digits++ < 6) micros *= 10;
+  }
+  int64_t offset_seconds = 0;
+  if (*rest == 'Z' || *rest == 'z') {
+    ++rest;
+  } else if (*rest == '+' || *rest == '-') {
+    int hours = 0, minutes = 0;
+    if (std::sscanf(rest + 1, "%2d:%2d", &hours, &minutes) != 2) {
+      return Status::InvalidArgument("bad UTC offset in '" + text + "'");
+    }
+    offset_seconds = (hours * 3600 + minutes * 60) * (*rest == '+' ? 1 : -1);
+    rest += 6;
+  } else {
+    return Status::InvalidArgument("'" + text + "' needs a zone: Z or +hh:mm");
+  }
+  if (*rest != '\0') return Status::InvalidArgument("trailing text in '" + text + "'");
+  moment.max_time_us = (static_cast<int64_t>(timegm(&tm)) - offset_seconds) * 1'000'000 + micros;
+  return moment;
+}
+
+Result<StreamState> StateAt(eventstore::EventStore& store, const std::string& stream_id,
+                            const Moment& moment) {
+  return FoldAny(store, stream_id, moment, nullptr);
+}
+
+std::vector<FieldChange> Diff(const json& before, const json& after) {
+  std::vector<FieldChange> out;
+  DiffInto("", before, after, &out);
+  return out;
+}
+
+Result<std::vector<HistoryEntry>> History(eventstore::EventStore& store,
+                                          const std::string& stream_id) {
+  std::vector<HistoryEntry> entries;
+  auto folded =
+      FoldAny(store, stream_id, Moment{},
+              [&](const eventstore::RecordedEvent& event, const json& before, const json& after) {
+                entries.push_back({event, Diff(before, after)});
+              });
+  if (!folded.ok()) return folded.status();
+  return entries;
+}
+
+}  // namespace remotegpu::replay
