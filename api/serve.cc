@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/audit_routes.h"
 #include "api/cmdb_routes.h"
 #include "api/envelope.h"
 #include "api/environment_routes.h"
@@ -157,6 +158,8 @@ int RunServe(const ServeConfig& config) {
       &environments,   &policies, &index, &reads, runners[projections::kCmdb].get(),
       cmdb_cache.get()};
   AddSchedulerRoutes(router, scheduler_api);
+  AuditApi audit_api{store->get(), &hosts, &SystemClock::Instance()};
+  AddAuditRoutes(router, audit_api);
   const std::string openapi = router.OpenApiJson("RemoteGPU API", "0.1.0");
   router.Add("GET", "/api/openapi.json", "This document",
              [&openapi](const HttpRequest&) {

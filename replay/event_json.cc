@@ -15,16 +15,20 @@ template <typename Message>
 nlohmann::json Decode(const std::string& payload) {
   Message message;
   if (!message.ParseFromString(payload)) return nullptr;
+  return ProtoJson(message);
+}
+
+std::string Hex(const Sha256Digest& digest) { return ToHex(DigestBytes(digest)); }
+
+}  // namespace
+
+nlohmann::json ProtoJson(const google::protobuf::Message& message) {
   std::string text;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   if (!google::protobuf::util::MessageToJsonString(message, &text, options).ok()) return nullptr;
   return nlohmann::json::parse(text, nullptr, false);
 }
-
-std::string Hex(const Sha256Digest& digest) { return ToHex(DigestBytes(digest)); }
-
-}  // namespace
 
 const char* ActorKindName(eventstore::ActorKind kind) {
   switch (kind) {

@@ -6,6 +6,10 @@
 
 #include "eventstore/event_store.h"
 
+namespace google::protobuf {
+class Message;
+}
+
 namespace remotegpu::replay {
 
 // "user", "api_key", "agent", "system" or "unspecified".
@@ -15,6 +19,9 @@ const char* ActorKindName(eventstore::ActorKind kind);
 // env-, lease-, policy-); null when the kind is unknown to this build or the
 // payload does not parse. Secrets stay sealed (bytes as base64).
 nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded);
+
+// Any protobuf message as JSON (field names as in the .proto).
+nlohmann::json ProtoJson(const google::protobuf::Message& message);
 
 // One event as the audit export writes it: position, stream, version, ids,
 // type, times (RFC 3339), actor, correlation/causation/trace ids, `data`

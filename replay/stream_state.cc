@@ -17,7 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-json ProtoJson(const google::protobuf::Message& message) {
+// States print every field, defaults included, so diffs see 0 and "".
+json StateProtoJson(const google::protobuf::Message& message) {
   std::string text;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -28,18 +29,18 @@ json ProtoJson(const google::protobuf::Message& message) {
 
 json ToJson(const domain::HostState& h) {
   json gpus = json::object();
-  for (const auto& [index, gpu] : h.gpus) gpus[std::to_string(index)] = ProtoJson(gpu);
+  for (const auto& [index, gpu] : h.gpus) gpus[std::to_string(index)] = StateProtoJson(gpu);
   json allocations = json::object();
   for (const auto& [id, a] : h.allocations) {
     json ports = json::array();
-    for (const auto& port : a.ports) ports.push_back(ProtoJson(port));
+    for (const auto& port : a.ports) ports.push_back(StateProtoJson(port));
     allocations[id] = {{"holder", a.holder},       {"cpu_cores", a.cpu_cores},
                        {"memory_mb", a.memory_mb}, {"gpu_indexes", a.gpu_indexes},
                        {"ports", ports},           {"whole_machine", a.whole_machine}};
   }
   return {{"registered", h.registered},
-          {"spec", ProtoJson(h.spec)},
-          {"asset", ProtoJson(h.asset)},
+          {"spec", StateProtoJson(h.spec)},
+          {"asset", StateProtoJson(h.asset)},
           {"gpus", gpus},
           {"operational_status", domain::Name(h.status)},
           {"maintenance_by_person", h.maintenance_by_person},
@@ -53,11 +54,11 @@ json ToJson(const domain::HostState& h) {
 
 json ToJson(const domain::EnvironmentState& e) {
   return {{"created", e.created},
-          {"spec", ProtoJson(e.spec)},
+          {"spec", StateProtoJson(e.spec)},
           {"status", domain::Name(e.status)},
           {"placed", e.placed},
-          {"placement", e.placed ? ProtoJson(e.placement) : json(nullptr)},
-          {"access", ProtoJson(e.access)},  // The password stays sealed.
+          {"placement", e.placed ? StateProtoJson(e.placement) : json(nullptr)},
+          {"access", StateProtoJson(e.access)},  // The password stays sealed.
           {"attempts", e.attempts}};
 }
 
@@ -70,7 +71,7 @@ json ToJson(const domain::LeaseState& l) {
           {"expires_at", FormatRfc3339(l.expires_at_us)}};
 }
 
-json ToJson(const domain::PolicyState& p) { return ProtoJson(p.policy); }
+json ToJson(const domain::PolicyState& p) { return StateProtoJson(p.policy); }
 
 // Folds `stream_id`'s events that `moment` admits, calling `each` with every
 // event and the states before and after it.
@@ -155,6 +156,11 @@ void DiffInto(const std::string& path, const json& before, const json& after,
 
 Result<Moment> ParseMoment(const std::string& text) {
   Moment moment;
+  if (text.size() > 1 && text[0] == 'v' &&
+      text.find_first_not_of("0123456789", 1) == std::string::npos && text.size() <= 20) {
+    moment.max_version = std::stoull(text.substr(1));
+    return moment;
+  }
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     if (text.size() > 19) return Status::InvalidArgument("position " + text + " is too large");
     moment.max_position = std::stoull(text);

@@ -22,8 +22,9 @@ struct Moment {
   UnixMicros max_time_us = std::numeric_limits<UnixMicros>::max();
 };
 
-// Parses "N" (a log position) or an RFC 3339 time ("2026-11-22T09:30:00Z",
-// fractional seconds and a numeric offset allowed) into a Moment.
+// Parses "N" (a log position), "vN" (the stream's version N) or an RFC 3339
+// time ("2026-11-22T09:30:00Z", fractional seconds and a numeric offset
+// allowed) into a Moment.
 Result<Moment> ParseMoment(const std::string& text);
 
 struct StreamState {
