@@ -191,6 +191,48 @@ TEST_F(CmdbApiTest, BodiesThatAreNotJsonAre415AndAppendNothing) {
   EXPECT_GT(LogPosition(), before);
 }
 
+TEST_F(CmdbApiTest, AuditTrailTimeTravelAndRollbackOverHttp) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-audit-1")).status, 201);
+  Reply maintenance = Put("/api/cmdb/assets/host-audit-1/status",
+                          {{"operational_status", "maintenance"}, {"reason", "fan"}});
+  ASSERT_EQ(maintenance.status, 200) << maintenance.raw;
+
+  Reply audit = Get("/api/audit/events?stream_prefix=host-audit-1&pageSize=1");
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  EXPECT_GE(audit.body["data"]["total"].get<int>(), 3);  // Registered, GPUs, status.
+  EXPECT_EQ(audit.body["data"]["list"][0]["type"], "OperationalStatusChanged") << "newest first";
+  EXPECT_EQ(audit.body["data"]["list"][0]["actor"]["id"], "anonymous");
+  Reply ndjson = Call(port_, http::verb::get, "/api/audit/events?stream_prefix=host-audit-1", "",
+                      {{"Accept", "application/x-ndjson"}});
+  ASSERT_EQ(ndjson.status, 200);
+  EXPECT_NE(ndjson.raw.find("\"trailer\""), std::string::npos);
+  Reply csv = Call(port_, http::verb::get, "/api/audit/events?type=HostRegistered&limit=1", "",
+                   {{"Accept", "text/csv"}});
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_NE(csv.raw.find("#trailer,count=1,"), std::string::npos) << csv.raw;
+  EXPECT_EQ(Get("/api/audit/events?from=soon").status, 400);
+
+  Reply then = Get("/api/cmdb/assets/host-audit-1/state?at=v1");
+  ASSERT_EQ(then.status, 200) << then.raw;
+  EXPECT_EQ(then.body["data"]["state"]["operational_status"], "available");
+  EXPECT_EQ(Get("/api/cmdb/assets/host-audit-1/state").body["data"]["state"]["operational_status"],
+            "maintenance");
+  EXPECT_EQ(Get("/api/cmdb/assets/host-nope/state").status, 404);
+
+  const uint64_t before = LogPosition();
+  Reply dry = Post("/api/cmdb/assets/host-audit-1/rollback",
+                   {{"to_version", 1}, {"reason", "undo"}, {"dry_run", true}});
+  ASSERT_EQ(dry.status, 200) << dry.raw;
+  EXPECT_EQ(dry.body["data"]["events"].size(), 1u);
+  EXPECT_EQ(LogPosition(), before);
+  EXPECT_EQ(Post("/api/cmdb/assets/host-audit-1/rollback", {{"to_version", 1}}).status, 400);
+  Reply rolled =
+      Post("/api/cmdb/assets/host-audit-1/rollback", {{"to_version", 1}, {"reason", "undo"}});
+  ASSERT_EQ(rolled.status, 200) << rolled.raw;
+  Reply host = Get("/api/cmdb/hosts/host-audit-1", rolled.body["data"]["position"].get<uint64_t>());
+  EXPECT_EQ(host.body["data"]["operational_status"], "available");
+}
+
 TEST_F(CmdbApiTest, RebuildOnRequestSwapsInFreshReadModelsWhileQueriesAnswer) {
   ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-rebuild-1")).status, 201);
   const uint64_t position = LogPosition();
