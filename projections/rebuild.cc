@@ -1,5 +1,6 @@
 #include "projections/rebuild.h"
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -30,22 +31,33 @@ Status CatchUpAll(eventstore::EventStore& store,
     options.progress({phase, position, target,
                       seconds > 0 ? static_cast<double>(position - start_position) / seconds : 0});
   };
-  while (true) {
-    uint64_t lowest = target;
-    for (auto& runner : runners) {
-      if (runner->checkpoint() >= target) continue;
-      auto applied = runner->Step();
-      if (!applied.ok()) return applied.status();
-      lowest = std::min(lowest, runner->checkpoint());
-    }
-    if (SteadyClock::now() - last_report >= std::chrono::seconds(1)) {
-      last_report = SteadyClock::now();
-      report(lowest);
-    }
-    bool done = true;
-    for (const auto& runner : runners) done &= runner->checkpoint() >= target;
-    if (done) break;
+  // One thread per projector, as the server runs them; this one reports.
+  std::vector<Status> results(runners.size());
+  std::atomic<size_t> running{runners.size()};
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < runners.size(); ++i) {
+    threads.emplace_back([&, i] {
+      while (runners[i]->checkpoint() < target) {
+        auto applied = runners[i]->Step();
+        if (!applied.ok()) {
+          results[i] = applied.status();
+          break;
+        }
+        if (*applied == 0) break;
+      }
+      --running;
+    });
   }
+  while (running.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (SteadyClock::now() - last_report < std::chrono::seconds(1)) continue;
+    last_report = SteadyClock::now();
+    uint64_t lowest = target;
+    for (const auto& runner : runners) lowest = std::min(lowest, runner->checkpoint());
+    report(lowest);
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& result : results) RGPU_RETURN_IF_ERROR(result);
   report(target);
   return Status::Ok();
 }
