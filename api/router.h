@@ -1,7 +1,9 @@
 // Routes by method and path pattern ("/api/cmdb/hosts/:id"). Middleware runs
 // before every handler and may answer instead of it (authentication will
 // plug in here without touching any route); it must not block, since it also
-// runs on the server's I/O threads (TryInline).
+// runs on the server's I/O threads (TryInline), and it may run twice for one
+// request (TryInline, then Handle on a worker), so anything it counts (a rate
+// limit) must be counted where the request is answered, not in middleware.
 //
 // Thread-safety: configure before serving; Handle is then safe from any thread.
 #pragma once
