@@ -40,13 +40,8 @@ HttpResponse Export(const HttpRequest& request, eventstore::EventStore& store,
   const uint64_t last = store.LastPosition();
   auto next = replay::ExportEvents(store, filter, writer, limit);
   if (!next.ok()) return StatusResponse(request, next.status());
-  std::optional<eventstore::RecordedEvent> log_last;
-  if (last > 0) {
-    auto events = store.ReadAll(last, 1);
-    if (!events.ok()) return StatusResponse(request, events.status());
-    if (!events->empty()) log_last = (*events)[0];
-  }
-  writer.Finish(log_last ? &*log_last : nullptr);
+  Status finished = writer.Finish(store, last);
+  if (!finished.ok()) return StatusResponse(request, finished);
   if (*next != 0) response.headers["X-Next-Position"] = std::to_string(*next);
   return response;
 }

@@ -120,6 +120,17 @@ void AuditWriter::Finish(const eventstore::RecordedEvent* log_last) {
   }
 }
 
+Status AuditWriter::Finish(eventstore::EventStore& store, uint64_t log_last_position) {
+  if (log_last_position == 0) {
+    Finish(nullptr);
+    return Status::Ok();
+  }
+  auto events = store.ReadAll(log_last_position, 1);
+  if (!events.ok()) return events.status();
+  Finish(events->empty() ? nullptr : &(*events)[0]);
+  return Status::Ok();
+}
+
 Result<uint64_t> ExportEvents(eventstore::EventStore& store, const AuditFilter& filter,
                               AuditWriter& writer, uint64_t limit,
                               const std::function<void(uint64_t)>& progress) {

@@ -58,6 +58,9 @@ class AuditWriter {
   // Writes the trailer; `log_last` is the log's last event (its position and
   // hash), or null for an empty log.
   void Finish(const eventstore::RecordedEvent* log_last);
+  // The same with the event at `log_last_position` read from `store`
+  // (0: an empty log).
+  Status Finish(eventstore::EventStore& store, uint64_t log_last_position);
   uint64_t count() const { return count_; }
 
  private:

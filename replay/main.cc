@@ -297,13 +297,8 @@ int Export(int argc, char** argv) {
     progress.Update(position, last, seconds > 0 ? position / seconds : 0);
   });
   if (!exported.ok()) return Fail("export", exported.status());
-  std::optional<eventstore::RecordedEvent> log_last;
-  if (last > 0) {
-    auto events = store.ReadAll(last, 1);
-    if (!events.ok()) return Fail("export", events.status());
-    if (!events->empty()) log_last = (*events)[0];
-  }
-  writer.Finish(log_last ? &*log_last : nullptr);
+  Status finished = writer.Finish(store, last);
+  if (!finished.ok()) return Fail("export", finished);
   out.flush();
   if (!out) return Fail("export", Status::IoError("writing " + out_path + " failed"));
   progress.Finish(std::to_string(writer.count()) + " events exported");
