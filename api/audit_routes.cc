@@ -6,6 +6,7 @@
 #include "commands/rollback.h"
 #include "replay/audit_export.h"
 #include "replay/event_json.h"
+#include "replay/rollback_json.h"
 #include "replay/stream_state.h"
 
 namespace remotegpu::api {
@@ -121,14 +122,7 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
                }
                auto state = replay::StateAt(*api.store, id, moment);
                if (!state.ok()) return StatusResponse(request, state.status());
-               return OkResponse(
-                   request,
-                   {{"asset_id", id},
-                    {"version", state->version},
-                    {"position", state->position},
-                    {"recorded_at",
-                     state->version == 0 ? json() : json(FormatRfc3339(state->recorded_at_us))},
-                    {"state", state->state}});
+               return OkResponse(request, replay::StateJson("asset_id", id, *state));
              });
 
   router.Add(
@@ -157,14 +151,7 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
         auto plan = commands::PlanHostRollback(*api.store, *api.clock, id,
                                                static_cast<uint64_t>(to_version), reason);
         if (!plan.ok()) return RefusedResponse(request, plan.status());
-        json events = json::array();
-        for (const auto& event : plan->events) events.push_back(replay::ProtoJson(event));
-        json data = {{"asset_id", id},
-                     {"from_version", plan->from_version},
-                     {"to_version", plan->to_version},
-                     {"events", events},
-                     {"not_rolled_back", plan->not_rolled_back},
-                     {"dry_run", dry_run}};
+        json data = replay::RollbackPlanJson("asset_id", *plan, dry_run);
         if (!dry_run) {
           auto done = commands::ApplyHostRollback(*api.store, *api.hosts, *plan, MetaFor(request));
           if (!done.ok()) return RefusedResponse(request, done.status());

@@ -22,6 +22,7 @@
 #include "projections/standard_projections.h"
 #include "replay/audit_export.h"
 #include "replay/event_json.h"
+#include "replay/rollback_json.h"
 #include "replay/stream_state.h"
 #include "replay/tool.h"
 
@@ -61,7 +62,8 @@ int ParseFlags(const std::string& command, int argc, char** argv, po::options_de
   try {
     po::store(po::parse_command_line(argc, argv, flags), vars);
     if (vars.count("help")) {
-      std::cout << "Usage: remotegpu-replay " << command << " [flags]\n\n" << summary << "\n\n"
+      std::cout << "Usage: remotegpu-replay " << command << " [flags]\n\n"
+                << summary << "\n\n"
                 << flags;
       return 0;
     }
@@ -143,14 +145,7 @@ int State(int argc, char** argv) {
   const std::string stream = vars["stream"].as<std::string>();
   auto state = StateAt((*log)->store(), stream, moment);
   if (!state.ok()) return Fail("state", state.status());
-  nlohmann::json out = {
-      {"stream_id", stream},
-      {"version", state->version},
-      {"position", state->position},
-      {"recorded_at", state->version == 0 ? nlohmann::json()
-                                          : nlohmann::json(FormatRfc3339(state->recorded_at_us))},
-      {"state", state->state}};
-  std::cout << out.dump(2) << "\n";
+  std::cout << StateJson("stream_id", stream, *state).dump(2) << "\n";
   return 0;
 }
 
@@ -435,14 +430,7 @@ int Rollback(int argc, char** argv) {
                                          vars["to-version"].as<uint64_t>(),
                                          vars["reason"].as<std::string>());
   if (!plan.ok()) return Fail("rollback", plan.status());
-  nlohmann::json events = nlohmann::json::array();
-  for (const auto& event : plan->events) events.push_back(ProtoJson(event));
-  nlohmann::json out = {{"host_id", host_id},
-                        {"from_version", plan->from_version},
-                        {"to_version", plan->to_version},
-                        {"events", events},
-                        {"not_rolled_back", plan->not_rolled_back},
-                        {"dry_run", dry_run}};
+  nlohmann::json out = RollbackPlanJson("host_id", *plan, dry_run);
   if (!dry_run) {
     commands::AggregateCache<commands::HostTraits> cache(store);
     commands::SchedulerIndex index;

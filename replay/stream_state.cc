@@ -201,6 +201,14 @@ Result<Moment> ParseMoment(const std::string& text) {
   return moment;
 }
 
+json StateJson(const std::string& id_key, const std::string& stream_id, const StreamState& state) {
+  return {{id_key, stream_id},
+          {"version", state.version},
+          {"position", state.position},
+          {"recorded_at", state.version == 0 ? json() : json(FormatRfc3339(state.recorded_at_us))},
+          {"state", state.state}};
+}
+
 Result<StreamState> StateAt(eventstore::EventStore& store, const std::string& stream_id,
                             const Moment& moment) {
   return FoldAny(store, stream_id, moment, nullptr);

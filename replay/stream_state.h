@@ -34,6 +34,11 @@ struct StreamState {
   nlohmann::json state;  // The aggregate as JSON.
 };
 
+// {<id_key>: stream_id, version, position, recorded_at, state}: how the CLI
+// and the API print a StateAt answer.
+nlohmann::json StateJson(const std::string& id_key, const std::string& stream_id,
+                         const StreamState& state);
+
 // NotFound when the stream does not exist at all; InvalidArgument for a
 // stream kind this build cannot fold.
 Result<StreamState> StateAt(eventstore::EventStore& store, const std::string& stream_id,
