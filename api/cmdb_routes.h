@@ -14,6 +14,7 @@
 #include "commands/host_service.h"
 #include "common/uuid.h"
 #include "eventstore/event_store.h"
+#include "eventstore/kafka_relay.h"
 #include "projections/projection_runner.h"
 
 namespace remotegpu::api {
@@ -29,6 +30,7 @@ struct ApiContext {
   std::vector<const projections::ProjectionRunner*> projections;
   const RequestMetrics* requests = nullptr;  // Rendered into /metrics when set.
   RebuildJob* rebuild = nullptr;             // Read-model rebuilds; may be null.
+  const eventstore::KafkaRelay* relay = nullptr;  // The Kafka relay; null when off.
   // More Prometheus text for /metrics (the event store's counters).
   std::function<std::string()> store_metrics;
 };

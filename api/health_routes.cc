@@ -8,6 +8,43 @@ namespace {
 // A projection further behind than this is not ready to answer queries.
 constexpr uint64_t kReadyLag = 10'000;
 
+// The relay's state for /readyz. It does not decide readiness: commands and
+// queries work while Kafka is away, and the relay catches up afterwards.
+nlohmann::json RelayJson(const eventstore::KafkaRelay& relay) {
+  const eventstore::KafkaRelayStats s = relay.stats();
+  return {{"topic", relay.topic()},
+          {"delivered_position", s.checkpoint},
+          {"lag_events", s.lag_events},
+          {"lag_seconds", s.lag_seconds},
+          {"broker_reachable", s.broker_reachable},
+          {"last_error", s.last_error}};
+}
+
+std::string RelayMetrics(const eventstore::KafkaRelay& relay) {
+  const eventstore::KafkaRelayStats s = relay.stats();
+  std::string text;
+  auto metric = [&text](const char* name, const char* type, const char* help, auto value) {
+    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+            name + " " + std::to_string(value) + "\n";
+  };
+  metric("remotegpu_kafka_relay_position", "gauge",
+         "Every event up to this log position is delivered to Kafka.", s.checkpoint);
+  metric("remotegpu_kafka_relay_lag_events", "gauge", "Events committed, not yet delivered.",
+         s.lag_events);
+  metric("remotegpu_kafka_relay_lag_seconds", "gauge",
+         "Age of the oldest event not yet delivered (0 when caught up).", s.lag_seconds);
+  metric("remotegpu_kafka_relay_delivered_total", "counter", "Delivery reports that succeeded.",
+         s.delivered);
+  metric("remotegpu_kafka_relay_failed_total", "counter", "Delivery reports that failed.",
+         s.failed);
+  metric("remotegpu_kafka_relay_restarts_total", "counter",
+         "Times the relay started over from its checkpoint.", s.restarts);
+  metric("remotegpu_kafka_relay_broker_reachable", "gauge",
+         "1 once a delivery succeeded since the last connection error.",
+         s.broker_reachable ? 1 : 0);
+  return text;
+}
+
 }  // namespace
 
 void AddHealthRoutes(Router& router, ApiContext& context) {
@@ -30,6 +67,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                nlohmann::json data = {{"ready", ready},
                                       {"log_position", context.store->LastPosition()},
                                       {"projections", projections}};
+               if (context.relay != nullptr) data["kafka_relay"] = RelayJson(*context.relay);
                if (ready) return OkResponse(request, data);
                HttpResponse response =
                    ErrorResponse(request, 503, "NOT_READY",
@@ -88,6 +126,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                   std::to_string(runner->lag()) + "\n";
         }
         if (context.store_metrics) text += context.store_metrics();
+        if (context.relay != nullptr) text += RelayMetrics(*context.relay);
         if (context.requests != nullptr) text += context.requests->Prometheus();
         return HttpResponse{200, "text/plain; version=0.0.4", text, {}};
       },

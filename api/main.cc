@@ -2,12 +2,15 @@
 //
 //   remotegpu serve [flags]   open the event log under --data-dir, project it
 //                             into PostgreSQL and serve
+//   remotegpu project [flags] project the Kafka topic into PostgreSQL as one
+//                             worker of a consumer group
 //
 // Every flag can also be given as an environment variable REMOTEGPU_<NAME>
 // (--data-dir is REMOTEGPU_DATA_DIR); a flag on the command line wins.
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <boost/program_options.hpp>
 #include <spdlog/spdlog.h>
@@ -25,8 +28,10 @@ constexpr char kUsage[] = R"(Usage: remotegpu <command> [flags]
 Commands:
   serve     Open the event log, keep the PostgreSQL read models current, and run
             until SIGINT or SIGTERM.
+  project   Build the read models from the Kafka topic the relay publishes, as
+            one worker of a consumer group, until SIGINT or SIGTERM.
 
-Run `remotegpu serve --help` for the flags of serve.
+Run `remotegpu serve --help` or `remotegpu project --help` for their flags.
 )";
 
 po::options_description ServeFlags() {
@@ -49,14 +54,45 @@ po::options_description ServeFlags() {
       ("projection-linger-ms", po::value<int>()->default_value(5),
        "how long a projection waits to fill a batch: larger transactions under load")
       ("query-cache", po::value<bool>()->default_value(true),
-       "keep query answers until their read models move (false: every query hits PostgreSQL)");
+       "keep query answers until their read models move (false: every query hits PostgreSQL)")
+      ("kafka-brokers", po::value<std::string>()->default_value(""),
+       "Kafka bootstrap servers (host:port,...); the relay publishes every event there. "
+       "Empty: relay off")
+      ("kafka-topic", po::value<std::string>()->default_value("remotegpu.events"),
+       "the topic the relay publishes to (create it first; see the README)")
+      ("kafka-format", po::value<std::string>()->default_value("protobuf"),
+       "message values: protobuf (the Envelope) or json (the audit export's shape)");
   // clang-format on
   return flags;
 }
 
-int Serve(int argc, char** argv) {
-  po::options_description flags = ServeFlags();
-  po::variables_map vars;
+po::options_description ProjectFlags() {
+  po::options_description flags("remotegpu project flags (each also REMOTEGPU_<NAME>)");
+  // clang-format off
+  flags.add_options()
+      ("help,h", "print this help and exit")
+      ("source", po::value<std::string>()->default_value("kafka"), "where events come from: kafka")
+      ("kafka-brokers", po::value<std::string>()->default_value(""), "Kafka bootstrap servers")
+      ("kafka-topic", po::value<std::string>()->default_value("remotegpu.events"),
+       "the topic the relay publishes (protobuf format)")
+      ("group", po::value<std::string>()->default_value(""),
+       "consumer group; the workers of one group share the topic's partitions")
+      ("pg-url", po::value<std::string>()->default_value(""),
+       "libpq connection string of the PostgreSQL to write the read models to")
+      ("schema", po::value<std::string>()->default_value("rg"), "schema of the read models")
+      ("batch-size", po::value<int>()->default_value(1000), "most events per transaction")
+      ("session-timeout-ms", po::value<int>()->default_value(10000),
+       "how long the group waits for a silent worker before handing its partitions on")
+      ("log-format", po::value<std::string>()->default_value("text"), "text or json");
+  // clang-format on
+  return flags;
+}
+
+// Parses `argv` and REMOTEGPU_<NAME> variables into `vars`, configures
+// logging and blocks the stop signals. Returns an exit code when the program
+// should end now (--help, a bad flag), or nullopt to go on.
+std::optional<int> ParseFlags(int argc, char** argv, const std::string& command,
+                              const po::options_description& flags, po::variables_map& vars) {
   try {
     po::store(po::parse_command_line(argc, argv, flags), vars);
     po::store(po::parse_environment(flags,
@@ -70,16 +106,16 @@ int Serve(int argc, char** argv) {
               vars);
     po::notify(vars);
   } catch (const po::error& e) {
-    std::cerr << "remotegpu serve: " << e.what() << "\n\n" << flags;
+    std::cerr << "remotegpu " << command << ": " << e.what() << "\n\n" << flags;
     return 2;
   }
   if (vars.count("help")) {
-    std::cout << "Usage: remotegpu serve [flags]\n\n" << flags;
+    std::cout << "Usage: remotegpu " << command << " [flags]\n\n" << flags;
     return 0;
   }
   auto format = ParseLogFormat(vars["log-format"].as<std::string>());
   if (!format.ok()) {
-    std::cerr << "remotegpu serve: " << format.status().message() << "\n";
+    std::cerr << "remotegpu " << command << ": " << format.status().message() << "\n";
     return 2;
   }
   ConfigureLogging(*format);
@@ -90,7 +126,12 @@ int Serve(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return std::nullopt;
+}
 
+int Serve(int argc, char** argv) {
+  po::variables_map vars;
+  if (auto exit_code = ParseFlags(argc, argv, "serve", ServeFlags(), vars)) return *exit_code;
   api::ServeConfig config;
   config.data_dir = vars["data-dir"].as<std::string>();
   config.pg_url = vars["pg-url"].as<std::string>();
@@ -99,7 +140,25 @@ int Serve(int argc, char** argv) {
   config.http_workers = vars["http-workers"].as<int>();
   config.query_cache = vars["query-cache"].as<bool>();
   config.projection_linger_ms = vars["projection-linger-ms"].as<int>();
+  config.kafka_brokers = vars["kafka-brokers"].as<std::string>();
+  config.kafka_topic = vars["kafka-topic"].as<std::string>();
+  config.kafka_format = vars["kafka-format"].as<std::string>();
   return api::RunServe(config);
+}
+
+int Project(int argc, char** argv) {
+  po::variables_map vars;
+  if (auto exit_code = ParseFlags(argc, argv, "project", ProjectFlags(), vars)) return *exit_code;
+  api::ProjectConfig config;
+  config.source = vars["source"].as<std::string>();
+  config.kafka_brokers = vars["kafka-brokers"].as<std::string>();
+  config.kafka_topic = vars["kafka-topic"].as<std::string>();
+  config.group = vars["group"].as<std::string>();
+  config.pg_url = vars["pg-url"].as<std::string>();
+  config.schema = vars["schema"].as<std::string>();
+  config.batch_size = vars["batch-size"].as<int>();
+  config.session_timeout_ms = vars["session-timeout-ms"].as<int>();
+  return api::RunProject(config);
 }
 
 }  // namespace
@@ -113,6 +172,7 @@ int main(int argc, char** argv) {
   }
   std::string command = argv[1];
   if (command == "serve") return remotegpu::Serve(argc - 1, argv + 1);
+  if (command == "project") return remotegpu::Project(argc - 1, argv + 1);
   std::cerr << "remotegpu: unknown command '" << command << "'\n\n" << remotegpu::kUsage;
   return 2;
 }

@@ -23,9 +23,12 @@
 #include "commands/host_service.h"
 #include "commands/process_managers.h"
 #include "commands/secrets.h"
+#include "eventstore/kafka_relay.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/embedded_postgres.h"
+#include "projections/kafka_projection_worker.h"
 #include "projections/standard_projections.h"
+#include "replay/event_json.h"
 
 namespace remotegpu::api {
 namespace {
@@ -49,6 +52,22 @@ std::string CacheMetrics(const std::vector<std::pair<std::string, const QueryCac
   return hits + misses;
 }
 
+// Starts the relay when brokers are configured; null when off.
+Result<std::unique_ptr<eventstore::KafkaRelay>> StartRelay(eventstore::EventStore& store,
+                                                          const ServeConfig& config) {
+  if (config.kafka_brokers.empty()) return std::unique_ptr<eventstore::KafkaRelay>();
+  eventstore::KafkaRelayOptions options{.brokers = config.kafka_brokers,
+                                        .topic = config.kafka_topic};
+  if (config.kafka_format == "json") {
+    options.encode = [](const eventstore::RecordedEvent& e) { return replay::EventJson(e).dump(); };
+    options.content_type = "application/json";
+  } else if (config.kafka_format != "protobuf") {
+    return Status::InvalidArgument("--kafka-format must be protobuf or json, not '" +
+                                   config.kafka_format + "'");
+  }
+  return eventstore::KafkaRelay::Start(store, std::move(options));
+}
+
 }  // namespace
 
 int RunServe(const ServeConfig& config) {
@@ -69,6 +88,12 @@ int RunServe(const ServeConfig& config) {
   }
   spdlog::info("event log open at {}: {} events", (data_dir / "events").string(),
                (*store)->LastPosition());
+
+  auto relay = StartRelay(**store, config);
+  if (!relay.ok()) {
+    spdlog::error("cannot start the kafka relay: {}", relay.status().ToString());
+    return 2;
+  }
 
   std::unique_ptr<projections::EmbeddedPostgres> embedded;
   std::string conninfo = config.pg_url;
@@ -142,6 +167,7 @@ int RunServe(const ServeConfig& config) {
                       .linger = std::chrono::milliseconds(config.projection_linger_ms)},
                      live);
   context.rebuild = &rebuild;
+  context.relay = relay->get();
   Router router;
   router.Use(RejectNonJsonBodies);
   AddHealthRoutes(router, context);
@@ -274,6 +300,7 @@ int RunServe(const ServeConfig& config) {
     spdlog::info("projection {} stopped at position {}", runner->name(), runner->checkpoint());
   }
   runners.clear();
+  if (*relay) (*relay)->Stop();
   store->reset();
   if (embedded) {
     Status stopped = embedded->Stop();
@@ -284,6 +311,53 @@ int RunServe(const ServeConfig& config) {
   }
   spdlog::info("stopped");
   return 0;
+}
+
+int RunProject(const ProjectConfig& config) {
+  if (config.source != "kafka") {
+    spdlog::error("--source must be kafka (the server itself projects its local log)");
+    return 2;
+  }
+  if (config.kafka_brokers.empty() || config.group.empty() || config.pg_url.empty()) {
+    spdlog::error("remotegpu project needs --kafka-brokers, --group and --pg-url");
+    return 2;
+  }
+  projections::KafkaProjectionWorker worker(
+      projections::StandardProjectors(nullptr),
+      {.brokers = config.kafka_brokers,
+       .topic = config.kafka_topic,
+       .group = config.group,
+       .conninfo = config.pg_url,
+       .schema = config.schema,
+       .batch_size = static_cast<size_t>(std::max(1, config.batch_size)),
+       .session_timeout = std::chrono::milliseconds(config.session_timeout_ms)});
+  Status opened = worker.Open();
+  if (!opened.ok()) {
+    spdlog::error("{}", opened.ToString());
+    return opened.code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  spdlog::info("ready: projecting topic {} as group {} into schema {}", config.kafka_topic,
+               config.group, config.schema);
+  // The signal waiter stops the worker; the worker runs on this thread.
+  std::thread waiter([&worker] {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    spdlog::info("received {}, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    worker.Stop();
+  });
+  Status ran = worker.Run();
+  if (!ran.ok()) {
+    spdlog::error("{}", ran.ToString());
+    pthread_kill(waiter.native_handle(), SIGTERM);
+  }
+  waiter.join();
+  const projections::KafkaWorkerStats stats = worker.stats();
+  spdlog::info("stopped: {} events applied in {} transactions", stats.applied, stats.transactions);
+  return ran.ok() ? 0 : 1;
 }
 
 }  // namespace remotegpu::api

@@ -25,7 +25,28 @@ struct ServeConfig {
   bool query_cache = true;
   // How long a projection waits to fill a batch (see ProjectionRunnerOptions).
   int projection_linger_ms = 5;
+  // Kafka bootstrap servers; empty: the relay is off.
+  std::string kafka_brokers;
+  std::string kafka_topic = "remotegpu.events";
+  // The relay's message values: "protobuf" (the Envelope) or "json" (the
+  // audit export's shape).
+  std::string kafka_format = "protobuf";
 };
+
+// `remotegpu project`: projection workers fed from Kafka.
+struct ProjectConfig {
+  std::string source = "kafka";  // The only source so far.
+  std::string kafka_brokers;
+  std::string kafka_topic = "remotegpu.events";
+  std::string group;
+  std::string pg_url;
+  std::string schema = "rg";
+  int batch_size = 1000;
+  int session_timeout_ms = 10'000;
+};
+
+// Same signal contract as RunServe. Returns the process exit code.
+int RunProject(const ProjectConfig& config);
 
 // The caller must have blocked SIGINT and SIGTERM in every thread (before
 // starting any), so that this function's sigwait receives them. Returns the

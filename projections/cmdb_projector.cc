@@ -112,11 +112,7 @@ void CmdbProjector::Apply(pqxx::work& tx, const std::string& schema,
   SqlRows change_rows(tx);
   for (const auto& recorded : batch) {
     if (!recorded.stream_id.starts_with("host-")) continue;
-    domain::HostEvent event;
-    if (!event.ParseFromString(recorded.data.payload)) {
-      throw std::runtime_error("host event at " + std::to_string(recorded.global_position) +
-                               " does not parse");
-    }
+    const auto event = ParseEvent<domain::HostEvent>(recorded);
     hosts_.Fold(recorded, event);
     touched.insert(recorded.stream_id);
     int seq = 0;

@@ -14,10 +14,13 @@ namespace remotegpu::projections {
 
 class CmdbProjector final : public Projector {
  public:
-  explicit CmdbProjector(eventstore::EventStore& store) : hosts_(store) {}
+  explicit CmdbProjector(eventstore::EventStore* history) : hosts_(history) {}
   std::string name() const override { return "cmdb"; }
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<eventstore::RecordedEvent>& batch) override;
+  void Warm(const std::vector<eventstore::RecordedEvent>& events) override {
+    hosts_.Warm(events, "host-");
+  }
   void Reset() override { hosts_.Clear(); }
 
  private:

@@ -6,19 +6,6 @@
 #include "projections/sql_rows.h"
 
 namespace remotegpu::projections {
-namespace {
-
-template <typename Event>
-Event Parse(const eventstore::RecordedEvent& recorded) {
-  Event event;
-  if (!event.ParseFromString(recorded.data.payload)) {
-    throw std::runtime_error("event at " + std::to_string(recorded.global_position) +
-                             " does not parse");
-  }
-  return event;
-}
-
-}  // namespace
 
 void EnvironmentProjector::Apply(pqxx::work& tx, const std::string& schema,
                                  const std::vector<eventstore::RecordedEvent>& batch) {
@@ -26,7 +13,7 @@ void EnvironmentProjector::Apply(pqxx::work& tx, const std::string& schema,
   SqlRows history(tx);
   for (const auto& recorded : batch) {
     if (!recorded.stream_id.starts_with("env-")) continue;
-    auto event = Parse<domain::EnvironmentEvent>(recorded);
+    auto event = ParseEvent<domain::EnvironmentEvent>(recorded);
     environments_.Fold(recorded, event);
     touched.insert(recorded.stream_id);
     if (event.has_scheduled()) {
@@ -81,7 +68,7 @@ void LeaseProjector::Apply(pqxx::work& tx, const std::string& schema,
   std::set<std::string> touched;
   for (const auto& recorded : batch) {
     if (!recorded.stream_id.starts_with("lease-")) continue;
-    auto event = Parse<domain::LeaseEvent>(recorded);
+    auto event = ParseEvent<domain::LeaseEvent>(recorded);
     leases_.Fold(recorded, event);
     touched.insert(recorded.stream_id);
   }

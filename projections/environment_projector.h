@@ -12,10 +12,13 @@ namespace remotegpu::projections {
 
 class EnvironmentProjector final : public Projector {
  public:
-  explicit EnvironmentProjector(eventstore::EventStore& store) : environments_(store) {}
+  explicit EnvironmentProjector(eventstore::EventStore* history) : environments_(history) {}
   std::string name() const override { return "environments"; }
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<eventstore::RecordedEvent>& batch) override;
+  void Warm(const std::vector<eventstore::RecordedEvent>& events) override {
+    environments_.Warm(events, "env-");
+  }
   void Reset() override { environments_.Clear(); }
 
  private:
@@ -24,10 +27,13 @@ class EnvironmentProjector final : public Projector {
 
 class LeaseProjector final : public Projector {
  public:
-  explicit LeaseProjector(eventstore::EventStore& store) : leases_(store) {}
+  explicit LeaseProjector(eventstore::EventStore* history) : leases_(history) {}
   std::string name() const override { return "leases"; }
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<eventstore::RecordedEvent>& batch) override;
+  void Warm(const std::vector<eventstore::RecordedEvent>& events) override {
+    leases_.Warm(events, "lease-");
+  }
   void Reset() override { leases_.Clear(); }
 
  private:

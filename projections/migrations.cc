@@ -157,6 +157,20 @@ CREATE TABLE {s}.port_pools (
 TRUNCATE {s}.hosts, {s}.gpus, {s}.port_mappings, {s}.change_log;
 DELETE FROM {s}.projection_checkpoints WHERE name = 'cmdb';
 )sql",
+      // 4: where projection workers fed from Kafka are, per consumer group
+      // and partition: the next offset to read and the last log position
+      // applied, written in the same transaction as the read-model rows.
+      R"sql(
+CREATE TABLE {s}.kafka_offsets (
+  group_id text NOT NULL,
+  topic text NOT NULL,
+  partition integer NOT NULL,
+  next_offset bigint NOT NULL,
+  applied_position bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (group_id, topic, partition)
+);
+)sql",
   };
   return kMigrations;
 }

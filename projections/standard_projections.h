@@ -12,16 +12,24 @@ namespace remotegpu::projections {
 
 enum StandardProjection { kCmdb = 0, kEnvironments = 1, kLeases = 2 };
 
+// One projector per read-model family; `history` (may be null) supplies
+// streams' earlier events.
+inline std::vector<std::unique_ptr<Projector>> StandardProjectors(
+    eventstore::EventStore* history) {
+  std::vector<std::unique_ptr<Projector>> projectors;
+  projectors.push_back(std::make_unique<CmdbProjector>(history));
+  projectors.push_back(std::make_unique<EnvironmentProjector>(history));
+  projectors.push_back(std::make_unique<LeaseProjector>(history));
+  return projectors;
+}
+
 // One runner per read-model family, not yet opened.
 inline std::vector<std::unique_ptr<ProjectionRunner>> StandardProjections(
     eventstore::EventStore& store, const ProjectionRunnerOptions& options) {
   std::vector<std::unique_ptr<ProjectionRunner>> runners;
-  runners.push_back(
-      std::make_unique<ProjectionRunner>(store, std::make_unique<CmdbProjector>(store), options));
-  runners.push_back(std::make_unique<ProjectionRunner>(
-      store, std::make_unique<EnvironmentProjector>(store), options));
-  runners.push_back(
-      std::make_unique<ProjectionRunner>(store, std::make_unique<LeaseProjector>(store), options));
+  for (auto& projector : StandardProjectors(&store)) {
+    runners.push_back(std::make_unique<ProjectionRunner>(store, std::move(projector), options));
+  }
   return runners;
 }
 

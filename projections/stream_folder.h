@@ -1,14 +1,31 @@
 // The folded state of every stream a projector has seen, kept current as
 // batches arrive. A stream first met mid-log (after a restart from a
-// checkpoint) is folded from the store up to the event at hand.
+// checkpoint) is folded from the store up to the event at hand; a folder
+// without a store (a projection worker fed from Kafka) must be shown every
+// stream from its first event, through Warm or Fold.
 #pragma once
 
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "eventstore/event_store.h"
 
 namespace remotegpu::projections {
+
+// The domain event inside `recorded`. Throws std::runtime_error when the
+// payload does not parse (the runner rolls the batch back and retries).
+template <typename Event>
+Event ParseEvent(const eventstore::RecordedEvent& recorded) {
+  Event event;
+  if (!event.ParseFromString(recorded.data.payload)) {
+    throw std::runtime_error("event at position " + std::to_string(recorded.global_position) +
+                             " (" + recorded.stream_id + ") does not parse");
+  }
+  return event;
+}
 
 template <typename State, typename Event, void (*ApplyFn)(State&, const Event&)>
 class StreamFolder {
@@ -21,7 +38,8 @@ class StreamFolder {
     uint64_t position = 0;
   };
 
-  explicit StreamFolder(eventstore::EventStore& store) : store_(store) {}
+  // `history`, when not null, supplies a stream's earlier events.
+  explicit StreamFolder(eventstore::EventStore* history) : history_(history) {}
 
   // Folds `recorded` (whose payload is `event`) into its stream's entry and
   // returns it. Throws std::runtime_error when the store cannot supply the
@@ -39,6 +57,14 @@ class StreamFolder {
     return entry;
   }
 
+  // Folds the events of streams starting with `prefix`, writing nothing:
+  // how a projection worker learns the states of streams it already applied.
+  void Warm(const std::vector<eventstore::RecordedEvent>& events, std::string_view prefix) {
+    for (const auto& recorded : events) {
+      if (recorded.stream_id.starts_with(prefix)) Fold(recorded, ParseEvent<Event>(recorded));
+    }
+  }
+
   // The entry of a stream already folded, or null.
   const Entry* Find(const std::string& stream_id) const {
     auto it = entries_.find(stream_id);
@@ -49,23 +75,26 @@ class StreamFolder {
 
  private:
   void CatchUp(const eventstore::RecordedEvent& recorded, Entry& entry) {
-    auto earlier = store_.ReadStream(
+    if (history_ == nullptr) {
+      throw std::runtime_error("stream " + recorded.stream_id + " version " +
+                               std::to_string(recorded.stream_version) + " arrived after version " +
+                               std::to_string(entry.version) +
+                               ": the source does not hold the stream's earlier events");
+    }
+    auto earlier = history_->ReadStream(
         recorded.stream_id,
         {.from_version = entry.version + 1,
          .max_count = static_cast<size_t>(recorded.stream_version - entry.version - 1)});
     if (!earlier.ok()) throw std::runtime_error(earlier.status().ToString());
     for (const auto& e : *earlier) {
-      Event parsed;
-      if (!parsed.ParseFromString(e.data.payload)) {
-        throw std::runtime_error("event " + std::to_string(e.global_position) + " does not parse");
-      }
+      const Event parsed = ParseEvent<Event>(e);
       if (entry.version == 0) entry.first_recorded_us = e.recorded_at_us;
       ApplyFn(entry.state, parsed);
       entry.version = e.stream_version;
     }
   }
 
-  eventstore::EventStore& store_;
+  eventstore::EventStore* history_;
   std::unordered_map<std::string, Entry> entries_;
 };
 

@@ -189,6 +189,9 @@ class FailingOnce final : public Projector {
       throw std::runtime_error("injected failure after writing rows");
     }
   }
+  void Warm(const std::vector<eventstore::RecordedEvent>& events) override {
+    inner_->Warm(events);
+  }
   void Reset() override { inner_->Reset(); }
 
  private:
@@ -203,7 +206,7 @@ TEST_F(ProjectionTest, AFailedBatchNeitherSkipsNorRepeatsAndRestartsResumeCleanl
   ProjectionRunnerOptions options{pg_->ConnectionString(), schema_, 3};
   {
     ProjectionRunner runner(
-        *store_, std::make_unique<FailingOnce>(std::make_unique<CmdbProjector>(*store_), middle),
+        *store_, std::make_unique<FailingOnce>(std::make_unique<CmdbProjector>(store_.get()), middle),
         options);
     ASSERT_TRUE(runner.Open().ok());
     Status first = runner.CatchUp();
