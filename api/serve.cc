@@ -54,7 +54,7 @@ std::string CacheMetrics(const std::vector<std::pair<std::string, const QueryCac
 
 // Starts the relay when brokers are configured; null when off.
 Result<std::unique_ptr<eventstore::KafkaRelay>> StartRelay(eventstore::EventStore& store,
-                                                          const ServeConfig& config) {
+                                                           const ServeConfig& config) {
   if (config.kafka_brokers.empty()) return std::unique_ptr<eventstore::KafkaRelay>();
   eventstore::KafkaRelayOptions options{.brokers = config.kafka_brokers,
                                         .topic = config.kafka_topic};

@@ -36,6 +36,13 @@ std::string SerializeDeterministic(const domain::Envelope& envelope) {
   return bytes;
 }
 
+// Moves a parsed string field out of its message; an empty (default) field
+// is left alone, since asking for it mutably would allocate.
+void Take(const std::string& field, std::string* (domain::Envelope::*mutable_field)(),
+          domain::Envelope& envelope, std::string& out) {
+  if (!field.empty()) out = std::move(*(envelope.*mutable_field)());
+}
+
 bool CopyDigest(const std::string& bytes, Sha256Digest* out) {
   if (bytes.size() != out->size()) return false;
   std::memcpy(out->data(), bytes.data(), bytes.size());
@@ -64,7 +71,10 @@ std::string SealAndEncode(RecordedEvent* event) {
 }
 
 std::string EncodeEnvelope(const RecordedEvent& event) {
-  domain::Envelope envelope;
+  // Reused per thread: its strings keep their capacity, so encoding a stream
+  // of events (the Kafka relay) allocates little beyond the result.
+  thread_local domain::Envelope envelope;
+  envelope.Clear();
   ToProto(event, &envelope);
   envelope.set_hash(std::string(DigestBytes(event.hash)));
   return SerializeDeterministic(envelope);
@@ -78,21 +88,30 @@ Result<RecordedEvent> DecodeEnvelope(std::string_view bytes) {
   RecordedEvent event;
   auto id = Uuid::FromRaw(envelope.event_id());
   if (!id) return Status::Corruption("event id is not 16 bytes");
-  event.stream_id = envelope.stream_id();
+  // The parsed strings move into the event: every read of the log decodes,
+  // so each copy saved is saved on every replay, projection and relay.
+  Take(envelope.stream_id(), &domain::Envelope::mutable_stream_id, envelope, event.stream_id);
   event.stream_version = envelope.stream_version();
   event.global_position = envelope.global_position();
   event.recorded_at_us = envelope.recorded_at_us();
   event.data.event_id = *id;
-  event.data.type = envelope.type();
+  Take(envelope.type(), &domain::Envelope::mutable_type, envelope, event.data.type);
   event.data.schema_version = envelope.schema_version();
   event.data.occurred_at_us = envelope.occurred_at_us();
-  event.data.actor.kind = static_cast<ActorKind>(envelope.actor().kind());
-  event.data.actor.id = envelope.actor().id();
-  event.data.actor.display_name = envelope.actor().display_name();
-  event.data.correlation_id = envelope.correlation_id();
-  event.data.causation_id = envelope.causation_id();
-  event.data.trace_id = envelope.trace_id();
-  event.data.payload = envelope.payload();
+  if (envelope.has_actor()) {
+    event.data.actor.kind = static_cast<ActorKind>(envelope.actor().kind());
+    domain::Actor& actor = *envelope.mutable_actor();
+    if (!actor.id().empty()) event.data.actor.id = std::move(*actor.mutable_id());
+    if (!actor.display_name().empty()) {
+      event.data.actor.display_name = std::move(*actor.mutable_display_name());
+    }
+  }
+  Take(envelope.correlation_id(), &domain::Envelope::mutable_correlation_id, envelope,
+       event.data.correlation_id);
+  Take(envelope.causation_id(), &domain::Envelope::mutable_causation_id, envelope,
+       event.data.causation_id);
+  Take(envelope.trace_id(), &domain::Envelope::mutable_trace_id, envelope, event.data.trace_id);
+  Take(envelope.payload(), &domain::Envelope::mutable_payload, envelope, event.data.payload);
   if (!CopyDigest(envelope.prev_hash(), &event.prev_hash) ||
       !CopyDigest(envelope.hash(), &event.hash)) {
     return Status::Corruption("event at position " + std::to_string(event.global_position) +

@@ -16,18 +16,18 @@ Result<rd_kafka_conf_t*> NewKafkaConfig(const KafkaProperties& properties, const
   }
   // The client's name carries `who` into the log callback.
   rd_kafka_conf_set(conf, "client.id", who, error, sizeof error);
-  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t* rk, int level, const char* facility,
-                                    const char* message) {
-    // syslog levels: 0-3 errors, 4 warnings, 5 and above notices and debug.
-    const char* name = rd_kafka_name(rk);
-    if (level <= 3) {
-      spdlog::error("{}: librdkafka {}: {}", name, facility, message);
-    } else if (level == 4) {
-      spdlog::warn("{}: librdkafka {}: {}", name, facility, message);
-    } else {
-      spdlog::debug("{}: librdkafka {}: {}", name, facility, message);
-    }
-  });
+  rd_kafka_conf_set_log_cb(
+      conf, [](const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+        // syslog levels: 0-3 errors, 4 warnings, 5 and above notices and debug.
+        const char* name = rd_kafka_name(rk);
+        if (level <= 3) {
+          spdlog::error("{}: librdkafka {}: {}", name, facility, message);
+        } else if (level == 4) {
+          spdlog::warn("{}: librdkafka {}: {}", name, facility, message);
+        } else {
+          spdlog::debug("{}: librdkafka {}: {}", name, facility, message);
+        }
+      });
   return conf;
 }
 

@@ -3,11 +3,11 @@
 // librdkafka: for .cc files only.
 #pragma once
 
-#include <librdkafka/rdkafka.h>
-
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
 
 #include "common/status.h"
 

@@ -16,6 +16,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// Events read from the log at a time: small enough that the batch's vector
+// stays below malloc's mmap threshold (a larger one costs page faults on
+// every read), large enough to amortise the read.
+constexpr size_t kReadBatch = 128;
+
 // An event handed to the producer and not yet reported delivered.
 struct InFlight {
   UnixMicros recorded_at_us = 0;
@@ -31,14 +36,12 @@ bool IsConnectivityError(rd_kafka_resp_err_t err) {
 
 class KafkaRelay::Impl {
  public:
-  Impl(EventStore& store, KafkaRelayOptions options)
-      : store_(store), options_(std::move(options)) {
-    if (options_.checkpoint_name.empty()) options_.checkpoint_name = "kafka-relay:" + options_.topic;
+  Impl(EventStore& store, KafkaRelayOptions options) : store_(store), options_(std::move(options)) {
+    if (options_.checkpoint_name.empty())
+      options_.checkpoint_name = "kafka-relay:" + options_.topic;
   }
 
-  ~Impl() {
-    if (producer_ != nullptr) rd_kafka_destroy(producer_);
-  }
+  ~Impl() { DestroyProducer(); }
 
   Status Init() {
     if (options_.brokers.empty()) return Status::InvalidArgument("the relay needs brokers");
@@ -62,10 +65,6 @@ class KafkaRelay::Impl {
   void Stop(std::chrono::milliseconds drain) {
     if (!running_.exchange(false)) return;
     drain_ = drain;
-    {
-      std::lock_guard lock(subscription_mu_);
-      if (subscription_) subscription_->Close();
-    }
     if (thread_.joinable()) thread_.join();
   }
 
@@ -85,8 +84,8 @@ class KafkaRelay::Impl {
       if (next.ok() && !next->empty()) oldest = next->front().recorded_at_us;
     }
     if (out.lag_events > 0 && oldest > 0) {
-      out.lag_seconds = std::max(0.0, static_cast<double>(SystemClock::Instance().NowMicros() -
-                                                          oldest) / 1e6);
+      out.lag_seconds =
+          std::max(0.0, static_cast<double>(SystemClock::Instance().NowMicros() - oldest) / 1e6);
     }
     return out;
   }
@@ -110,8 +109,7 @@ class KafkaRelay::Impl {
         {"reconnect.backoff.ms", "100"},
         {"reconnect.backoff.max.ms", "2000"},
     };
-    properties.insert(properties.end(), options_.extra_config.begin(),
-                      options_.extra_config.end());
+    properties.insert(properties.end(), options_.extra_config.begin(), options_.extra_config.end());
     auto config = NewKafkaConfig(properties, "remotegpu-relay");
     if (!config.ok()) return config.status();
     rd_kafka_conf_t* conf = *config;
@@ -127,27 +125,58 @@ class KafkaRelay::Impl {
     if (producer_ == nullptr) {
       return Status::InvalidArgument(std::string("cannot create the kafka producer: ") + error);
     }
+    // Known before the first connection, the topic's metadata comes with it
+    // (a topic first named in a produce call waits for the next 1 s refresh).
+    topic_ = rd_kafka_topic_new(producer_, options_.topic.c_str(), nullptr);
+    if (topic_ == nullptr) {
+      return Status::InvalidArgument("kafka topic " + options_.topic + ": " +
+                                     rd_kafka_err2str(rd_kafka_last_error()));
+    }
     return Status::Ok();
   }
 
+  void DestroyProducer() {
+    if (topic_ != nullptr) rd_kafka_topic_destroy(topic_);
+    topic_ = nullptr;
+    if (producer_ != nullptr) rd_kafka_destroy(producer_);
+    producer_ = nullptr;
+  }
+
+  // Says clearly when the topic is missing: creating it is the operator's
+  // job. Waits at most a second; a broker that is away is reported later.
+  void CheckTopic() {
+    const struct rd_kafka_metadata* metadata = nullptr;
+    if (rd_kafka_metadata(producer_, 0, topic_, &metadata, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return;
+    }
+    if (metadata->topic_cnt == 1 && metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("kafka relay: topic {}: {}; create it (see eventstore/kafka_consumers.md)",
+                   options_.topic, rd_kafka_err2str(metadata->topics[0].err));
+    }
+    rd_kafka_metadata_destroy(metadata);
+  }
+
   Status Resubscribe() {
-    auto opened = store_.Subscribe({.from_position = checkpoint_ + 1, .max_batch = 1000});
+    auto opened = store_.Subscribe({.from_position = checkpoint_ + 1, .max_batch = kReadBatch});
     if (!opened.ok()) return opened.status();
-    std::lock_guard lock(subscription_mu_);
     subscription_ = std::move(*opened);
     return Status::Ok();
   }
 
   void Run() {
+    CheckTopic();
     while (running_) {
-      rd_kafka_poll(producer_, 0);  // Delivery reports and errors.
+      Poll(0);
       MaybeSaveCheckpoint(false);
       if (restart_needed_) {
         Restart();
         continue;
       }
-      if (in_flight_.size() >= options_.max_in_flight) {
-        rd_kafka_poll(producer_, 10);
+      // Room in the producer, and a bound on the positions kept for the
+      // checkpoint while one partition lags behind the others.
+      if (outstanding_ >= options_.max_in_flight ||
+          in_flight_.size() >= 4 * options_.max_in_flight) {
+        Poll(10);
         continue;
       }
       // Idle: wait for commits. Events in flight: come back soon for their
@@ -158,10 +187,9 @@ class KafkaRelay::Impl {
                             : std::chrono::milliseconds(20);
       auto events = subscription_->Next(wait);
       if (!events.ok()) {
-        if (!running_) break;
-        spdlog::error("kafka relay: reading the log: {}", events.status().ToString());
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        if (Status s = Resubscribe(); !s.ok()) spdlog::error("kafka relay: {}", s.ToString());
+        spdlog::error("kafka relay: reading the log: {}; again from position {} in a second",
+                      events.status().ToString(), checkpoint_ + 1);
+        restart_needed_ = true;
         continue;
       }
       for (const RecordedEvent& event : *events) {
@@ -171,7 +199,7 @@ class KafkaRelay::Impl {
     // Let what is in flight arrive, then record how far it got.
     const auto deadline = SteadyClock::now() + drain_;
     while (!in_flight_.empty() && !restart_needed_ && SteadyClock::now() < deadline) {
-      rd_kafka_poll(producer_, 10);
+      Poll(10);
     }
     MaybeSaveCheckpoint(true);
     rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -197,7 +225,7 @@ class KafkaRelay::Impl {
       rd_kafka_header_add(headers, "content-type", -1, options_.content_type.data(),
                           options_.content_type.size());
       const rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()),
+          producer_, RD_KAFKA_V_RKT(topic_),
           RD_KAFKA_V_KEY(event.stream_id.data(), event.stream_id.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
@@ -210,10 +238,11 @@ class KafkaRelay::Impl {
         restart_needed_ = true;
         return false;
       }
-      rd_kafka_poll(producer_, 10);  // Full: wait for deliveries to make room.
+      Poll(10);  // Full: wait for deliveries to make room.
       if (!running_ || restart_needed_) return false;
     }
     in_flight_.push_back({event.recorded_at_us, false});
+    ++outstanding_;
     published_ = event.global_position;
     if (in_flight_.size() == 1) {
       std::lock_guard lock(stats_mu_);
@@ -236,6 +265,7 @@ class KafkaRelay::Impl {
     }
     if (position <= checkpoint_ || position > published_) return;  // From before a restart.
     in_flight_[position - checkpoint_ - 1].delivered = true;
+    --outstanding_;
     if (options_.on_delivered) {
       options_.on_delivered(position, in_flight_[position - checkpoint_ - 1].recorded_at_us);
     }
@@ -245,16 +275,24 @@ class KafkaRelay::Impl {
       ++moved;
     }
     checkpoint_ += moved;
+    ++delivered_unpublished_;
+  }
+
+  // Serves delivery reports and errors for up to `timeout_ms`, then makes
+  // what they changed visible to stats() (once per call, not per report).
+  void Poll(int timeout_ms) {
+    rd_kafka_poll(producer_, timeout_ms);
+    if (delivered_unpublished_ == 0) return;
     last_progress_ = SteadyClock::now();
     std::lock_guard lock(stats_mu_);
-    ++stats_.delivered;
+    stats_.delivered += delivered_unpublished_;
+    delivered_unpublished_ = 0;
     stats_.checkpoint = checkpoint_;
     stats_.published = published_;
     oldest_undelivered_us_ = in_flight_.empty() ? 0 : in_flight_.front().recorded_at_us;
     if (!stats_.broker_reachable) {
       spdlog::info("kafka relay: {}; delivered up to position {}",
-                   stats_.last_error.empty() ? "connected" : "delivering again",
-                   checkpoint_);
+                   stats_.last_error.empty() ? "connected" : "delivering again", checkpoint_);
       stats_.broker_reachable = true;
     }
   }
@@ -296,20 +334,18 @@ class KafkaRelay::Impl {
     discarding_ = true;
     rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(producer_, 0);
-    rd_kafka_destroy(producer_);
-    producer_ = nullptr;
+    DestroyProducer();
     discarding_ = false;
     restart_needed_ = false;
     in_flight_.clear();
+    outstanding_ = 0;
     published_ = checkpoint_;
     {
       std::lock_guard lock(stats_mu_);
       ++stats_.restarts;
       oldest_undelivered_us_ = 0;
     }
-    spdlog::warn("kafka relay: starting over from position {} in a second, after a failed "
-                 "delivery",
-                 checkpoint_ + 1);
+    spdlog::warn("kafka relay: starting over from position {} in a second", checkpoint_ + 1);
     std::this_thread::sleep_for(std::chrono::seconds(1));
     Status s = CreateProducer();
     if (s.ok()) s = Resubscribe();
@@ -340,12 +376,15 @@ class KafkaRelay::Impl {
   EventStore& store_;
   KafkaRelayOptions options_;
   rd_kafka_t* producer_ = nullptr;
+  rd_kafka_topic_t* topic_ = nullptr;
   std::thread thread_;
   std::atomic<bool> running_{true};
   std::chrono::milliseconds drain_{0};
 
   // Owned by the relay's thread (delivery reports run on it, inside poll).
-  std::deque<InFlight> in_flight_;  // Positions checkpoint_+1 .. published_.
+  std::deque<InFlight> in_flight_;      // Positions checkpoint_+1 .. published_.
+  size_t outstanding_ = 0;              // Of those, not yet reported delivered.
+  uint64_t delivered_unpublished_ = 0;  // Reports not yet counted in stats_.
   uint64_t checkpoint_ = 0;
   uint64_t saved_checkpoint_ = 0;
   uint64_t published_ = 0;
@@ -354,12 +393,11 @@ class KafkaRelay::Impl {
   SteadyClock::time_point last_save_{};
   SteadyClock::time_point last_progress_{};
 
-  std::mutex subscription_mu_;  // Lets Stop close the subscription.
-  std::unique_ptr<Subscription> subscription_;
+  std::unique_ptr<Subscription> subscription_;  // Used by the relay's thread.
 
   mutable std::mutex stats_mu_;
-  KafkaRelayStats stats_;                // Guarded by stats_mu_.
-  UnixMicros oldest_undelivered_us_ = 0;  // Guarded by stats_mu_.
+  KafkaRelayStats stats_;                     // Guarded by stats_mu_.
+  UnixMicros oldest_undelivered_us_ = 0;      // Guarded by stats_mu_.
   SteadyClock::time_point last_error_log_{};  // Guarded by stats_mu_.
 };
 

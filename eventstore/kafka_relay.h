@@ -43,7 +43,7 @@
 namespace remotegpu::eventstore {
 
 struct KafkaRelayOptions {
-  std::string brokers;                   // bootstrap.servers, "host:port,…".
+  std::string brokers;  // bootstrap.servers, "host:port,…".
   std::string topic = "remotegpu.events";
   // The store checkpoint that records what is delivered; empty:
   // "kafka-relay:<topic>".
@@ -51,7 +51,7 @@ struct KafkaRelayOptions {
   // The message value of an event; empty: the protobuf envelope.
   std::function<std::string(const RecordedEvent&)> encode;
   // The content-type header, naming what `encode` produces.
-  std::string content_type = "application/x-protobuf; messageType=remotegpu.Envelope";
+  std::string content_type = "application/x-protobuf; messageType=remotegpu.domain.Envelope";
   // Most events handed to the producer and not yet reported delivered.
   size_t max_in_flight = 100'000;
   // How often a moved checkpoint is written (each write is one WAL fsync).
@@ -64,15 +64,15 @@ struct KafkaRelayOptions {
 };
 
 struct KafkaRelayStats {
-  uint64_t checkpoint = 0;     // Every position up to here is delivered.
-  uint64_t published = 0;      // The last position handed to the producer.
-  uint64_t lag_events = 0;     // Committed to the log, not yet delivered.
-  double lag_seconds = 0;      // Age of the oldest undelivered event; 0 when caught up.
-  uint64_t delivered = 0;      // Delivery reports that succeeded.
-  uint64_t failed = 0;         // Delivery reports that failed.
-  uint64_t restarts = 0;       // Times the relay began again from its checkpoint.
+  uint64_t checkpoint = 0;  // Every position up to here is delivered.
+  uint64_t published = 0;   // The last position handed to the producer.
+  uint64_t lag_events = 0;  // Committed to the log, not yet delivered.
+  double lag_seconds = 0;   // Age of the oldest undelivered event; 0 when caught up.
+  uint64_t delivered = 0;   // Delivery reports that succeeded.
+  uint64_t failed = 0;      // Delivery reports that failed.
+  uint64_t restarts = 0;    // Times the relay began again from its checkpoint.
   bool broker_reachable = false;
-  std::string last_error;      // The latest Kafka error; empty when none yet.
+  std::string last_error;  // The latest Kafka error; empty when none yet.
 };
 
 class KafkaRelay {

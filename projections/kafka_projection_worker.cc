@@ -1,11 +1,11 @@
 #include "projections/kafka_projection_worker.h"
 
-#include <librdkafka/rdkafka.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <set>
 #include <thread>
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
 
 #include "eventstore/envelope_codec.h"
 #include "eventstore/kafka_config.h"
@@ -81,8 +81,8 @@ Status KafkaProjectionWorker::Open() {
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},
       {"session.timeout.ms", std::to_string(options_.session_timeout.count())},
-      {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(
-                                    100, options_.session_timeout.count() / 3))},
+      {"heartbeat.interval.ms",
+       std::to_string(std::max<int64_t>(100, options_.session_timeout.count() / 3))},
   };
   properties.insert(properties.end(), options_.extra_config.begin(), options_.extra_config.end());
   auto config = eventstore::NewKafkaConfig(properties, "remotegpu-projection-worker");
@@ -123,10 +123,10 @@ Result<std::map<int32_t, std::pair<int64_t, uint64_t>>> KafkaProjectionWorker::L
   std::map<int32_t, std::pair<int64_t, uint64_t>> out;
   try {
     pqxx::nontransaction tx(*connection_);
-    for (const auto& row : tx.exec_params(
-             "SELECT partition, next_offset, applied_position FROM " + options_.schema +
-                 ".kafka_offsets WHERE group_id = $1 AND topic = $2",
-             options_.group, options_.topic)) {
+    for (const auto& row :
+         tx.exec_params("SELECT partition, next_offset, applied_position FROM " + options_.schema +
+                            ".kafka_offsets WHERE group_id = $1 AND topic = $2",
+                        options_.group, options_.topic)) {
       const auto p = row[0].as<int32_t>();
       if (std::find(partitions.begin(), partitions.end(), p) == partitions.end()) continue;
       out[p] = {row[1].as<int64_t>(), row[2].as<uint64_t>()};
@@ -239,8 +239,8 @@ Result<size_t> KafkaProjectionWorker::Step(std::chrono::milliseconds wait) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() < 0) break;
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_->handle,
-                                                         static_cast<int>(left.count()));
+    rd_kafka_message_t* message =
+        rd_kafka_consumer_poll(consumer_->handle, static_cast<int>(left.count()));
     if (message == nullptr) continue;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -255,10 +255,11 @@ Result<size_t> KafkaProjectionWorker::Step(std::chrono::milliseconds wait) {
     const int64_t offset = message->offset;
     rd_kafka_message_destroy(message);
     if (!event.ok()) {
-      return Status::Corruption("message at partition " + std::to_string(partition) +
-                                " offset " + std::to_string(offset) +
+      return Status::Corruption("message at partition " + std::to_string(partition) + " offset " +
+                                std::to_string(offset) +
                                 " is not a protobuf event envelope (the relay must publish "
-                                "--kafka-format protobuf): " + event.status().message());
+                                "--kafka-format protobuf): " +
+                                event.status().message());
     }
     if (batch.empty()) deadline = std::min(first_deadline, SteadyClock::now() + options_.linger);
     batch.push_back({partition, offset, generation_, std::move(*event)});

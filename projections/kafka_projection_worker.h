@@ -53,10 +53,10 @@ struct KafkaWorkerOptions {
 };
 
 struct KafkaWorkerStats {
-  uint64_t applied = 0;      // Events written to the read models.
-  uint64_t warmed = 0;       // Events folded without writing (applied before).
+  uint64_t applied = 0;  // Events written to the read models.
+  uint64_t warmed = 0;   // Events folded without writing (applied before).
   uint64_t transactions = 0;
-  uint64_t rewinds = 0;      // Times the in-memory states were dropped and re-read.
+  uint64_t rewinds = 0;  // Times the in-memory states were dropped and re-read.
   std::map<int32_t, uint64_t> applied_position;  // By assigned partition.
 };
 
@@ -108,7 +108,7 @@ class KafkaProjectionWorker {
 
   // Owned by the thread calling Run/Step (rebalances run inside its polls).
   std::vector<int32_t> assigned_;
-  uint64_t generation_ = 0;  // Grows with every assignment; older messages are dropped.
+  uint64_t generation_ = 0;              // Grows with every assignment; older messages are dropped.
   std::map<int32_t, uint64_t> applied_;  // Stored applied position, by assigned partition.
   std::map<int32_t, uint64_t> reached_;  // Highest position folded, by assigned partition.
   // Partitions once held whose states stayed in memory: the position they

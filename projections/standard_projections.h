@@ -14,8 +14,7 @@ enum StandardProjection { kCmdb = 0, kEnvironments = 1, kLeases = 2 };
 
 // One projector per read-model family; `history` (may be null) supplies
 // streams' earlier events.
-inline std::vector<std::unique_ptr<Projector>> StandardProjectors(
-    eventstore::EventStore* history) {
+inline std::vector<std::unique_ptr<Projector>> StandardProjectors(eventstore::EventStore* history) {
   std::vector<std::unique_ptr<Projector>> projectors;
   projectors.push_back(std::make_unique<CmdbProjector>(history));
   projectors.push_back(std::make_unique<EnvironmentProjector>(history));

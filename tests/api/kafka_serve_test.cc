@@ -35,10 +35,10 @@ struct Server {
 
 Server StartServer(const std::string& data_dir, const std::string& brokers,
                    const std::string& format = "protobuf") {
-  auto child = Subprocess::Spawn({REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen",
-                                  "127.0.0.1:0", "--kafka-brokers", brokers, "--kafka-topic",
-                                  kTopic, "--kafka-format", format},
-                                 {.capture_stdout = true, .merge_stderr = true});
+  auto child = Subprocess::Spawn(
+      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--kafka-brokers",
+       brokers, "--kafka-topic", kTopic, "--kafka-format", format},
+      {.capture_stdout = true, .merge_stderr = true});
   EXPECT_TRUE(child.ok());
   Server server{std::make_unique<Subprocess>(std::move(*child)), 0, ""};
   server.output = testing_process::ReadUntil(*server.process, "ready:");
@@ -104,9 +104,9 @@ TEST(KafkaServeTest, RelayKilledMidStreamResumesWithNothingMissing) {
 
   Server second = StartServer(data_dir, kafka->bootstrap());
   ASSERT_NE(second.port, 0) << second.output;
-  ASSERT_EQ(Call(second.port, http::verb::post, "/api/cmdb/hosts", HostForm("host-after").dump())
-                .status,
-            201);
+  ASSERT_EQ(
+      Call(second.port, http::verb::post, "/api/cmdb/hosts", HostForm("host-after").dump()).status,
+      201);
   ASSERT_TRUE(WaitFor([&] { return RelayLag(second.port) == 0; }));
   Reply metrics = Call(second.port, http::verb::get, "/metrics");
   EXPECT_NE(metrics.raw.find("remotegpu_kafka_relay_lag_events 0\n"), std::string::npos);

@@ -71,7 +71,7 @@ class KafkaRelayTest : public StoreTest {
       EXPECT_EQ(m.headers.at("event-type"), e.data.type);
       EXPECT_EQ(m.headers.at("stream-version"), std::to_string(e.stream_version));
       EXPECT_EQ(m.headers.at("content-type"),
-                "application/x-protobuf; messageType=remotegpu.Envelope");
+                "application/x-protobuf; messageType=remotegpu.domain.Envelope");
       auto decoded = DecodeEnvelope(m.value);
       ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
       EXPECT_EQ(decoded->hash, e.hash);
@@ -79,8 +79,8 @@ class KafkaRelayTest : public StoreTest {
       auto [it, inserted] = partition_of.emplace(m.key, m.partition);
       EXPECT_EQ(it->second, m.partition) << "stream " << m.key << " in two partitions";
       if (position <= highest[m.partition]) {
-        EXPECT_TRUE(first_seen.count(position)) << "position " << position
-                                                << " dropped as a duplicate but never seen";
+        EXPECT_TRUE(first_seen.count(position))
+            << "position " << position << " dropped as a duplicate but never seen";
         continue;
       }
       highest[m.partition] = position;

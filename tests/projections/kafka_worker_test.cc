@@ -32,8 +32,8 @@ class KafkaWorkerTest : public commands::ServiceTest {
     conn_ = std::make_unique<pqxx::connection>(pg_->ConnectionString());
     kafka_ = MockKafka::Start(KAFKA_MOCK_BIN, kTopic, 4);
     ASSERT_NE(kafka_, nullptr);
-    auto relay = eventstore::KafkaRelay::Start(
-        *store_, {.brokers = kafka_->bootstrap(), .topic = kTopic});
+    auto relay =
+        eventstore::KafkaRelay::Start(*store_, {.brokers = kafka_->bootstrap(), .topic = kTopic});
     ASSERT_TRUE(relay.ok()) << relay.status().ToString();
     relay_ = std::move(*relay);
   }
@@ -59,8 +59,7 @@ class KafkaWorkerTest : public commands::ServiceTest {
       }
     }
     commands::AggregateCache<commands::LeaseTraits> lease_cache(*store_);
-    commands::LeaseService leases(*store_, clock_, *index_, *host_cache_, lease_cache,
-                                  host_locks_);
+    commands::LeaseService leases(*store_, clock_, *index_, *host_cache_, lease_cache, host_locks_);
     RegisterHost("host-" + std::to_string(round) + "-leased", 8);
     domain::CreateLease lease;
     lease.set_customer_id("acme");
@@ -90,8 +89,8 @@ class KafkaWorkerTest : public commands::ServiceTest {
   Subprocess StartWorker(const std::string& group, const std::string& schema) {
     auto child = Subprocess::Spawn(
         {REMOTEGPU_BIN, "project", "--kafka-brokers", kafka_->bootstrap(), "--kafka-topic", kTopic,
-         "--group", group, "--pg-url", pg_->ConnectionString(), "--schema", schema,
-         "--batch-size", "25", "--session-timeout-ms", "3000"},
+         "--group", group, "--pg-url", pg_->ConnectionString(), "--schema", schema, "--batch-size",
+         "25", "--session-timeout-ms", "3000"},
         {.capture_stdout = true, .merge_stderr = true});
     EXPECT_TRUE(child.ok()) << child.status().ToString();
     api::testing_process::ReadUntil(*child, "ready:");
@@ -111,13 +110,12 @@ class KafkaWorkerTest : public commands::ServiceTest {
 TEST_F(KafkaWorkerTest, OneWorkerBuildsTheSameReadModelsAsTheLog) {
   RunWorkload(1, 6, 60);
   ASSERT_TRUE(Delivered());
-  KafkaProjectionWorker worker(StandardProjectors(nullptr),
-                               {.brokers = kafka_->bootstrap(),
-                                .topic = kTopic,
-                                .group = "solo",
-                                .conninfo = pg_->ConnectionString(),
-                                .schema = "kw",
-                                .batch_size = 50});
+  KafkaProjectionWorker worker(StandardProjectors(nullptr), {.brokers = kafka_->bootstrap(),
+                                                             .topic = kTopic,
+                                                             .group = "solo",
+                                                             .conninfo = pg_->ConnectionString(),
+                                                             .schema = "kw",
+                                                             .batch_size = 50});
   ASSERT_TRUE(worker.Open().ok());
   ProjectLog("ref");
   auto step_until_equal = [&] {
@@ -136,8 +134,8 @@ TEST_F(KafkaWorkerTest, OneWorkerBuildsTheSameReadModelsAsTheLog) {
   relay_.reset();
   ASSERT_TRUE(store_->SaveCheckpoint("kafka-relay:events", 10).ok());
   RunWorkload(2, 2, 10);
-  auto relay = eventstore::KafkaRelay::Start(
-      *store_, {.brokers = kafka_->bootstrap(), .topic = kTopic});
+  auto relay =
+      eventstore::KafkaRelay::Start(*store_, {.brokers = kafka_->bootstrap(), .topic = kTopic});
   ASSERT_TRUE(relay.ok());
   relay_ = std::move(*relay);
   ASSERT_TRUE(Delivered());

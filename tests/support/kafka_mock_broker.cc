@@ -22,7 +22,8 @@
 
 namespace {
 
-constexpr char kUsage[] = R"(Usage: remotegpu-kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...
+constexpr char kUsage[] =
+    R"(Usage: remotegpu-kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...
 
 Runs librdkafka's mock Kafka cluster on 127.0.0.1 and prints
 "bootstrap: HOST:PORT,..." when it is ready. Runs until SIGTERM or SIGINT.

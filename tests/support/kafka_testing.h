@@ -5,8 +5,6 @@
 
 #include <signal.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include <chrono>
 #include <map>
 #include <memory>
@@ -15,6 +13,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
 
 #include "common/subprocess.h"
 #include "tests/api/server_process.h"
@@ -27,9 +27,8 @@ class MockKafka {
   // Starts the cluster with `topic` of `partitions` partitions.
   static std::unique_ptr<MockKafka> Start(const std::string& binary, const std::string& topic,
                                           int partitions) {
-    auto child = Subprocess::Spawn(
-        {binary, "--topic", topic + ":" + std::to_string(partitions)},
-        {.capture_stdout = true, .merge_stderr = true});
+    auto child = Subprocess::Spawn({binary, "--topic", topic + ":" + std::to_string(partitions)},
+                                   {.capture_stdout = true, .merge_stderr = true});
     if (!child.ok()) return nullptr;
     auto mock = std::unique_ptr<MockKafka>(new MockKafka(std::move(*child)));
     const std::string marker = "bootstrap: ";
@@ -67,9 +66,9 @@ struct KafkaMessage {
 // Every message of `topic` (all partitions, from the beginning), read by a
 // plain librdkafka consumer until at least `at_least` have arrived and every
 // partition is at its end, or `timeout` passes.
-inline std::vector<KafkaMessage> ReadTopic(const std::string& brokers, const std::string& topic,
-                                           size_t at_least,
-                                           std::chrono::seconds timeout = std::chrono::seconds(60)) {
+inline std::vector<KafkaMessage> ReadTopic(
+    const std::string& brokers, const std::string& topic, size_t at_least,
+    std::chrono::seconds timeout = std::chrono::seconds(60)) {
   std::vector<KafkaMessage> out;
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -104,7 +103,8 @@ inline std::vector<KafkaMessage> ReadTopic(const std::string& brokers, const std
       at_end.insert(m->partition);
     } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       at_end.erase(m->partition);
-      KafkaMessage message{m->partition, m->offset,
+      KafkaMessage message{m->partition,
+                           m->offset,
                            std::string(static_cast<const char*>(m->key), m->key_len),
                            std::string(static_cast<const char*>(m->payload), m->len),
                            {}};
@@ -139,8 +139,8 @@ struct KcatLine {
 
 inline Result<std::vector<KcatLine>> KcatRead(const std::string& brokers,
                                               const std::string& topic) {
-  auto output = RunCommand({"kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e",
-                            "-q", "-f", "%p\t%o\t%k\t%h\n"});
+  auto output = RunCommand({"kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q",
+                            "-f", "%p\t%o\t%k\t%h\n"});
   if (!output.ok()) return output.status();
   std::vector<KcatLine> lines;
   std::istringstream in(*output);
