@@ -1,5 +1,6 @@
 #include "api/cmdb_routes.h"
 #include "api/envelope.h"
+#include "api/json_fields.h"
 #include "api/route_helpers.h"
 
 namespace remotegpu::api {
@@ -96,12 +97,22 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
              {.never_blocks = true});
 
   router.Add("POST", "/api/admin/projections/rebuild",
-             "Replay the log into fresh read models and swap them in; queries keep answering",
+             "Replay the log into fresh read models and swap them in; queries keep answering: "
+             "{projections: [cmdb|environments|leases]} (absent: all)",
              [&context](const HttpRequest& request) {
                if (context.rebuild == nullptr) {
                  return ErrorResponse(request, 503, "UNAVAILABLE", "rebuilds are not enabled");
                }
-               Status started = context.rebuild->Start(MetaFor(request).actor.id);
+               std::vector<std::string> projections;
+               if (!request.body.empty()) {
+                 auto body = ParseJsonObject(request);
+                 if (!body.ok()) return StatusResponse(request, body.status());
+                 JsonFields f(*body);
+                 Status read = f.OnlyAllowed({"projections"});
+                 if (read.ok()) read = f.StringList("projections", &projections);
+                 if (!read.ok()) return StatusResponse(request, read);
+               }
+               Status started = context.rebuild->Start(MetaFor(request).actor.id, projections);
                if (!started.ok()) return StatusResponse(request, started);
                return OkResponse(request, context.rebuild->Describe(), 202);
              });

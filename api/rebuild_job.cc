@@ -1,5 +1,8 @@
 #include "api/rebuild_job.h"
 
+#include <algorithm>
+
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
@@ -20,9 +23,16 @@ RebuildJob::~RebuildJob() {
   if (thread.joinable()) thread.join();
 }
 
-Status RebuildJob::Start(const std::string& requested_by) {
+Status RebuildJob::Start(const std::string& requested_by,
+                         const std::vector<std::string>& projections) {
+  for (const auto& name : projections) {
+    const bool known = std::any_of(live_.begin(), live_.end(),
+                                   [&](const auto* runner) { return runner->name() == name; });
+    if (!known) return Status::InvalidArgument("no projection named '" + name + "'");
+  }
   std::lock_guard lock(mu_);
   if (running_) return Status::FailedPrecondition("a rebuild is already running");
+  projections_ = projections;
   if (thread_.joinable()) thread_.join();  // The previous one has finished.
   running_ = true;
   progress_ = {"starting", 0, store_.LastPosition(), 0};
@@ -30,8 +40,10 @@ Status RebuildJob::Start(const std::string& requested_by) {
   finished_at_.clear();
   started_at_ = Now();
   requested_by_ = requested_by;
-  spdlog::info("read-model rebuild requested by {}", requested_by);
-  thread_ = std::thread([this] {
+  spdlog::info("read-model rebuild ({}) requested by {}",
+               projections.empty() ? "all projections" : fmt::format("{}", fmt::join(projections, ", ")),
+               requested_by);
+  thread_ = std::thread([this, projections] {
     Status done = projections::RebuildAndSwap(
         store_,
         {.runner = options_,
@@ -41,7 +53,8 @@ Status RebuildJob::Start(const std::string& requested_by) {
                             p.events_per_second);
                std::lock_guard lock(mu_);
                progress_ = p;
-             }},
+             },
+         .projections = projections},
         live_);
     if (!done.ok()) spdlog::error("rebuild failed: {}", done.ToString());
     std::lock_guard lock(mu_);
@@ -60,6 +73,7 @@ nlohmann::json RebuildJob::Describe() const {
           {"target", progress_.target},
           {"events_per_second", progress_.events_per_second},
           {"requested_by", requested_by_},
+          {"projections", projections_},
           {"started_at", started_at_},
           {"finished_at", finished_at_},
           {"error", error_}};

@@ -22,8 +22,9 @@ class RebuildJob {
       : store_(store), options_(std::move(options)), live_(std::move(live)) {}
   ~RebuildJob();
 
-  // Starts a rebuild; FailedPrecondition while one runs.
-  Status Start(const std::string& requested_by);
+  // Starts a rebuild of `projections` (empty: all); FailedPrecondition while
+  // one runs, InvalidArgument for a name no live projection has.
+  Status Start(const std::string& requested_by, const std::vector<std::string>& projections = {});
   // {running, phase, position, target, events_per_second, started_at, finished_at, error}
   nlohmann::json Describe() const;
 
@@ -37,6 +38,7 @@ class RebuildJob {
   bool running_ = false;                                         // Guarded by mu_.
   projections::RebuildProgress progress_;                        // Guarded by mu_.
   std::string error_, started_at_, finished_at_, requested_by_;  // Guarded by mu_.
+  std::vector<std::string> projections_;                         // Guarded by mu_.
 };
 
 }  // namespace remotegpu::api

@@ -16,6 +16,9 @@ class CmdbProjector final : public Projector {
  public:
   explicit CmdbProjector(eventstore::EventStore* history) : hosts_(history) {}
   std::string name() const override { return "cmdb"; }
+  std::vector<std::string> tables() const override {
+    return {"hosts", "gpus", "port_mappings", "port_pools", "change_log"};
+  }
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<eventstore::RecordedEvent>& batch) override;
   void Warm(const std::vector<eventstore::RecordedEvent>& events) override {

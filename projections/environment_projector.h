@@ -14,6 +14,9 @@ class EnvironmentProjector final : public Projector {
  public:
   explicit EnvironmentProjector(eventstore::EventStore* history) : environments_(history) {}
   std::string name() const override { return "environments"; }
+  std::vector<std::string> tables() const override {
+    return {"environments", "scheduler_history"};
+  }
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<eventstore::RecordedEvent>& batch) override;
   void Warm(const std::vector<eventstore::RecordedEvent>& events) override {
@@ -29,6 +32,7 @@ class LeaseProjector final : public Projector {
  public:
   explicit LeaseProjector(eventstore::EventStore* history) : leases_(history) {}
   std::string name() const override { return "leases"; }
+  std::vector<std::string> tables() const override { return {"leases"}; }
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<eventstore::RecordedEvent>& batch) override;
   void Warm(const std::vector<eventstore::RecordedEvent>& events) override {

@@ -62,6 +62,7 @@ class ProjectionRunner {
   bool failing() const { return failing_.load(); }
   uint64_t lag() const;  // Events committed to the log but not yet projected.
   const std::string& name() const { return name_; }
+  std::vector<std::string> tables() const { return projector_->tables(); }
 
  private:
   // Applies `batch` and moves the checkpoint in one transaction.

@@ -18,6 +18,9 @@ class Projector {
   virtual ~Projector() = default;
   // Names the projector's checkpoint; stable across releases.
   virtual std::string name() const = 0;
+  // The read-model tables only this projector writes (a rebuild of this
+  // projection alone replaces exactly these).
+  virtual std::vector<std::string> tables() const = 0;
   // Writes the read-model rows for `batch` through `tx`, into tables of
   // `schema`. The batch holds events in position order, each stream's
   // without gaps after the events already applied or warmed (consecutive

@@ -1,5 +1,6 @@
 #include "projections/rebuild.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -95,6 +96,51 @@ Status Swap(const std::string& conninfo, const std::string& live, const std::str
   return Status::Ok();
 }
 
+// Moves the tables of `runners` from `fresh` into `live` in place of the
+// live ones and sets their live checkpoints to the fresh ones, in one
+// transaction, after the same locking and catching up as Swap.
+Status SwapTables(const std::string& conninfo, const std::string& live, const std::string& fresh,
+                  const std::vector<std::string>& names, const std::vector<std::string>& tables,
+                  const std::function<Status(uint64_t)>& catch_up) {
+  try {
+    pqxx::connection connection(conninfo);
+    {
+      pqxx::work tx(connection);
+      tx.exec0("LOCK TABLE " + live + ".projection_checkpoints IN EXCLUSIVE MODE");
+      std::string quoted_names;
+      for (const auto& name : names) {
+        quoted_names += (quoted_names.empty() ? "" : ", ") + tx.quote(name);
+      }
+      const uint64_t live_position =
+          tx.exec1("SELECT coalesce(max(position), 0) FROM " + live +
+                   ".projection_checkpoints WHERE name IN (" + quoted_names + ")")[0]
+              .as<uint64_t>();
+      RGPU_RETURN_IF_ERROR(catch_up(live_position));
+      for (const auto& table : tables) {
+        tx.exec0("DROP TABLE " + live + "." + table);
+        tx.exec0("ALTER TABLE " + fresh + "." + table + " SET SCHEMA " + live);
+      }
+      tx.exec0("INSERT INTO " + live + ".projection_checkpoints (name, position) SELECT name, "
+               "position FROM " + fresh + ".projection_checkpoints WHERE name IN (" +
+               quoted_names + ") ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, "
+               "updated_at = now()");
+      tx.commit();
+    }
+    pqxx::work drop(connection);
+    drop.exec0("DROP SCHEMA IF EXISTS " + fresh + " CASCADE");
+    drop.commit();
+  } catch (const std::exception& e) {
+    return Status::IoError(std::string("swapping the rebuilt tables in: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+bool SchemaExists(const std::string& conninfo, const std::string& schema) {
+  pqxx::connection connection(conninfo);
+  pqxx::nontransaction tx(connection);
+  return !tx.exec_params("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema).empty();
+}
+
 }  // namespace
 
 Status RebuildAndSwap(eventstore::EventStore& store, const RebuildOptions& options,
@@ -117,6 +163,35 @@ Status RebuildAndSwap(eventstore::EventStore& store, const RebuildOptions& optio
   fresh_options.schema = fresh;
   fresh_options.batch_size = options.batch_size;
   auto runners = StandardProjections(store, fresh_options);
+  std::vector<std::string> known;
+  for (const auto& runner : runners) known.push_back(runner->name());
+  for (const auto& name : options.projections) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      return Status::InvalidArgument("no projection named '" + name + "' (there are " + list + ")");
+    }
+  }
+  const bool partial = !options.projections.empty() && options.projections.size() < known.size();
+  std::vector<std::string> names, tables;
+  if (partial) {
+    try {
+      if (!SchemaExists(options.runner.conninfo, schema)) {
+        return Status::FailedPrecondition("there are no read models in schema " + schema +
+                                          " to rebuild a part of: rebuild them all");
+      }
+    } catch (const std::exception& e) {
+      return Status::IoError(std::string("looking for the live schema: ") + e.what());
+    }
+    std::erase_if(runners, [&](const auto& runner) {
+      return std::find(options.projections.begin(), options.projections.end(), runner->name()) ==
+             options.projections.end();
+    });
+    for (const auto& runner : runners) {
+      names.push_back(runner->name());
+      for (const auto& table : runner->tables()) tables.push_back(table);
+    }
+  }
   for (auto& runner : runners) RGPU_RETURN_IF_ERROR(runner->Open());
   RGPU_RETURN_IF_ERROR(CatchUpAll(store, runners, "replaying", options));
 
@@ -126,7 +201,7 @@ Status RebuildAndSwap(eventstore::EventStore& store, const RebuildOptions& optio
   Status swapped = CatchUpAll(store, runners, "catching up", options);
   if (swapped.ok()) {
     if (options.progress) options.progress({"swapping", store.LastPosition(), 0, 0});
-    swapped = Swap(options.runner.conninfo, schema, fresh, old, [&](uint64_t live_position) {
+    auto catch_up_to = [&](uint64_t live_position) {
       // Runners elsewhere got to live_position: the fresh schema must too.
       const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
       while (store.LastPosition() < live_position) {
@@ -143,7 +218,10 @@ Status RebuildAndSwap(eventstore::EventStore& store, const RebuildOptions& optio
       RGPU_RETURN_IF_ERROR(CatchUpAll(store, runners, "catching up", options));
       runners.clear();  // Their connections close before the rename.
       return Status::Ok();
-    });
+    };
+    swapped = partial ? SwapTables(options.runner.conninfo, schema, fresh, names, tables,
+                                   catch_up_to)
+                      : Swap(options.runner.conninfo, schema, fresh, old, catch_up_to);
   }
   for (auto* runner : live) {
     // Reopen on whichever schema now bears the name: the rebuilt one, or

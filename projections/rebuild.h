@@ -11,6 +11,11 @@
 //
 // Queries keep answering throughout; projection lag grows only during steps
 // 2 to 4, which cover the events committed while step 1 ran.
+//
+// A rebuild of some projections only (RebuildOptions::projections) replays
+// just those, and step 3 instead moves their tables (Projector::tables())
+// into the live schema in place of the old ones and sets their live
+// checkpoints, in one transaction; the other read models are not touched.
 #pragma once
 
 #include <functional>
@@ -36,6 +41,9 @@ struct RebuildOptions {
   // For a store read beside its writer (a read-only store): brings
   // LastPosition forward (RocksDbEventStore::CatchUpWithWriter).
   std::function<Status()> refresh;
+  // Names of the projections to rebuild ("cmdb", "environments",
+  // "leases"); empty: all of them.
+  std::vector<std::string> projections;
 };
 
 // `live`: the runners serving options.runner.schema in this process (paused
@@ -44,6 +52,8 @@ struct RebuildOptions {
 // checkpoints, so those runners wait, brings the fresh schema at least as far
 // as they got, and renames; they find the new checkpoints on their next
 // batch and continue from there. On failure the live schema is untouched.
+// InvalidArgument for an unknown projection name; FailedPrecondition for a
+// partial rebuild when there are no live read models yet.
 Status RebuildAndSwap(eventstore::EventStore& store, const RebuildOptions& options,
                       const std::vector<ProjectionRunner*>& live);
 

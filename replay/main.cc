@@ -88,13 +88,16 @@ int Rebuild(int argc, char** argv) {
   po::options_description flags("rebuild flags");
   flags.add_options()("pg-url", po::value<std::string>()->default_value(""),
                       "the read models' PostgreSQL; empty: the data directory's embedded one")(
-      "schema", po::value<std::string>()->default_value("rg"), "the read models' schema");
+      "schema", po::value<std::string>()->default_value("rg"), "the read models' schema")(
+      "projection", po::value<std::vector<std::string>>()->composing(),
+      "rebuild only this projection (cmdb, environments, leases); repeatable; absent: all");
   po::variables_map vars;
   if (int code = ParseFlags("rebuild", argc, argv, flags, vars,
-                            "Replays the whole log into a fresh schema (every projection: they "
-                            "share one) while the live\nread models keep answering, then swaps it "
-                            "in with one rename. A running server's projections\ncontinue in the "
-                            "new schema.");
+                            "Replays the log into a fresh schema while the live read models keep "
+                            "answering, then swaps\nit in: the whole schema with one rename, or "
+                            "with --projection only that projection's tables\n(the others stay as "
+                            "they are). A running server's projections continue on the new "
+                            "tables.");
       code >= 0) {
     return code;
   }
@@ -113,7 +116,10 @@ int Rebuild(int argc, char** argv) {
            [&](const projections::RebuildProgress& p) {
              progress.Update(p.position, p.target, p.events_per_second);
            },
-       .refresh = [&] { return store.CatchUpWithWriter(); }},
+       .refresh = [&] { return store.CatchUpWithWriter(); },
+       .projections = vars.count("projection")
+                          ? vars["projection"].as<std::vector<std::string>>()
+                          : std::vector<std::string>{}},
       {});
   if (!done.ok()) return Fail("rebuild", done);
   const double seconds =
@@ -407,6 +413,15 @@ int Rollback(int argc, char** argv) {
   const std::string data_dir = vars["data-dir"].as<std::string>();
   const std::string host_id = vars["stream"].as<std::string>();
   const bool dry_run = vars.count("dry-run") > 0;
+  if (!host_id.starts_with("host-")) {
+    // An environment or a lease is not put back: it moves forward through its
+    // own commands (stop, delete, extend, reclaim), which release what it held.
+    return Fail("rollback",
+                Status::InvalidArgument(
+                    "only hosts (host-…) can be rolled back; environments and leases move "
+                    "forward through their own commands. `state --stream " +
+                    host_id + " --at …` shows an earlier state"));
+  }
   std::unique_ptr<LogReader> reader;
   std::unique_ptr<eventstore::RocksDbEventStore> writer;
   if (dry_run) {

@@ -260,4 +260,30 @@ TEST_F(CmdbApiTest, RebuildOnRequestSwapsInFreshReadModelsWhileQueriesAnswer) {
 }
 
 }  // namespace
+TEST_F(CmdbApiTest, RebuildOfOneProjectionOnRequest) {
+  Reply unknown =
+      Post("/api/admin/projections/rebuild", {{"projections", nlohmann::json::array({"nope"})}});
+  EXPECT_EQ(unknown.status, 400) << unknown.raw;
+  EXPECT_EQ(Post("/api/admin/projections/rebuild", {{"projections", "cmdb"}}).status, 400);
+  EXPECT_EQ(Post("/api/admin/projections/rebuild", {{"everything", true}}).status, 400);
+
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-partial-1")).status, 201);
+  Get("/api/cmdb/hosts/host-partial-1", LogPosition());
+  Reply started =
+      Post("/api/admin/projections/rebuild", {{"projections", nlohmann::json::array({"cmdb"})}});
+  ASSERT_EQ(started.status, 202) << started.raw;
+  EXPECT_EQ(started.body["data"]["projections"], nlohmann::json::array({"cmdb"}));
+  nlohmann::json rebuild;
+  for (int i = 0; i < 600; ++i) {
+    rebuild = Get("/api/admin/projections").body["data"]["rebuild"];
+    if (rebuild["running"] == false) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(rebuild["phase"], "done") << rebuild.dump();
+  EXPECT_EQ(rebuild["error"], "");
+  EXPECT_EQ(Get("/api/cmdb/hosts/host-partial-1").status, 200);
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-partial-2")).status, 201);
+  EXPECT_EQ(Get("/api/cmdb/hosts/host-partial-2", LogPosition()).status, 200);
+}
+
 }  // namespace remotegpu::api

@@ -181,6 +181,7 @@ class FailingOnce final : public Projector {
   FailingOnce(std::unique_ptr<Projector> inner, uint64_t fail_at)
       : inner_(std::move(inner)), fail_at_(fail_at) {}
   std::string name() const override { return inner_->name(); }
+  std::vector<std::string> tables() const override { return inner_->tables(); }
   void Apply(pqxx::work& tx, const std::string& schema,
              const std::vector<eventstore::RecordedEvent>& batch) override {
     inner_->Apply(tx, schema, batch);
@@ -319,6 +320,53 @@ TEST_F(ProjectionTest, RebuildSwapsAFreshCopyInWhileQueriesKeepAnswering) {
   }
   ProjectAll(schema_ + "_clean", 1000);
   ExpectSameReadModels(schema_, schema_ + "_clean");
+}
+
+TEST_F(ProjectionTest, RebuildOfOneProjectionReplacesOnlyItsTables) {
+  RunScenario();
+  auto runners = Runners(schema_, 100);
+  for (auto& runner : runners) ASSERT_TRUE(runner->Start().ok());
+  for (auto& runner : runners) {
+    while (runner->lag() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  {
+    pqxx::work tx(*conn_);
+    tx.exec0("UPDATE " + schema_ + ".environments SET status = 'damaged'");
+    tx.exec0("UPDATE " + schema_ + ".hosts SET name = 'left alone'");
+    tx.commit();
+  }
+  std::vector<ProjectionRunner*> live;
+  for (auto& runner : runners) live.push_back(runner.get());
+  RebuildOptions options{.runner = {.conninfo = pg_->ConnectionString(), .schema = schema_},
+                         .projections = {"environments"}};
+  Status rebuilt = RebuildAndSwap(*store_, options, live);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.ToString();
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + ".environments WHERE status = 'damaged'"), 0);
+  EXPECT_GT(Count("SELECT count(*) FROM " + schema_ + ".environments"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + ".hosts WHERE name = 'left alone'"),
+            Count("SELECT count(*) FROM " + schema_ + ".hosts"))
+      << "the CMDB tables were not part of the rebuild";
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_namespace WHERE nspname LIKE '" + schema_ + "\\_%'"), 0);
+
+  // The live runners carry on in the swapped tables.
+  RegisterHost("host-after", 1);
+  ASSERT_TRUE(environments_service_->Create("env-after", Spec(1), meta_).ok());
+  const uint64_t target = store_->LastPosition();
+  for (auto& runner : runners) {
+    while (runner->checkpoint() < target) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    runner->Stop();
+  }
+  ProjectAll(schema_ + "_clean", 1000);
+  for (const auto& [table, differences] : ReadModelDifferences(*conn_, schema_, schema_ + "_clean")) {
+    if (table == "hosts") continue;  // Still damaged on purpose.
+    EXPECT_EQ(differences, 0) << table;
+  }
+
+  options.projections = {"nonsense"};
+  EXPECT_EQ(RebuildAndSwap(*store_, options, {}).code(), StatusCode::kInvalidArgument);
+  options.runner.schema = schema_ + "_absent";
+  options.projections = {"leases"};
+  EXPECT_EQ(RebuildAndSwap(*store_, options, {}).code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

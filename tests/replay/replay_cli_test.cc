@@ -119,6 +119,12 @@ TEST_F(ReplayCliTest, StateHistoryExportAndRollback) {
   EXPECT_EQ(JsonOf(rolled.output)["position"], last_position_ + 1);
   ToolRun after = Replay({"state", "--data-dir", data_dir_, "--stream", "host-1"});
   EXPECT_EQ(JsonOf(after.output)["state"]["operational_status"], "available");
+
+  ToolRun environment = Replay({"rollback", "--data-dir", data_dir_, "--stream", "env-1",
+                                "--to-version", "1", "--reason", "undo", "--dry-run"});
+  EXPECT_EQ(environment.exit_code, 1);
+  EXPECT_NE(environment.output.find("only hosts (host-…) can be rolled back"), std::string::npos)
+      << environment.output;
 }
 
 TEST_F(ReplayCliTest, VerifyFailsAtThePositionOfAByteChangedInTheStore) {
