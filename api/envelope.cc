@@ -64,6 +64,10 @@ HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
       return ErrorResponse(request, 409, "NO_CAPACITY", status.message());
     case StatusCode::kUnavailable:
       return ErrorResponse(request, 503, "UNAVAILABLE", status.message());
+    case StatusCode::kUnauthenticated:
+      return ErrorResponse(request, 401, "UNAUTHENTICATED", status.message());
+    case StatusCode::kPermissionDenied:
+      return ErrorResponse(request, 403, "FORBIDDEN", status.message());
     default:
       return ErrorResponse(request, 500, "INTERNAL", status.ToString());
   }

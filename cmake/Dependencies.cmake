@@ -14,4 +14,5 @@ pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 # The server's allocator (RocksDB's recommendation): glibc's malloc spends a
 # third of the Kafka relay's time managing the relay's short-lived buffers.
 pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
 find_package(nlohmann_json CONFIG REQUIRED)

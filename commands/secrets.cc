@@ -22,6 +22,15 @@ constexpr size_t kKeyBytes = 32;
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
 
+// Key ids name the tenant without revealing it: hex of SHA-256("tenant:" ‖ name).
+std::string KeyIdFor(const std::string& tenant) {
+  return ToHex(DigestBytes(Sha256("tenant:", tenant))).substr(0, 32);
+}
+
+using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+}  // namespace
+
 std::string RandomBytes(size_t n) {
   std::string bytes(n, '\0');
   // The OS generator failing is a broken machine, not an expected error.
@@ -31,14 +40,6 @@ std::string RandomBytes(size_t n) {
   return bytes;
 }
 
-// Key ids name the tenant without revealing it: hex of SHA-256("tenant:" ‖ name).
-std::string KeyIdFor(const std::string& tenant) {
-  return ToHex(DigestBytes(Sha256("tenant:", tenant))).substr(0, 32);
-}
-
-using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
-
-}  // namespace
 
 std::string FileDataKeyStore::PathFor(const std::string& key_id) const {
   return (fs::path(dir_) / (key_id + ".key")).string();

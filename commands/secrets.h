@@ -57,6 +57,9 @@ Result<std::string> Seal(const DataKey& key, const std::string& plaintext,
 Result<std::string> Unseal(const DataKey& key, const std::string& sealed,
                            const std::string& context);
 
+// `n` random bytes from the OS's CSPRNG (OpenSSL RAND_bytes).
+std::string RandomBytes(size_t n);
+
 // A random password of `length` letters and digits from the OS's CSPRNG.
 std::string GeneratePassword(size_t length = 20);
 

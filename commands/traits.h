@@ -3,6 +3,7 @@
 
 #include "domain/environment.h"
 #include "domain/host.h"
+#include "domain/identity.h"
 #include "domain/lease.h"
 #include "domain/scheduling_policy.h"
 
@@ -29,6 +30,24 @@ struct LeaseTraits {
 struct PolicyTraits {
   using State = domain::PolicyState;
   using Event = domain::PolicyEvent;
+  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
+};
+
+struct CustomerTraits {
+  using State = domain::CustomerState;
+  using Event = domain::CustomerEvent;
+  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
+};
+
+struct UserTraits {
+  using State = domain::UserState;
+  using Event = domain::UserEvent;
+  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
+};
+
+struct ApiKeyTraits {
+  using State = domain::ApiKeyState;
+  using Event = domain::ApiKeyEvent;
   static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
 };
 

@@ -22,6 +22,10 @@ const char* StatusCodeName(StatusCode code) {
       return "IoError";
     case StatusCode::kCorruption:
       return "Corruption";
+    case StatusCode::kUnauthenticated:
+      return "Unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "PermissionDenied";
     case StatusCode::kUnavailable:
       return "Unavailable";
     case StatusCode::kInternal:

@@ -31,6 +31,8 @@ enum class StatusCode {
   kCorruption,          // Stored data does not decode or does not verify.
   kUnavailable,         // The component is closed or not ready.
   kInternal,            // A bug or an unexpected library error.
+  kUnauthenticated,     // No credentials, or credentials that do not verify.
+  kPermissionDenied,    // Known caller, not allowed to do this.
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -64,6 +66,12 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Unauthenticated(std::string m) {
+    return {StatusCode::kUnauthenticated, std::move(m)};
+  }
+  static Status PermissionDenied(std::string m) {
+    return {StatusCode::kPermissionDenied, std::move(m)};
+  }
   static Status Conflict(VersionConflict conflict);
 
   bool ok() const { return code_ == StatusCode::kOk; }

@@ -5,6 +5,7 @@
 #include "common/sha256.h"
 #include "domain/proto/environment.pb.h"
 #include "domain/proto/host.pb.h"
+#include "domain/proto/identity.pb.h"
 #include "domain/proto/lease.pb.h"
 #include "domain/proto/scheduling_policy.pb.h"
 
@@ -19,6 +20,34 @@ nlohmann::json Decode(const std::string& payload) {
 }
 
 std::string Hex(const Sha256Digest& digest) { return ToHex(DigestBytes(digest)); }
+
+// Password hashes and token digests stay out of every export, even though
+// none of them is a secret in clear.
+constexpr const char* kRedactedFields[] = {"password_hash", "refresh_hash", "presented_hash",
+                                           "new_refresh_hash", "secret_hash"};
+
+void Redact(nlohmann::json& value) {
+  if (value.is_object()) {
+    for (auto& [key, field] : value.items()) {
+      bool secret = false;
+      for (const char* name : kRedactedFields) secret |= key == name;
+      if (secret) {
+        field = "[redacted]";
+      } else {
+        Redact(field);
+      }
+    }
+  } else if (value.is_array()) {
+    for (auto& item : value) Redact(item);
+  }
+}
+
+template <typename Message>
+nlohmann::json DecodeRedacted(const std::string& payload) {
+  nlohmann::json json = Decode<Message>(payload);
+  Redact(json);
+  return json;
+}
 
 }  // namespace
 
@@ -52,6 +81,10 @@ nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded) {
   if (id.starts_with("env-")) return Decode<domain::EnvironmentEvent>(payload);
   if (id.starts_with("lease-")) return Decode<domain::LeaseEvent>(payload);
   if (id.starts_with("policy-")) return Decode<domain::PolicyEvent>(payload);
+  if (id.starts_with("customer-")) return Decode<domain::CustomerEvent>(payload);
+  if (id.starts_with("user-")) return DecodeRedacted<domain::UserEvent>(payload);
+  if (id.starts_with("username-")) return Decode<domain::UsernameClaimed>(payload);
+  if (id.starts_with("apikey-")) return DecodeRedacted<domain::ApiKeyEvent>(payload);
   return nullptr;
 }
 

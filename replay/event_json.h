@@ -16,8 +16,10 @@ namespace remotegpu::replay {
 const char* ActorKindName(eventstore::ActorKind kind);
 
 // The domain event inside `recorded`, decoded by its stream's kind (host-,
-// env-, lease-, policy-); null when the kind is unknown to this build or the
-// payload does not parse. Secrets stay sealed (bytes as base64).
+// env-, lease-, policy-, customer-, user-, username-, apikey-); null when the
+// kind is unknown to this build or the payload does not parse. Secrets stay
+// sealed (bytes as base64); password hashes and token digests read
+// "[redacted]".
 nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded);
 
 // Any protobuf message as JSON (field names as in the .proto).

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "commands/identity_service.h"
 #include "commands/rollback.h"
 #include "replay/audit_export.h"
 #include "replay/event_json.h"
@@ -255,6 +256,28 @@ TEST_F(ReplayTest, RollbackThatWouldStealAReallocatedGpuIsRefused) {
   auto released = commands::PlanHostRollback(*store_, clock_, "host-1", with_env1, "undo");
   ASSERT_EQ(released.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(released.status().message().find("place env-1 again"), std::string::npos);
+}
+
+TEST_F(ReplayTest, ExportsRedactPasswordHashesAndTokenDigests) {
+  commands::IdentityIndex index;
+  SequentialIdGenerator ids;
+  commands::IdentityService identity(*store_, clock_, index, ids);
+  std::string user;
+  ASSERT_TRUE(identity
+                  .CreateUser({.username = "root", .password = "correct horse 42",
+                               .role = domain::ROLE_ADMIN},
+                              meta_, &user)
+                  .ok());
+  ASSERT_TRUE(identity.LogIn("root", "correct horse 42", meta_).ok());
+  ASSERT_TRUE(identity.CreateApiKey(user, "ci", 0, "", meta_).ok());
+  std::string text;
+  AuditWriter writer(AuditFormat::kJsonLines, [&](std::string_view part) { text.append(part); });
+  ASSERT_TRUE(ExportEvents(*store_, {}, writer).ok());
+  EXPECT_EQ(text.find("$argon2id$"), std::string::npos);
+  EXPECT_NE(text.find("\"password_hash\":\"[redacted]\""), std::string::npos);
+  EXPECT_NE(text.find("\"refresh_hash\":\"[redacted]\""), std::string::npos);
+  EXPECT_NE(text.find("\"secret_hash\":\"[redacted]\""), std::string::npos);
+  EXPECT_NE(text.find("\"username\":\"root\""), std::string::npos);
 }
 
 }  // namespace

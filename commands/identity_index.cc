@@ -1,0 +1,234 @@
+#include "commands/identity_index.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+namespace remotegpu::commands {
+namespace {
+
+// Applies `event` to `entry` when it is the stream's next version.
+template <typename Entry, typename Event>
+bool ApplyInOrder(Entry& entry, uint64_t version, const Event& event) {
+  if (version != entry.version + 1) return false;
+  domain::Apply(entry.state, event);
+  entry.version = version;
+  return true;
+}
+
+template <typename Event>
+Result<Event> Parse(const eventstore::RecordedEvent& recorded) {
+  Event event;
+  if (!event.ParseFromString(recorded.data.payload)) {
+    return Status::Corruption("event at " + std::to_string(recorded.global_position) + " (" +
+                              recorded.stream_id + ") does not parse");
+  }
+  return event;
+}
+
+}  // namespace
+
+Status IdentityIndex::Apply(const eventstore::RecordedEvent& recorded) {
+  const std::string& stream = recorded.stream_id;
+  if (stream.starts_with("user-")) {
+    auto event = Parse<domain::UserEvent>(recorded);
+    if (!event.ok()) return event.status();
+    ObserveUser(stream, recorded.stream_version, *event);
+  } else if (stream.starts_with("customer-")) {
+    auto event = Parse<domain::CustomerEvent>(recorded);
+    if (!event.ok()) return event.status();
+    ObserveCustomer(stream, recorded.stream_version, *event);
+  } else if (stream.starts_with("apikey-")) {
+    auto event = Parse<domain::ApiKeyEvent>(recorded);
+    if (!event.ok()) return event.status();
+    ObserveApiKey(stream, recorded.stream_version, *event);
+  }
+  std::unique_lock lock(mu_);
+  position_ = std::max(position_, recorded.global_position);
+  return Status::Ok();
+}
+
+Status IdentityIndex::CatchUp(eventstore::EventStore& store) {
+  while (true) {
+    uint64_t from;
+    {
+      std::shared_lock lock(mu_);
+      from = position_ + 1;
+    }
+    auto events = store.ReadAll(from, 4096);
+    if (!events.ok()) return events.status();
+    if (events->empty()) return Status::Ok();
+    for (const auto& event : *events) RGPU_RETURN_IF_ERROR(Apply(event));
+  }
+}
+
+Status IdentityIndex::Follow(eventstore::EventStore& store) {
+  uint64_t from;
+  {
+    std::shared_lock lock(mu_);
+    from = position_ + 1;
+  }
+  auto subscription = store.Subscribe({.from_position = from});
+  if (!subscription.ok()) return subscription.status();
+  subscription_ = std::move(*subscription);
+  follower_ = std::thread([this] {
+    while (true) {
+      auto events = subscription_->Next(std::chrono::milliseconds(200));
+      if (!events.ok()) return;  // Closed.
+      for (const auto& event : *events) {
+        Status applied = Apply(event);
+        if (!applied.ok()) spdlog::error("identity index: {}", applied.ToString());
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+void IdentityIndex::Stop() {
+  if (subscription_) subscription_->Close();
+  if (follower_.joinable()) follower_.join();
+  subscription_.reset();
+}
+
+void IdentityIndex::ObserveCustomer(const std::string& id, uint64_t version,
+                                    const domain::CustomerEvent& event) {
+  std::unique_lock lock(mu_);
+  ApplyInOrder(customers_[id], version, event);
+}
+
+void IdentityIndex::ObserveUser(const std::string& id, uint64_t version,
+                                const domain::UserEvent& event) {
+  std::unique_lock lock(mu_);
+  User& user = users_[id];
+  if (ApplyInOrder(user, version, event) && event.has_created()) {
+    names_[user.state.username] = id;
+  }
+}
+
+void IdentityIndex::ObserveApiKey(const std::string& id, uint64_t version,
+                                  const domain::ApiKeyEvent& event) {
+  std::unique_lock lock(mu_);
+  ApplyInOrder(keys_[id], version, event);
+}
+
+Result<Principal> IdentityIndex::PrincipalOf(const std::string& user_id) const {
+  auto it = users_.find(user_id);
+  if (it == users_.end() || !it->second.state.created) {
+    return Status::Unauthenticated("the credentials name no user");
+  }
+  const domain::UserState& user = it->second.state;
+  if (user.disabled) return Status::Unauthenticated("the user is disabled");
+  if (user.role == domain::ROLE_CUSTOMER) {
+    auto customer = customers_.find(user.customer_id);
+    if (customer == customers_.end() || !customer->second.state.enabled) {
+      return Status::Unauthenticated("the customer is disabled");
+    }
+  }
+  Principal principal;
+  principal.user_id = user_id;
+  principal.username = user.username;
+  principal.customer_id = user.customer_id;
+  principal.admin = user.role == domain::ROLE_ADMIN;
+  return principal;
+}
+
+Result<Principal> IdentityIndex::ForUser(const std::string& user_id) const {
+  std::shared_lock lock(mu_);
+  return PrincipalOf(user_id);
+}
+
+Result<Principal> IdentityIndex::ForSession(const std::string& user_id,
+                                            const std::string& session_id) const {
+  std::shared_lock lock(mu_);
+  auto principal = PrincipalOf(user_id);
+  if (!principal.ok()) return principal.status();
+  if (!users_.at(user_id).state.sessions.count(session_id)) {
+    return Status::Unauthenticated("the session has ended; log in again");
+  }
+  principal->session_id = session_id;
+  return principal;
+}
+
+Result<Principal> IdentityIndex::ForApiKey(const std::string& key_id,
+                                           const std::string& secret_digest,
+                                           UnixMicros now_us) const {
+  std::shared_lock lock(mu_);
+  auto it = keys_.find(key_id);
+  if (it == keys_.end() || !it->second.state.created ||
+      it->second.state.info.secret_hash() != secret_digest) {
+    return Status::Unauthenticated("unknown API key");
+  }
+  const domain::ApiKeyState& key = it->second.state;
+  if (key.revoked) return Status::Unauthenticated("the API key was deleted");
+  if (key.info.expires_at_us() != 0 && now_us >= key.info.expires_at_us()) {
+    return Status::Unauthenticated("the API key has expired");
+  }
+  auto principal = PrincipalOf(key.info.user_id());
+  if (!principal.ok()) return principal.status();
+  principal->api_key_id = key_id;
+  principal->host_id = key.info.host_id();
+  return principal;
+}
+
+std::optional<std::string> IdentityIndex::UserIdByName(const std::string& username) const {
+  std::shared_lock lock(mu_);
+  auto it = names_.find(username);
+  if (it == names_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool IdentityIndex::CustomerActive(const std::string& customer_id) const {
+  std::shared_lock lock(mu_);
+  auto it = customers_.find(customer_id);
+  return it != customers_.end() && it->second.state.enabled;
+}
+
+bool IdentityIndex::CustomerExists(const std::string& customer_id) const {
+  std::shared_lock lock(mu_);
+  auto it = customers_.find(customer_id);
+  return it != customers_.end() && it->second.state.created;
+}
+
+bool IdentityIndex::AnyAdmin() const {
+  std::shared_lock lock(mu_);
+  for (const auto& [id, user] : users_) {
+    if (user.state.created && user.state.role == domain::ROLE_ADMIN) return true;
+  }
+  return false;
+}
+
+namespace {
+
+ApiKeyInfo InfoOf(const std::string& key_id, const domain::ApiKeyState& key) {
+  return {key_id,
+          key.info.user_id(),
+          key.info.name(),
+          key.info.prefix(),
+          key.info.expires_at_us(),
+          key.info.host_id(),
+          key.revoked};
+}
+
+}  // namespace
+
+std::vector<ApiKeyInfo> IdentityIndex::ApiKeysOf(const std::string& user_id) const {
+  std::shared_lock lock(mu_);
+  std::vector<ApiKeyInfo> out;
+  for (const auto& [id, key] : keys_) {
+    if (key.state.created && key.state.info.user_id() == user_id)
+      out.push_back(InfoOf(id, key.state));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ApiKeyInfo& a, const ApiKeyInfo& b) { return a.key_id < b.key_id; });
+  return out;
+}
+
+std::optional<ApiKeyInfo> IdentityIndex::ApiKey(const std::string& key_id) const {
+  std::shared_lock lock(mu_);
+  auto it = keys_.find(key_id);
+  if (it == keys_.end() || !it->second.state.created) return std::nullopt;
+  return InfoOf(key_id, it->second.state);
+}
+
+}  // namespace remotegpu::commands
