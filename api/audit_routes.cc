@@ -141,7 +141,7 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
         if (read.ok()) read = f.String("reason", &reason, true);
         if (read.ok()) read = f.Boolean("dry_run", &dry_run);
         if (!read.ok()) return StatusResponse(request, read);
-        if (!CallerOf(request).admin) {
+        if (!request.identity.admin) {
           return ErrorResponse(request, 403, "FORBIDDEN", "only an admin may roll assets back");
         }
         const std::string& id = request.params.at("id");

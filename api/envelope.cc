@@ -119,7 +119,7 @@ HttpResponse RefusedResponse(const HttpRequest& request, const Status& status) {
   return StatusResponse(request, status);
 }
 
-std::optional<HttpResponse> RejectNonJsonBodies(const HttpRequest& request) {
+std::optional<HttpResponse> RejectNonJsonBodies(HttpRequest& request, const RouteOptions&) {
   if (request.body.empty()) return std::nullopt;
   std::string type = request.Header("content-type");
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/http_types.h"
+#include "api/router.h"
 #include "common/status.h"
 
 namespace remotegpu::api {
@@ -29,7 +30,7 @@ HttpResponse StatusResponse(const HttpRequest& request, const Status& status);
 HttpResponse RefusedResponse(const HttpRequest& request, const Status& status);
 
 // Middleware: a request with a body whose Content-Type is not JSON gets 415.
-std::optional<HttpResponse> RejectNonJsonBodies(const HttpRequest& request);
+std::optional<HttpResponse> RejectNonJsonBodies(HttpRequest& request, const RouteOptions&);
 
 struct Paging {
   int page = 1;

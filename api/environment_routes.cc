@@ -30,8 +30,9 @@ Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* 
   RGPU_RETURN_IF_ERROR(f.String("env_id", env_id));
   RGPU_RETURN_IF_ERROR(f.String("name", &text, true));
   spec->set_name(text);
-  RGPU_RETURN_IF_ERROR(f.String("owner", &text, true));
-  spec->set_owner(text);
+  std::string owner;  // Optional: a customer's user creates for its own customer.
+  RGPU_RETURN_IF_ERROR(f.String("owner", &owner));
+  spec->set_owner(owner);
   RGPU_RETURN_IF_ERROR(f.String("image", &text, true));
   spec->set_image(text);
   RGPU_RETURN_IF_ERROR(f.Integer("cpu_cores", &number, 1, 1024, true));
@@ -102,6 +103,19 @@ HttpResponse Moved(const HttpRequest& request, const Result<commands::CommandRes
                     {{"env_id", request.params.at("id")}, {"position", done->last_position}});
 }
 
+// The 404 a caller gets for an environment that is not there or not theirs
+// (another tenant's environment is not revealed to exist).
+std::optional<HttpResponse> NotYours(EnvironmentApi& api, const HttpRequest& request) {
+  const std::string& id = request.params.at("id");
+  if (request.identity.admin) return std::nullopt;
+  auto owner = api.environments->OwnerOf(id);
+  if (owner.ok() && MayAccess(request, *owner)) return std::nullopt;
+  if (!owner.ok() && owner.status().code() != StatusCode::kNotFound) {
+    return StatusResponse(request, owner.status());
+  }
+  return ErrorResponse(request, 404, "NOT_FOUND", "no environment " + id);
+}
+
 }  // namespace
 
 void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
@@ -113,6 +127,17 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                domain::EnvironmentSpec spec;
                Status read = ReadSpec(*body, &env_id, &spec);
                if (!read.ok()) return StatusResponse(request, read);
+               // A customer's user creates for its own customer; an admin names the owner.
+               if (!request.identity.admin) {
+                 if (spec.owner().empty()) spec.set_owner(request.identity.customer_id);
+                 if (spec.owner() != request.identity.customer_id) {
+                   return ErrorResponse(
+                       request, 403, "FORBIDDEN",
+                       "owner must be your own customer, " + request.identity.customer_id);
+                 }
+               } else if (spec.owner().empty()) {
+                 return ErrorResponse(request, 400, "INVALID_ARGUMENT", "owner is required");
+               }
                if (env_id.empty()) env_id = "env-" + api.ids->NewId().ToString();
                auto placed = api.environments->Create(env_id, spec, MetaFor(request));
                if (!placed.ok()) return RefusedResponse(request, placed.status());
@@ -123,7 +148,8 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                                   {"strategy", domain::Name(placed->strategy)},
                                   {"position", placed->env.last_position}},
                                  201);
-             });
+             },
+             {.access = Access::kUser});
 
   router.Add(
       "GET", "/api/environments", "List environments; filters owner, status, host_id",
@@ -131,9 +157,13 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
         ListQuery query{"environments", {"created_at", "name", "status"}, "created_at", "env_id"};
         query.equals = EqualsFromQuery(
             request, {{"owner", "owner"}, {"status", "status"}, {"host_id", "host_id"}});
+        if (!request.identity.admin) {  // A customer's user lists its own customer's only.
+          std::erase_if(query.equals, [](const auto& e) { return e.first == "owner"; });
+          query.equals.emplace_back("owner", request.identity.customer_id);
+        }
         return ServeList(request, *api.reads, *api.projection, query);
       },
-      {.cache = api.cache});
+      {.access = Access::kUser, .cache = api.cache});
 
   router.Add("GET", "/api/environments/:id", "Environment detail",
              [&api](const HttpRequest& request) {
@@ -141,9 +171,13 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                if (!fresh.ok()) return StatusResponse(request, fresh);
                std::string env;  // JSON text rendered by PostgreSQL, empty when absent.
                Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-                 auto rows =
-                     tx.exec("SELECT to_jsonb(e)::text FROM " + api.reads->schema() +
-                             ".environments e WHERE env_id = " + tx.quote(request.params.at("id")));
+                 std::string sql =
+                     "SELECT to_jsonb(e)::text FROM " + api.reads->schema() +
+                     ".environments e WHERE env_id = " + tx.quote(request.params.at("id"));
+                 if (!request.identity.admin) {
+                   sql += " AND owner = " + tx.quote(request.identity.customer_id);
+                 }
+                 auto rows = tx.exec(sql);
                  if (!rows.empty()) env = rows[0][0].c_str();
                });
                if (!read.ok()) return StatusResponse(request, read);
@@ -153,7 +187,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                }
                return OkRawResponse(request, env);
              },
-             {.cache = api.cache});
+             {.access = Access::kUser, .cache = api.cache});
 
   router.Add(
       "GET", "/api/scheduler/history",
@@ -167,21 +201,25 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
 
   router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again",
              [&api](const HttpRequest& request) {
+               if (auto absent = NotYours(api, request)) return *absent;
                auto placed = api.environments->Start(request.params.at("id"), MetaFor(request));
                if (!placed.ok()) return RefusedResponse(request, placed.status());
                return OkResponse(request, {{"env_id", request.params.at("id")},
                                            {"placement", PlacementJson(placed->placement)},
                                            {"position", placed->env.last_position}});
-             });
+             },
+             {.access = Access::kUser});
 
   // Until the host agent drives runtimes, a stop completes at once: stopping,
   // then stopped, which gives the GPUs and ports back.
   router.Add("POST", "/api/environments/:id/stop",
              "Stop an environment, releasing its GPUs and ports",
              [&api](const HttpRequest& request) {
+               if (auto absent = NotYours(api, request)) return *absent;
                return Moved(request, api.environments->Release(request.params.at("id"), "",
                                                                "stop requested", MetaFor(request)));
-             });
+             },
+             {.access = Access::kUser});
 
   // What a host agent reports about the runtime (issue: host agent): the
   // container or process started, runs, failed or stopped.
@@ -215,22 +253,24 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
   // Like stop, a restart completes at once until the agent drives runtimes.
   router.Add("POST", "/api/environments/:id/restart", "Restart a running environment in place",
              [&api](const HttpRequest& request) {
+               if (auto absent = NotYours(api, request)) return *absent;
                const std::string& id = request.params.at("id");
                auto restarting = api.environments->ChangeStatus(
                    id, domain::RESTARTING, "restart requested", MetaFor(request));
                if (!restarting.ok()) return RefusedResponse(request, restarting.status());
                return Moved(request, api.environments->ChangeStatus(id, domain::RUNNING,
                                                                     "restarted", MetaFor(request)));
-             });
+             },
+             {.access = Access::kUser});
 
   router.Add("GET", "/api/environments/:id/access",
              "How to reach an environment: SSH host, port, user; the password only to its owner "
              "or an admin",
              [&api](const HttpRequest& request) {
-               const Caller caller = CallerOf(request);
+               if (auto absent = NotYours(api, request)) return *absent;
                auto access = api.environments->AccessOf(
                    request.params.at("id"),
-                   [&](const std::string& owner) { return caller.admin || caller.id == owner; });
+                   [&](const std::string& owner) { return MayAccess(request, owner); });
                if (!access.ok()) return RefusedResponse(request, access.status());
                json data = {{"env_id", request.params.at("id")},
                             {"status", domain::Name(access->status)},
@@ -243,14 +283,17 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                                        access->info.ssh_user() + "@" + access->info.ssh_host();
                }
                return OkResponse(request, data);
-             });
+             },
+             {.access = Access::kUser});
 
   router.Add("DELETE", "/api/environments/:id", "Delete an environment, releasing everything",
              [&api](const HttpRequest& request) {
+               if (auto absent = NotYours(api, request)) return *absent;
                return Moved(request,
                             api.environments->ChangeStatus(request.params.at("id"), domain::DELETED,
                                                            "deleted", MetaFor(request)));
-             });
+             },
+             {.access = Access::kUser});
 }
 
 }  // namespace remotegpu::api

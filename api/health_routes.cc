@@ -53,7 +53,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
              [](const HttpRequest& request) {
                return OkResponse(request, {{"status", "ok"}});
              },
-             {.never_blocks = true});
+             {.access = Access::kPublic, .never_blocks = true});
 
   router.Add("GET", "/readyz", "Readiness: projections healthy and within lag",
              [&context](const HttpRequest& request) {
@@ -76,7 +76,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                                      std::to_string(kReadyLag) + " events behind");
                return response;
              },
-             {.never_blocks = true});
+             {.access = Access::kPublic, .never_blocks = true});
 
   router.Add("GET", "/api/admin/projections",
              "Each projection's position, lag and health, and the last read-model rebuild",
@@ -141,7 +141,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
         if (context.requests != nullptr) text += context.requests->Prometheus();
         return HttpResponse{200, "text/plain; version=0.0.4", text, {}};
       },
-      {.never_blocks = true});
+      {.access = Access::kPublic, .never_blocks = true});
 }
 
 }  // namespace remotegpu::api

@@ -9,6 +9,19 @@
 
 namespace remotegpu::api {
 
+// Who sent a request, as the authentication middleware established it
+// (api/auth.h); `authenticated` false: nobody yet.
+struct Identity {
+  bool authenticated = false;
+  std::string user_id;  // "user-…"
+  std::string username;
+  std::string customer_id;  // Empty for a platform admin.
+  bool admin = false;
+  std::string session_id;  // From an access token.
+  std::string api_key_id;  // From an API key.
+  std::string host_id;     // From an agent token.
+};
+
 struct HttpRequest {
   std::string method;                          // "GET", "POST", …
   std::string path;                            // Without the query: "/api/cmdb/hosts".
@@ -17,6 +30,7 @@ struct HttpRequest {
   std::string body;
   std::map<std::string, std::string> params;  // Filled by the router: ":id" -> "42".
   std::string trace_id;                       // Set by the server for every request.
+  Identity identity;                          // Set by the authentication middleware.
 
   // A query parameter, or `fallback` when absent.
   std::string Query(const std::string& name, const std::string& fallback = "") const {

@@ -5,16 +5,27 @@
 #include "domain/host.h"
 
 namespace remotegpu::api {
-Caller CallerOf(const HttpRequest&) { return {"anonymous", true}; }
-
 commands::CommandMeta MetaFor(const HttpRequest& request) {
   commands::CommandMeta meta;
-  const Caller caller = CallerOf(request);
-  meta.actor = {eventstore::ActorKind::kUser, caller.id, caller.id};
+  const Identity& who = request.identity;
+  if (!who.authenticated) {
+    meta.actor = {eventstore::ActorKind::kUser, "anonymous", "anonymous"};
+  } else if (!who.api_key_id.empty()) {
+    meta.actor = {
+        who.host_id.empty() ? eventstore::ActorKind::kApiKey : eventstore::ActorKind::kAgent,
+        who.api_key_id, who.username};
+  } else {
+    meta.actor = {eventstore::ActorKind::kUser, who.user_id, who.username};
+  }
   const std::string request_id = request.Header("x-request-id");
   meta.correlation_id = request_id.empty() ? request.trace_id : request_id;
   meta.trace_id = request.trace_id;
   return meta;
+}
+
+bool MayAccess(const HttpRequest& request, const std::string& owner) {
+  return request.identity.admin ||
+         (!request.identity.customer_id.empty() && request.identity.customer_id == owner);
 }
 
 Status WaitForMinPosition(const HttpRequest& request,

@@ -21,18 +21,14 @@ class Placement;
 
 namespace remotegpu::api {
 
-// Who is calling. Until authentication lands, every caller is the one
-// operator on loopback, an admin; the auth middleware will say who.
-struct Caller {
-  std::string id;
-  bool admin = false;
-};
-Caller CallerOf(const HttpRequest& request);
-
-// The actor and ids a command from this request carries. Until
-// authentication lands every caller is one anonymous operator on loopback;
-// the auth middleware will say who.
+// The actor and ids a command from this request carries: the user (or API
+// key) the authentication middleware established, or "anonymous" on a
+// public route.
 commands::CommandMeta MetaFor(const HttpRequest& request);
+
+// Whether the caller may see and act on something of `owner` (a customer
+// id): admins may; a customer's user only on its own customer's.
+bool MayAccess(const HttpRequest& request, const std::string& owner);
 
 // Honours X-Min-Position: waits (bounded) until `projection` has applied that
 // position; InvalidArgument for a malformed header, Unavailable on timeout.

@@ -19,6 +19,18 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return segments;
 }
 
+const char* Name(Access access) {
+  switch (access) {
+    case Access::kPublic:
+      return "public";
+    case Access::kUser:
+      return "user";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "admin";
+}
+
 void Router::Add(const std::string& method, const std::string& pattern, const std::string& summary,
                  HttpHandler handler, RouteOptions options) {
   routes_.push_back({method, pattern, summary, SplitPath(pattern), std::move(handler), options});
@@ -62,13 +74,31 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
         {"415", {{"description", "A body that is not application/json"}}},
         {"422", {{"description", "Well-formed, but a domain rule refuses it"}}},
         {"503", {{"description", "Not ready, or X-Min-Position not reached in time"}}}};
-    paths[path][method] = {
-        {"summary", route.summary}, {"parameters", parameters}, {"responses", responses}};
+    nlohmann::json operation = {{"summary", route.summary},
+                                {"parameters", parameters},
+                                {"responses", responses},
+                                {"x-access", Name(route.options.access)}};
+    if (route.options.access == Access::kPublic) {
+      operation["security"] = nlohmann::json::array();
+    } else {
+      responses["401"] = {{"description", "No credentials, or credentials that do not verify"}};
+      if (route.options.access == Access::kAdmin) {
+        responses["403"] = {{"description", "Only platform admins may call this"}};
+      }
+      operation["responses"] = responses;
+    }
+    paths[path][method] = operation;
   }
-  nlohmann::json document = {{"openapi", "3.0.3"},
-                             {"info", {{"title", title}, {"version", version}}},
-                             {"paths", paths},
-                             {"components", {{"schemas", {{"Envelope", envelope}}}}}};
+  nlohmann::json document = {
+      {"openapi", "3.0.3"},
+      {"info", {{"title", title}, {"version", version}}},
+      {"paths", paths},
+      {"security", {{{"bearer", nlohmann::json::array()}}, {{"apiKey", nlohmann::json::array()}}}},
+      {"components",
+       {{"schemas", {{"Envelope", envelope}}},
+        {"securitySchemes",
+         {{"bearer", {{"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}}},
+          {"apiKey", {{"type", "apiKey"}, {"in", "header"}, {"name", "X-Api-Key"}}}}}}}};
   return document.dump(2);
 }
 
@@ -98,7 +128,7 @@ Router::Found Router::Find(HttpRequest& request) const {
     if (route.method != request.method) continue;
     request.params = std::move(params);
     for (const auto& middleware : middleware_) {
-      if (auto answer = middleware(request)) return {&route, std::move(answer)};
+      if (auto answer = middleware(request, route.options)) return {&route, std::move(answer)};
     }
     return {&route, std::nullopt};
   }

@@ -16,17 +16,29 @@
 
 namespace remotegpu::api {
 
-using Middleware = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
-
 class QueryCache;
+
+// Who may call a route. Every route declares it; the default is the
+// narrowest, so a route nobody thought about is an admin's.
+enum class Access {
+  kPublic,  // Anyone, without credentials (health, login).
+  kUser,    // Any authenticated caller; the handler keeps tenants apart.
+  kAdmin,   // Platform admins only.
+};
+const char* Name(Access access);  // "public", "user", "admin".
 
 // How the server may run a route's handler.
 struct RouteOptions {
+  Access access = Access::kAdmin;
   // The handler never blocks: it may run on an I/O thread.
   bool never_blocks = false;
   // The route is a query whose answers `cache` keeps (see query_cache.h).
   QueryCache* cache = nullptr;
 };
+
+// Runs before a route's handler with the route's options; may fill in the
+// request (its identity) and may answer instead of the handler.
+using Middleware = std::function<std::optional<HttpResponse>(HttpRequest&, const RouteOptions&)>;
 
 class Router {
  public:

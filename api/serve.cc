@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/audit_routes.h"
+#include "api/auth.h"
 #include "api/cmdb_routes.h"
 #include "api/envelope.h"
 #include "api/environment_routes.h"
@@ -148,6 +149,41 @@ int RunServe(const ServeConfig& config) {
 
   ReadStore reads(conninfo, config.schema);
   UuidV7Generator ids(SystemClock::Instance());
+
+  // Who may call: the identity index from the log, the first admin, and the
+  // access tokens' signing keys (beside the log, never in it).
+  commands::IdentityIndex identity_index;
+  Status identities = identity_index.CatchUp(**store);
+  if (identities.ok()) identities = identity_index.Follow(**store);
+  if (!identities.ok()) {
+    spdlog::error("cannot read the identities: {}", identities.ToString());
+    return 1;
+  }
+  commands::IdentityService identity(**store, SystemClock::Instance(), identity_index, ids);
+  const char* admin_password = std::getenv("REMOTEGPU_ADMIN_PASSWORD");
+  auto admin = identity.EnsureAdmin(admin_password != nullptr ? admin_password : "");
+  if (!admin.ok()) {
+    spdlog::error("cannot create the first admin: {}", admin.status().ToString());
+    return 1;
+  }
+  if (admin->has_value()) {
+    if ((*admin)->empty()) {
+      spdlog::info("created user admin with the password in REMOTEGPU_ADMIN_PASSWORD");
+    } else {
+      // Printed once, to the terminal, never logged anywhere else.
+      std::fprintf(
+          stderr,
+          "\n  First start: created user admin with password %s\n"
+          "  Log in with POST /api/auth/login and change it (PUT /api/users/me/password).\n\n",
+          (*admin)->c_str());
+    }
+  }
+  auto tokens = AccessTokens::Open((data_dir / "keys" / "jwt").string(), SystemClock::Instance());
+  if (!tokens.ok()) {
+    spdlog::error("cannot open the token signing keys: {}", tokens.status().ToString());
+    return 1;
+  }
+  AuthApi auth_api{&identity, &identity_index, tokens->get()};
   // One answer cache per projection, versioned by its checkpoint.
   auto cache_for = [&config](const projections::ProjectionRunner* runner) {
     return config.query_cache
@@ -169,7 +205,9 @@ int RunServe(const ServeConfig& config) {
   context.rebuild = &rebuild;
   context.relay = relay->get();
   Router router;
+  router.Use(AuthMiddleware(auth_api));
   router.Use(RejectNonJsonBodies);
+  AddAuthRoutes(router, auth_api);
   AddHealthRoutes(router, context);
   AddCmdbRoutes(router, context);
   EnvironmentApi environment_api{&environments, &reads, &ids,
@@ -191,7 +229,7 @@ int RunServe(const ServeConfig& config) {
              [&openapi](const HttpRequest&) {
                return HttpResponse{200, "application/json", openapi, {}};
              },
-             {.never_blocks = true});
+             {.access = Access::kPublic, .never_blocks = true});
 
   const size_t colon = config.listen.rfind(':');
   const std::string address =
@@ -295,6 +333,7 @@ int RunServe(const ServeConfig& config) {
   ticker_cv.notify_all();
   ticker.join();
   index.Stop();
+  identity_index.Stop();
   for (auto& runner : runners) {
     runner->Stop();
     spdlog::info("projection {} stopped at position {}", runner->name(), runner->checkpoint());

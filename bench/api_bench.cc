@@ -114,6 +114,12 @@ int Main(int argc, char** argv) {
   const uint16_t port = api::testing_process::PortFrom(started);
   if (port == 0) Die("server did not start:\n" + started);
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  // The first admin (REMOTEGPU_ADMIN_PASSWORD, from http_client.h); every
+  // request below, wrk's too, carries its access token.
+  auto login = api::testing_http::LogInAsAdmin(port);
+  if (login.status != 200) Die("logging in: " + login.raw);
+  const std::string authorization =
+      "wrk.headers['Authorization'] = '" + api::testing_http::DefaultAuthorization() + "'\n";
 
   std::cerr << "  registering " << hosts << " hosts through the API\n";
   uint64_t position = 0;
@@ -151,7 +157,8 @@ int Main(int argc, char** argv) {
     const std::string unique = " .. '_=' .. tid .. '-' .. counter";
     const std::string page_suffix = bust ? " .. '&'" + unique : "";
     const std::string detail_suffix = bust ? " .. '?'" + unique : "";
-    std::ofstream(path) << "counter = 0\n"
+    std::ofstream(path) << authorization
+                        << "counter = 0\n"
                            "local threads = 0\n"
                            "function setup(thread)\n"
                            "  threads = threads + 1\n"
@@ -175,6 +182,7 @@ int Main(int argc, char** argv) {
   const std::string cold_queries = query_script("cold-queries.lua", true);
   const std::string commands = dir.Sub("commands.lua");
   std::ofstream(commands)
+      << authorization
       << "counter = 0\n"
          "local threads = 0\n"
          "function setup(thread)\n"

@@ -228,6 +228,13 @@ Result<std::optional<domain::AccessInfo>> EnvironmentService::AccessFor(
   return std::optional<domain::AccessInfo>(std::move(access));
 }
 
+Result<std::string> EnvironmentService::OwnerOf(const std::string& env_id) {
+  auto env = environments_.Load(env_id);
+  if (!env.ok()) return env.status();
+  if (env->version == 0) return Status::NotFound(env_id + " does not exist");
+  return env->state.spec.owner();
+}
+
 Result<EnvironmentService::Access> EnvironmentService::AccessOf(
     const std::string& env_id,
     const std::function<bool(const std::string& owner)>& may_see_password) {

@@ -87,6 +87,9 @@ class EnvironmentService {
   Result<Access> AccessOf(const std::string& env_id,
                           const std::function<bool(const std::string& owner)>& may_see_password);
 
+  // Who owns the environment; NotFound when it does not exist.
+  Result<std::string> OwnerOf(const std::string& env_id);
+
  private:
   // Places the environment whose folded state is `env` at `env_version`
   // (0: not yet in the log, `prefix` holds its creation event) and appends.

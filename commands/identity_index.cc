@@ -224,6 +224,15 @@ std::vector<ApiKeyInfo> IdentityIndex::ApiKeysOf(const std::string& user_id) con
   return out;
 }
 
+std::map<std::string, domain::CustomerState> IdentityIndex::Customers() const {
+  std::shared_lock lock(mu_);
+  std::map<std::string, domain::CustomerState> out;
+  for (const auto& [id, customer] : customers_) {
+    if (customer.state.created) out[id] = customer.state;
+  }
+  return out;
+}
+
 std::optional<ApiKeyInfo> IdentityIndex::ApiKey(const std::string& key_id) const {
   std::shared_lock lock(mu_);
   auto it = keys_.find(key_id);

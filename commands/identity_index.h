@@ -79,6 +79,8 @@ class IdentityIndex {
   bool CustomerExists(const std::string& customer_id) const;
   bool AnyAdmin() const;
   std::vector<ApiKeyInfo> ApiKeysOf(const std::string& user_id) const;
+  // Every customer, by id.
+  std::map<std::string, domain::CustomerState> Customers() const;
   std::optional<ApiKeyInfo> ApiKey(const std::string& key_id) const;
 
  private:

@@ -28,6 +28,7 @@ class ApiTest : public ::testing::Test {
     std::string output = testing_process::ReadUntil(*server_, "ready:");
     port_ = testing_process::PortFrom(output);
     ASSERT_NE(port_, 0) << output;
+    ASSERT_EQ(testing_http::LogInAsAdmin(port_).status, 200);
   }
   static void TearDownTestSuite() {
     EXPECT_EQ(WEXITSTATUS(testing_process::Terminate(*server_)), 0);
@@ -45,6 +46,10 @@ class ApiTest : public ::testing::Test {
   }
   static Reply Put(const std::string& target, const nlohmann::json& body) {
     return Call(port_, http::verb::put, target, body.dump());
+  }
+  // The first admin's user id, whom every call of these tests acts as.
+  static std::string AdminUserId() {
+    return Get("/api/users/me").body["data"]["user_id"].get<std::string>();
   }
   static uint64_t LogPosition() {
     return Get("/readyz").body["data"]["log_position"].get<uint64_t>();

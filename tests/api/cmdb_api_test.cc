@@ -134,7 +134,7 @@ TEST_F(CmdbApiTest, StatusChangesFollowTheTableAndShowInTheChangeLog) {
   EXPECT_EQ(latest["old_value"], "available");
   EXPECT_EQ(latest["new_value"], "maintenance");
   EXPECT_EQ(latest["reason"], "replace fans");
-  EXPECT_EQ(latest["actor"], "user:anonymous");
+  EXPECT_EQ(latest["actor"], "user:" + AdminUserId());
   EXPECT_EQ(Get("/api/cmdb/hosts/host-e2e-2", position).body["data"]["operational_status"],
             "maintenance");
 }
@@ -201,7 +201,8 @@ TEST_F(CmdbApiTest, AuditTrailTimeTravelAndRollbackOverHttp) {
   ASSERT_EQ(audit.status, 200) << audit.raw;
   EXPECT_GE(audit.body["data"]["total"].get<int>(), 3);  // Registered, GPUs, status.
   EXPECT_EQ(audit.body["data"]["list"][0]["type"], "OperationalStatusChanged") << "newest first";
-  EXPECT_EQ(audit.body["data"]["list"][0]["actor"]["id"], "anonymous");
+  EXPECT_EQ(audit.body["data"]["list"][0]["actor"]["id"], AdminUserId());
+  EXPECT_EQ(audit.body["data"]["list"][0]["actor"]["name"], "admin");
   Reply ndjson = Call(port_, http::verb::get, "/api/audit/events?stream_prefix=host-audit-1", "",
                       {{"Accept", "application/x-ndjson"}});
   ASSERT_EQ(ndjson.status, 200);

@@ -41,6 +41,9 @@ Server StartServer(const std::string& data_dir) {
   Server server{std::make_unique<Subprocess>(std::move(*child)), 0, ""};
   server.output = testing_process::ReadUntil(*server.process, "ready:");
   server.port = testing_process::PortFrom(server.output);
+  if (server.port != 0) {
+    EXPECT_EQ(testing_http::LogInAsAdmin(server.port).status, 200);
+  }
   return server;
 }
 

@@ -43,6 +43,9 @@ Server StartServer(const std::string& data_dir, const std::string& brokers,
   Server server{std::make_unique<Subprocess>(std::move(*child)), 0, ""};
   server.output = testing_process::ReadUntil(*server.process, "ready:");
   server.port = testing_process::PortFrom(server.output);
+  if (server.port != 0) {
+    EXPECT_EQ(testing_http::LogInAsAdmin(server.port).status, 200);
+  }
   return server;
 }
 
@@ -140,16 +143,23 @@ TEST(KafkaServeTest, JsonFormatCarriesTheAuditExportFields) {
       Call(server.port, http::verb::post, "/api/cmdb/hosts", HostForm("host-1").dump()).status,
       201);
   ASSERT_TRUE(WaitFor([&] { return RelayLag(server.port) == 0; }));
-  auto messages = remotegpu::testing::ReadTopic(kafka->bootstrap(), kTopic, 1);
-  ASSERT_FALSE(messages.empty());
+  const uint64_t last = Call(server.port, http::verb::get, "/readyz")
+                            .body["data"]["log_position"]
+                            .get<uint64_t>();
+  auto messages = remotegpu::testing::ReadTopic(kafka->bootstrap(), kTopic, last);
+  ASSERT_EQ(messages.size(), last);
+  int hosts = 0;
   for (const auto& m : messages) {
     EXPECT_EQ(m.headers.at("content-type"), "application/json");
     const auto event = nlohmann::json::parse(m.value);
-    EXPECT_EQ(event["stream_id"], "host-1");
+    EXPECT_EQ(event["stream_id"], m.key);
+    hosts += m.key == "host-1";
+    EXPECT_EQ(m.value.find("$argon2id$"), std::string::npos) << "password hashes stay redacted";
     EXPECT_EQ(event["position"].get<uint64_t>(), m.position());
     EXPECT_TRUE(event["data"].is_object());
     EXPECT_EQ(event["hash"].get<std::string>().size(), 64u);
   }
+  EXPECT_GT(hosts, 0);
   EXPECT_EQ(testing_process::Terminate(*server.process), 0);
 }
 

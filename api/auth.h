@@ -1,0 +1,36 @@
+// Authentication and authorization at the API's edge (seed 01 modules 2 and
+// 10): the middleware that says who calls and whether they may, and the
+// account routes (login, refresh, logout, me, password, API keys, customers
+// and users).
+//
+// Credentials: "Authorization: Bearer <access token>" (a JWT from login or
+// refresh, api/access_tokens.h), or an API key as "X-Api-Key: rgk.…" or
+// "Authorization: Bearer rgk.…". The middleware runs before every handler:
+// public routes need nothing (credentials they carry are ignored), other
+// routes answer 401 without valid credentials and admin routes 403 to
+// anyone but a platform admin. It never blocks (a signature check and
+// in-memory lookups), since it runs on the I/O threads too.
+#pragma once
+
+#include "api/access_tokens.h"
+#include "api/router.h"
+#include "commands/identity_service.h"
+
+namespace remotegpu::api {
+
+struct AuthApi {
+  commands::IdentityService* identity = nullptr;
+  commands::IdentityIndex* index = nullptr;
+  AccessTokens* tokens = nullptr;
+};
+
+Middleware AuthMiddleware(AuthApi& api);
+
+// POST /api/auth/login, /api/auth/refresh, /api/auth/logout; GET
+// /api/users/me; PUT /api/users/me/password; POST/GET /api/auth/api-keys,
+// DELETE /api/auth/api-keys/:id; POST/GET /api/admin/customers, PUT
+// /api/admin/customers/:id/status; POST /api/admin/users; POST
+// /api/admin/auth/rotate-signing-key.
+void AddAuthRoutes(Router& router, AuthApi& api);
+
+}  // namespace remotegpu::api

@@ -1,0 +1,263 @@
+// Authentication, authorization and tenancy over real HTTP against
+// `remotegpu serve`: logins and tokens, API keys, customers kept apart, and a
+// sweep of every route in the OpenAPI document.
+#include <gtest/gtest.h>
+
+#include "tests/api/api_fixture.h"
+
+namespace remotegpu::api {
+namespace {
+
+using Headers = std::map<std::string, std::string>;
+
+class AuthApiTest : public ApiTest {
+ protected:
+  static Reply As(const std::string& authorization, http::verb verb, const std::string& target,
+                  const nlohmann::json& body = nullptr) {
+    return Call(port_, verb, target, body.is_null() ? "" : body.dump(),
+                {{"Authorization", authorization}});
+  }
+  static Reply Anonymous(http::verb verb, const std::string& target,
+                         const nlohmann::json& body = nullptr) {
+    return As("", verb, target, body);
+  }
+
+  // A customer with one user; returns "Bearer <token>" for that user.
+  static std::string CustomerUser(const std::string& company, const std::string& username,
+                                  std::string* customer_id = nullptr) {
+    Reply customer = Post("/api/admin/customers", {{"name", company}});
+    EXPECT_EQ(customer.status, 201) << customer.raw;
+    const std::string id = customer.body["data"]["customer_id"].get<std::string>();
+    if (customer_id != nullptr) *customer_id = id;
+    Reply user =
+        Post("/api/admin/users",
+             {{"username", username}, {"password", "a good password 7"}, {"customer_id", id}});
+    EXPECT_EQ(user.status, 201) << user.raw;
+    Reply login = Anonymous(http::verb::post, "/api/auth/login",
+                            {{"username", username}, {"password", "a good password 7"}});
+    EXPECT_EQ(login.status, 200) << login.raw;
+    return "Bearer " + login.body["data"]["token"].get<std::string>();
+  }
+
+  static nlohmann::json EnvironmentForm() {
+    return {{"name", "job"},     {"image", "pytorch"}, {"cpu_cores", 1},
+            {"memory_mb", 1024}, {"gpu_count", 1},     {"ports", {{"ssh", 1}}}};
+  }
+};
+
+TEST_F(AuthApiTest, LogInRefreshLogOut) {
+  EXPECT_EQ(Anonymous(http::verb::get, "/api/users/me").status, 401);
+  Reply wrong = Anonymous(http::verb::post, "/api/auth/login",
+                          {{"username", "admin"}, {"password", "not the password 1"}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(wrong.body["code"], "UNAUTHENTICATED");
+  Reply login = Anonymous(http::verb::post, "/api/auth/login",
+                          {{"username", "admin"}, {"password", testing_http::kAdminPassword}});
+  ASSERT_EQ(login.status, 200) << login.raw;
+  EXPECT_EQ(login.body["data"]["expires_in"], 900);
+  EXPECT_EQ(login.raw.find("$argon2id$"), std::string::npos);
+  const std::string bearer = "Bearer " + login.body["data"]["token"].get<std::string>();
+  Reply me = As(bearer, http::verb::get, "/api/users/me");
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(me.body["data"]["username"], "admin");
+  EXPECT_EQ(me.body["data"]["role"], "admin");
+
+  Reply refreshed = Anonymous(http::verb::post, "/api/auth/refresh",
+                              {{"refresh_token", login.body["data"]["refresh_token"]}});
+  ASSERT_EQ(refreshed.status, 200) << refreshed.raw;
+  // The old refresh token is spent; presenting it again ends the session.
+  EXPECT_EQ(Anonymous(http::verb::post, "/api/auth/refresh",
+                      {{"refresh_token", login.body["data"]["refresh_token"]}})
+                .status,
+            401);
+  EXPECT_EQ(As(bearer, http::verb::get, "/api/users/me").status, 401);
+
+  Reply again = Anonymous(http::verb::post, "/api/auth/login",
+                          {{"username", "admin"}, {"password", testing_http::kAdminPassword}});
+  const std::string second = "Bearer " + again.body["data"]["token"].get<std::string>();
+  ASSERT_EQ(As(second, http::verb::post, "/api/auth/logout", nlohmann::json::object()).status, 200);
+  EXPECT_EQ(As(second, http::verb::get, "/api/users/me").status, 401);
+}
+
+TEST_F(AuthApiTest, TamperedAndForeignTokensAreRefused) {
+  const std::string token = testing_http::DefaultAuthorization().substr(7);
+  std::string tampered = token;
+  tampered[tampered.find('.') + 3] ^= 1;  // A byte of the claims.
+  for (const std::string& bad :
+       {tampered, token + "x", std::string("not.a.jwt"),
+        // {"alg":"none"} with no signature.
+        std::string("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyLTEiLCJzaWQiOiJzIn0."),
+        std::string("rgk.0000000000000000.secret")}) {
+    Reply reply = As("Bearer " + bad, http::verb::get, "/api/users/me");
+    EXPECT_EQ(reply.status, 401) << bad;
+  }
+}
+
+TEST_F(AuthApiTest, CustomersSeeOnlyTheirOwnEnvironments) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-tenancy")).status, 201);
+  std::string acme_id;
+  const std::string acme = CustomerUser("Acme", "alice", &acme_id);
+  const std::string globex = CustomerUser("Globex", "bob");
+
+  Reply created = As(acme, http::verb::post, "/api/environments", EnvironmentForm());
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const std::string env = created.body["data"]["env_id"].get<std::string>();
+  const std::string position = std::to_string(created.body["data"]["position"].get<uint64_t>());
+  // Someone else's customer as owner is refused.
+  nlohmann::json foreign = EnvironmentForm();
+  foreign["owner"] = "customer-someone-else";
+  EXPECT_EQ(As(acme, http::verb::post, "/api/environments", foreign).status, 403);
+
+  Reply mine = Call(port_, http::verb::get, "/api/environments/" + env, "",
+                    {{"Authorization", acme}, {"X-Min-Position", position}});
+  EXPECT_EQ(mine.status, 200) << mine.raw;
+  EXPECT_EQ(mine.body["data"]["owner"], acme_id);
+  // To another tenant the environment does not exist, whatever is asked.
+  EXPECT_EQ(As(globex, http::verb::get, "/api/environments/" + env).status, 404);
+  EXPECT_EQ(As(globex, http::verb::get, "/api/environments/" + env + "/access").status, 404);
+  EXPECT_EQ(
+      As(globex, http::verb::post, "/api/environments/" + env + "/stop", nlohmann::json::object())
+          .status,
+      404);
+  EXPECT_EQ(As(globex, http::verb::delete_, "/api/environments/" + env).status, 404);
+  Reply theirs = Call(port_, http::verb::get, "/api/environments?owner=" + acme_id, "",
+                      {{"Authorization", globex}, {"X-Min-Position", position}});
+  ASSERT_EQ(theirs.status, 200);
+  EXPECT_EQ(theirs.body["data"]["total"], 0);
+  Reply own = Call(port_, http::verb::get, "/api/environments", "",
+                   {{"Authorization", acme}, {"X-Min-Position", position}});
+  EXPECT_EQ(own.body["data"]["total"], 1);
+  // Admin routes are an admin's.
+  EXPECT_EQ(As(acme, http::verb::get, "/api/cmdb/hosts").status, 403);
+  EXPECT_EQ(As(acme, http::verb::post, "/api/admin/customers", {{"name", "x"}}).status, 403);
+  // The owner reaches it, and the admin sees everything.
+  EXPECT_EQ(As(acme, http::verb::get, "/api/environments/" + env + "/access").status, 200);
+  EXPECT_EQ(Get("/api/environments/" + env).status, 200);
+}
+
+TEST_F(AuthApiTest, DisablingACustomerStopsItsTokensAndKeysAtOnce) {
+  std::string id;
+  const std::string token = CustomerUser("Initech", "carol", &id);
+  Reply key = As(token, http::verb::post, "/api/auth/api-keys", {{"name", "ci"}});
+  ASSERT_EQ(key.status, 201) << key.raw;
+  const std::string api_key = key.body["data"]["key"].get<std::string>();
+  Reply by_key = Call(port_, http::verb::get, "/api/users/me", "",
+                      {{"Authorization", ""}, {"X-Api-Key", api_key}});
+  ASSERT_EQ(by_key.status, 200);
+  EXPECT_EQ(by_key.body["data"]["credential"], "api_key");
+
+  ASSERT_EQ(
+      Put("/api/admin/customers/" + id + "/status", {{"enabled", false}, {"reason", "unpaid"}})
+          .status,
+      200);
+  EXPECT_EQ(As(token, http::verb::get, "/api/users/me").status, 401);
+  EXPECT_EQ(Call(port_, http::verb::get, "/api/users/me", "",
+                 {{"Authorization", ""}, {"X-Api-Key", api_key}})
+                .status,
+            401);
+  EXPECT_EQ(Anonymous(http::verb::post, "/api/auth/login",
+                      {{"username", "carol"}, {"password", "a good password 7"}})
+                .status,
+            401);
+  ASSERT_EQ(Put("/api/admin/customers/" + id + "/status", {{"enabled", true}}).status, 200);
+  EXPECT_EQ(As(token, http::verb::get, "/api/users/me").status, 200);
+}
+
+TEST_F(AuthApiTest, ApiKeysAreShownOnceAndStopWhenDeleted) {
+  const std::string dave = CustomerUser("Umbrella", "dave");
+  const std::string erin = CustomerUser("Hooli", "erin");
+  Reply created =
+      As(dave, http::verb::post, "/api/auth/api-keys", {{"name", "deploy"}, {"expires_in", 3600}});
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const std::string key = created.body["data"]["key"].get<std::string>();
+  const std::string id = created.body["data"]["id"].get<std::string>();
+  EXPECT_TRUE(key.starts_with(created.body["data"]["prefix"].get<std::string>()));
+  Reply listed = As(dave, http::verb::get, "/api/auth/api-keys");
+  ASSERT_EQ(listed.body["data"]["total"], 1);
+  EXPECT_EQ(listed.raw.find(key), std::string::npos) << "the secret is shown only once";
+  EXPECT_EQ(As("Bearer " + key, http::verb::get, "/api/users/me").status, 200);
+  // Another user cannot see or delete it.
+  EXPECT_EQ(As(erin, http::verb::delete_, "/api/auth/api-keys/" + id).status, 404);
+  EXPECT_EQ(As(erin, http::verb::get, "/api/auth/api-keys").body["data"]["total"], 0);
+  ASSERT_EQ(As(dave, http::verb::delete_, "/api/auth/api-keys/" + id).status, 200);
+  EXPECT_EQ(As("Bearer " + key, http::verb::get, "/api/users/me").status, 401);
+  EXPECT_EQ(
+      As(dave, http::verb::post, "/api/auth/api-keys", {{"name", "x"}, {"expires_in", 1}}).status,
+      400);
+}
+
+TEST_F(AuthApiTest, BadAccountFormsAreClearErrors) {
+  EXPECT_EQ(
+      Post("/api/admin/users", {{"username", "frank"}, {"password", "short"}, {"role", "admin"}})
+          .status,
+      400);
+  EXPECT_EQ(Post("/api/admin/users", {{"username", "frank"},
+                                      {"password", "a good password 7"},
+                                      {"customer_id", "customer-nope"}})
+                .status,
+            404);
+  EXPECT_EQ(Post("/api/admin/users",
+                 {{"username", "admin"}, {"password", "a good password 7"}, {"role", "admin"}})
+                .status,
+            409);
+  EXPECT_EQ(Post("/api/admin/users",
+                 {{"username", "frank"}, {"password", "a good password 7"}, {"role", "root"}})
+                .status,
+            400);
+  EXPECT_EQ(Post("/api/admin/customers", {{"name", "x"}, {"tier", "gold"}}).status, 400);
+  Reply users = Get("/api/admin/customers");
+  EXPECT_EQ(users.raw.find("$argon2id$"), std::string::npos);
+}
+
+// Every route in the OpenAPI document: without credentials 401 (public ones
+// aside), with a customer's credentials 403 on every admin route, and never
+// 401 or 403 on the routes open to users.
+TEST_F(AuthApiTest, RouteSweepEveryRouteDeclaresAndEnforcesWhoMayCall) {
+  std::string customer = CustomerUser("Sweep Corp", "sweeper");
+  auto log_in_again = [&] {
+    Reply login = Anonymous(http::verb::post, "/api/auth/login",
+                            {{"username", "sweeper"}, {"password", "a good password 7"}});
+    customer = "Bearer " + login.body["data"]["token"].get<std::string>();
+  };
+  Reply document = Anonymous(http::verb::get, "/api/openapi.json");
+  ASSERT_EQ(document.status, 200);
+  int checked = 0;
+  for (const auto& [path, operations] : document.body["paths"].items()) {
+    std::string target;
+    for (size_t i = 0; i < path.size(); ++i) {
+      if (path[i] == '{') {
+        target += "x-sweep";
+        i = path.find('}', i);
+      } else {
+        target += path[i];
+      }
+    }
+    for (const auto& [method, operation] : operations.items()) {
+      const http::verb verb = http::string_to_verb(std::string(method == "get"    ? "GET"
+                                                               : method == "post" ? "POST"
+                                                               : method == "put"  ? "PUT"
+                                                                                  : "DELETE"));
+      const std::string access = operation["x-access"].get<std::string>();
+      const nlohmann::json body = verb == http::verb::get ? nullptr : nlohmann::json::object();
+      const int anonymous = Anonymous(verb, target, body).status;
+      const int as_customer = As(customer, verb, target, body).status;
+      if (path == "/api/auth/logout") log_in_again();  // That call ended the session.
+      if (access == "public") {
+        EXPECT_NE(anonymous, 401) << method << " " << path;
+      } else {
+        EXPECT_EQ(anonymous, 401) << method << " " << path;
+        EXPECT_NE(as_customer, 401) << method << " " << path;
+      }
+      if (access == "admin") {
+        EXPECT_EQ(as_customer, 403) << method << " " << path;
+      } else {
+        EXPECT_NE(as_customer, 403) << method << " " << path;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 50);
+}
+
+}  // namespace
+}  // namespace remotegpu::api
