@@ -110,6 +110,16 @@ std::string AccessTokens::Issue(const std::string& user_id, const std::string& s
 }
 
 Result<AccessClaims> AccessTokens::Verify(std::string_view token) const {
+  constexpr size_t kMaxVerified = 16384;
+  const UnixMicros now = clock_.NowMicros();
+  {
+    std::shared_lock lock(verified_mu_);
+    auto it = verified_.find(std::string(token));
+    if (it != verified_.end()) {
+      if (now >= it->second.expires_at_us) return Invalid("has expired; refresh it");
+      return it->second;
+    }
+  }
   const size_t first = token.find('.');
   const size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
   if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
@@ -143,9 +153,13 @@ Result<AccessClaims> AccessTokens::Verify(std::string_view token) const {
     return Invalid("lacks its claims");
   }
   const int64_t exp = payload["exp"].get<int64_t>();
-  if (clock_.NowMicros() / 1'000'000 >= exp) return Invalid("has expired; refresh it");
-  return AccessClaims{payload["sub"].get<std::string>(), payload["sid"].get<std::string>(),
+  if (now / 1'000'000 >= exp) return Invalid("has expired; refresh it");
+  AccessClaims claims{payload["sub"].get<std::string>(), payload["sid"].get<std::string>(),
                       payload["iat"].get<int64_t>() * 1'000'000, exp * 1'000'000};
+  std::unique_lock lock(verified_mu_);
+  if (verified_.size() >= kMaxVerified) verified_.clear();
+  verified_.emplace(std::string(token), claims);
+  return claims;
 }
 
 }  // namespace remotegpu::api

@@ -15,6 +15,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 
@@ -55,6 +57,10 @@ class AccessTokens {
   mutable std::mutex mu_;
   std::map<std::string, std::string> keys_;  // Key id -> secret; guarded by mu_.
   std::string current_;                      // Guarded by mu_.
+  // Tokens already verified, so that a client's every request costs a hash
+  // lookup rather than two JSON parses and an HMAC; emptied when full.
+  mutable std::shared_mutex verified_mu_;
+  mutable std::unordered_map<std::string, AccessClaims> verified_;  // Guarded by verified_mu_.
 };
 
 }  // namespace remotegpu::api
