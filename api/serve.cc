@@ -53,6 +53,18 @@ std::string CacheMetrics(const std::vector<std::pair<std::string, const QueryCac
   return hits + misses;
 }
 
+// Blocks until SIGINT or SIGTERM (blocked in every thread, see serve.h) and
+// logs which arrived.
+void WaitForStopSignal() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received {}, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
 // Starts the relay when brokers are configured; null when off.
 Result<std::unique_ptr<eventstore::KafkaRelay>> StartRelay(eventstore::EventStore& store,
                                                            const ServeConfig& config) {
@@ -318,13 +330,7 @@ int RunServe(const ServeConfig& config) {
   spdlog::info("ready: HTTP on {}:{}; read models in {} PostgreSQL, schema {}", address,
                (*server)->port(), embedded ? "embedded" : "external", config.schema);
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  WaitForStopSignal();
   (*server)->Shutdown();  // In-flight requests finish first.
   {
     std::lock_guard lock(ticker_mu);
@@ -379,13 +385,7 @@ int RunProject(const ProjectConfig& config) {
                config.group, config.schema);
   // The signal waiter stops the worker; the worker runs on this thread.
   std::thread waiter([&worker] {
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
-    spdlog::info("received {}, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    WaitForStopSignal();
     worker.Stop();
   });
   Status ran = worker.Run();

@@ -69,26 +69,16 @@ Status IdentityIndex::Follow(eventstore::EventStore& store) {
     std::shared_lock lock(mu_);
     from = position_ + 1;
   }
-  auto subscription = store.Subscribe({.from_position = from});
-  if (!subscription.ok()) return subscription.status();
-  subscription_ = std::move(*subscription);
-  follower_ = std::thread([this] {
-    while (true) {
-      auto events = subscription_->Next(std::chrono::milliseconds(200));
-      if (!events.ok()) return;  // Closed.
-      for (const auto& event : *events) {
-        Status applied = Apply(event);
-        if (!applied.ok()) spdlog::error("identity index: {}", applied.ToString());
-      }
-    }
-  });
+  auto follower = eventstore::LogFollower::Start(
+      store, from, "identity index",
+      [this](const eventstore::RecordedEvent& event) { return Apply(event); });
+  if (!follower.ok()) return follower.status();
+  follower_ = std::move(*follower);
   return Status::Ok();
 }
 
 void IdentityIndex::Stop() {
-  if (subscription_) subscription_->Close();
-  if (follower_.joinable()) follower_.join();
-  subscription_.reset();
+  if (follower_) follower_->Stop();
 }
 
 void IdentityIndex::ObserveCustomer(const std::string& id, uint64_t version,

@@ -23,6 +23,7 @@
 
 #include "domain/identity.h"
 #include "eventstore/event_store.h"
+#include "eventstore/log_follower.h"
 
 namespace remotegpu::commands {
 
@@ -106,8 +107,7 @@ class IdentityIndex {
   std::unordered_map<std::string, Key> keys_;            // Guarded by mu_.
   uint64_t position_ = 0;                                // Guarded by mu_.
 
-  std::unique_ptr<eventstore::Subscription> subscription_;
-  std::thread follower_;
+  std::unique_ptr<eventstore::LogFollower> follower_;
 };
 
 }  // namespace remotegpu::commands

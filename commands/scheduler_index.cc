@@ -111,26 +111,16 @@ Status SchedulerIndex::CatchUp(eventstore::EventStore& store) {
 }
 
 Status SchedulerIndex::Follow(eventstore::EventStore& store) {
-  auto subscription = store.Subscribe({.from_position = position() + 1});
-  if (!subscription.ok()) return subscription.status();
-  subscription_ = std::move(*subscription);
-  follower_ = std::thread([this] {
-    while (true) {
-      auto events = subscription_->Next(std::chrono::milliseconds(200));
-      if (!events.ok()) return;  // Closed.
-      for (const auto& event : *events) {
-        Status applied = Apply(event);
-        if (!applied.ok()) spdlog::error("{}", applied.ToString());
-      }
-    }
-  });
+  auto follower = eventstore::LogFollower::Start(
+      store, position() + 1, "scheduler index",
+      [this](const eventstore::RecordedEvent& event) { return Apply(event); });
+  if (!follower.ok()) return follower.status();
+  follower_ = std::move(*follower);
   return Status::Ok();
 }
 
 void SchedulerIndex::Stop() {
-  if (subscription_) subscription_->Close();
-  if (follower_.joinable()) follower_.join();
-  subscription_.reset();
+  if (follower_) follower_->Stop();
 }
 
 Result<SchedulerIndex::Choice> SchedulerIndex::Place(const domain::PlacementRequest& request) {

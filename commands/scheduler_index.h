@@ -29,6 +29,7 @@
 #include "domain/scheduler.h"
 #include "domain/scheduling_policy.h"
 #include "eventstore/event_store.h"
+#include "eventstore/log_follower.h"
 
 namespace remotegpu::commands {
 
@@ -102,8 +103,7 @@ class SchedulerIndex {
   // Re-indexes a host from its state with its reservations added. Needs mu_.
   void Reindex(const std::string& host_id);
 
-  std::unique_ptr<eventstore::Subscription> subscription_;
-  std::thread follower_;
+  std::unique_ptr<eventstore::LogFollower> follower_;
 };
 
 }  // namespace remotegpu::commands

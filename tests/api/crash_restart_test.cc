@@ -27,24 +27,10 @@ using testing_http::Call;
 using testing_http::Reply;
 namespace http = testing_http::http;
 
-struct Server {
-  std::unique_ptr<Subprocess> process;
-  uint16_t port = 0;
-  std::string output;
-};
+using testing_process::Server;
 
 Server StartServer(const std::string& data_dir) {
-  auto child =
-      Subprocess::Spawn({REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0"},
-                        {.capture_stdout = true, .merge_stderr = true});
-  EXPECT_TRUE(child.ok());
-  Server server{std::make_unique<Subprocess>(std::move(*child)), 0, ""};
-  server.output = testing_process::ReadUntil(*server.process, "ready:");
-  server.port = testing_process::PortFrom(server.output);
-  if (server.port != 0) {
-    EXPECT_EQ(testing_http::LogInAsAdmin(server.port).status, 200);
-  }
-  return server;
+  return testing_process::StartServer(REMOTEGPU_BIN, data_dir);
 }
 
 // What the clients were told succeeded.

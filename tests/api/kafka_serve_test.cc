@@ -27,26 +27,13 @@ namespace http = testing_http::http;
 
 constexpr char kTopic[] = "events";
 
-struct Server {
-  std::unique_ptr<Subprocess> process;
-  uint16_t port = 0;
-  std::string output;
-};
+using testing_process::Server;
 
 Server StartServer(const std::string& data_dir, const std::string& brokers,
                    const std::string& format = "protobuf") {
-  auto child = Subprocess::Spawn(
-      {REMOTEGPU_BIN, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--kafka-brokers",
-       brokers, "--kafka-topic", kTopic, "--kafka-format", format},
-      {.capture_stdout = true, .merge_stderr = true});
-  EXPECT_TRUE(child.ok());
-  Server server{std::make_unique<Subprocess>(std::move(*child)), 0, ""};
-  server.output = testing_process::ReadUntil(*server.process, "ready:");
-  server.port = testing_process::PortFrom(server.output);
-  if (server.port != 0) {
-    EXPECT_EQ(testing_http::LogInAsAdmin(server.port).status, 200);
-  }
-  return server;
+  return testing_process::StartServer(
+      REMOTEGPU_BIN, data_dir,
+      {"--kafka-brokers", brokers, "--kafka-topic", kTopic, "--kafka-format", format});
 }
 
 nlohmann::json HostForm(const std::string& host_id) {
@@ -143,9 +130,8 @@ TEST(KafkaServeTest, JsonFormatCarriesTheAuditExportFields) {
       Call(server.port, http::verb::post, "/api/cmdb/hosts", HostForm("host-1").dump()).status,
       201);
   ASSERT_TRUE(WaitFor([&] { return RelayLag(server.port) == 0; }));
-  const uint64_t last = Call(server.port, http::verb::get, "/readyz")
-                            .body["data"]["log_position"]
-                            .get<uint64_t>();
+  const uint64_t last =
+      Call(server.port, http::verb::get, "/readyz").body["data"]["log_position"].get<uint64_t>();
   auto messages = remotegpu::testing::ReadTopic(kafka->bootstrap(), kTopic, last);
   ASSERT_EQ(messages.size(), last);
   int hosts = 0;

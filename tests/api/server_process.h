@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "common/subprocess.h"
+#include "tests/api/http_client.h"
 
 namespace remotegpu::api::testing_process {
 
@@ -34,6 +37,30 @@ inline uint16_t PortFrom(const std::string& output) {
   size_t at = output.find(marker);
   if (at == std::string::npos) return 0;
   return static_cast<uint16_t>(std::stoi(output.substr(at + marker.size())));
+}
+
+// A `remotegpu serve` child, its port, and what it printed up to "ready:".
+struct Server {
+  std::unique_ptr<Subprocess> process;
+  uint16_t port = 0;
+  std::string output;
+};
+
+// Starts `binary serve --data-dir DIR --listen 127.0.0.1:0 EXTRA…`, waits
+// until it is ready and logs in as the first admin (the default credential
+// of every call afterwards). port 0 when it did not start.
+inline Server StartServer(const std::string& binary, const std::string& data_dir,
+                          const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {binary,   "serve",    "--data-dir",
+                                   data_dir, "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto child = Subprocess::Spawn(argv, {.capture_stdout = true, .merge_stderr = true});
+  if (!child.ok()) return {};
+  Server server{std::make_unique<Subprocess>(std::move(*child)), 0, ""};
+  server.output = ReadUntil(*server.process, "ready:");
+  server.port = PortFrom(server.output);
+  if (server.port != 0 && testing_http::LogInAsAdmin(server.port).status != 200) server.port = 0;
+  return server;
 }
 
 inline int Terminate(Subprocess& child) {
