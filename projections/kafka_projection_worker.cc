@@ -65,13 +65,9 @@ Status KafkaProjectionWorker::Open() {
   if (options_.brokers.empty() || options_.topic.empty() || options_.group.empty()) {
     return Status::InvalidArgument("a kafka worker needs brokers, a topic and a group");
   }
-  RGPU_RETURN_IF_ERROR(ValidateSchemaName(options_.schema));
-  try {
-    connection_ = std::make_unique<pqxx::connection>(options_.conninfo);
-  } catch (const std::exception& e) {
-    return Status::Unavailable("cannot connect to PostgreSQL: " + std::string(e.what()));
-  }
-  RGPU_RETURN_IF_ERROR(Migrate(*connection_, options_.schema));
+  auto connection = ConnectAndMigrate(options_.conninfo, options_.schema);
+  if (!connection.ok()) return connection.status();
+  connection_ = std::move(*connection);
 
   eventstore::KafkaProperties properties = {
       {"bootstrap.servers", options_.brokers},

@@ -190,6 +190,19 @@ std::string Substitute(const std::string& sql, const std::string& schema) {
 
 }  // namespace
 
+Result<std::unique_ptr<pqxx::connection>> ConnectAndMigrate(const std::string& conninfo,
+                                                            const std::string& schema) {
+  RGPU_RETURN_IF_ERROR(ValidateSchemaName(schema));
+  std::unique_ptr<pqxx::connection> connection;
+  try {
+    connection = std::make_unique<pqxx::connection>(conninfo);
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot connect to PostgreSQL: " + std::string(e.what()));
+  }
+  RGPU_RETURN_IF_ERROR(Migrate(*connection, schema));
+  return connection;
+}
+
 int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
 
 Status ValidateSchemaName(const std::string& schema) {

@@ -17,13 +17,9 @@ ProjectionRunner::ProjectionRunner(eventstore::EventStore& store,
 ProjectionRunner::~ProjectionRunner() { Stop(); }
 
 Status ProjectionRunner::Open() {
-  RGPU_RETURN_IF_ERROR(ValidateSchemaName(options_.schema));
-  try {
-    connection_ = std::make_unique<pqxx::connection>(options_.conninfo);
-  } catch (const std::exception& e) {
-    return Status::Unavailable("cannot connect to PostgreSQL: " + std::string(e.what()));
-  }
-  RGPU_RETURN_IF_ERROR(Migrate(*connection_, options_.schema));
+  auto connection = ConnectAndMigrate(options_.conninfo, options_.schema);
+  if (!connection.ok()) return connection.status();
+  connection_ = std::move(*connection);
   try {
     pqxx::work tx(*connection_);
     auto rows = tx.exec_params("SELECT position FROM " + options_.schema +
