@@ -13,4 +13,17 @@ std::string EventTypeName(const google::protobuf::Message& wrapper) {
   return field->message_type()->name();
 }
 
+eventstore::EventData EventDataOf(const google::protobuf::Message& event, std::string type,
+                                  const CommandMeta& meta, UnixMicros now_us) {
+  eventstore::EventData data;
+  data.type = std::move(type);
+  data.occurred_at_us = now_us;
+  data.actor = meta.actor;
+  data.correlation_id = meta.correlation_id;
+  data.causation_id = meta.causation_id;
+  data.trace_id = meta.trace_id;
+  event.SerializeToString(&data.payload);
+  return data;
+}
+
 }  // namespace remotegpu::commands

@@ -32,6 +32,10 @@ struct CommandMeta {
 // The name of the event set in a `oneof event` wrapper: "HostRegistered".
 std::string EventTypeName(const google::protobuf::Message& wrapper);
 
+// One event as EventData of `type`, with the command's metadata.
+eventstore::EventData EventDataOf(const google::protobuf::Message& event, std::string type,
+                                  const CommandMeta& meta, UnixMicros now_us);
+
 // Wraps decided events into EventData with the command's metadata.
 template <typename Event>
 std::vector<eventstore::EventData> ToEventData(const std::vector<Event>& events,
@@ -39,14 +43,7 @@ std::vector<eventstore::EventData> ToEventData(const std::vector<Event>& events,
   std::vector<eventstore::EventData> out;
   out.reserve(events.size());
   for (const Event& event : events) {
-    eventstore::EventData& data = out.emplace_back();
-    data.type = EventTypeName(event);
-    data.occurred_at_us = now_us;
-    data.actor = meta.actor;
-    data.correlation_id = meta.correlation_id;
-    data.causation_id = meta.causation_id;
-    data.trace_id = meta.trace_id;
-    event.SerializeToString(&data.payload);
+    out.push_back(EventDataOf(event, EventTypeName(event), meta, now_us));
   }
   return out;
 }

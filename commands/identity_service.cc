@@ -104,18 +104,11 @@ Result<CommandResult> IdentityService::CreateUser(const NewUser& form, const Com
   if (!events.ok()) return events.status();
   domain::UsernameClaimed claim;
   claim.set_user_id(*id);
-  eventstore::EventData claimed;
-  claimed.type = "UsernameClaimed";
-  claimed.occurred_at_us = now;
-  claimed.actor = meta.actor;
-  claimed.correlation_id = meta.correlation_id;
-  claimed.causation_id = meta.causation_id;
-  claimed.trace_id = meta.trace_id;
-  claim.SerializeToString(&claimed.payload);
   const std::string name_stream = "username-" + form.username;
   auto appended = store_.Append(
       {{*id, eventstore::ExpectedVersion::NoStream(), ToEventData(*events, meta, now)},
-       {name_stream, eventstore::ExpectedVersion::NoStream(), {claimed}}});
+       {name_stream, eventstore::ExpectedVersion::NoStream(),
+        {EventDataOf(claim, "UsernameClaimed", meta, now)}}});
   if (!appended.ok()) {
     if (appended.status().code() == StatusCode::kVersionConflict) {
       return Status::AlreadyExists("the username " + form.username + " is taken");
@@ -207,6 +200,8 @@ Result<Login> IdentityService::Refresh(const std::string& refresh_token, const C
   }
   const std::string& user_id = parts[1];
   const std::string& session_id = parts[2];
+  // A disabled user or customer gets no new tokens (and its session stays as it is).
+  if (auto principal = index_.ForUser(user_id); !principal.ok()) return principal.status();
   const std::string secret = RandomToken(32);
   const UnixMicros expires = clock_.NowMicros() + kRefreshLifetimeUs;
   domain::UserCommand command;
