@@ -4,9 +4,11 @@
 
 namespace remotegpu::api {
 
-QueryCache::QueryCache(std::function<uint64_t()> version, size_t max_entries)
+QueryCache::QueryCache(std::function<uint64_t()> version, size_t max_entries,
+                       std::function<uint64_t()> position)
     : version_(std::move(version)),
-      max_entries_per_shard_(std::max<size_t>(1, max_entries / kShards)) {}
+      max_entries_per_shard_(std::max<size_t>(1, max_entries / kShards)),
+      position_(std::move(position)) {}
 
 std::string QueryCache::KeyFor(const HttpRequest& request) {
   std::string key = request.method;
@@ -34,6 +36,15 @@ QueryCache::Shard& QueryCache::ShardFor(const std::string& key) const {
 }
 
 std::optional<HttpResponse> QueryCache::Lookup(const HttpRequest& request) const {
+  // A position the read models have not reached: the handler waits for it.
+  if (const std::string min = request.Header("x-min-position"); !min.empty()) {
+    const bool numeric =
+        min.size() <= 19 && min.find_first_not_of("0123456789") == std::string::npos;
+    if (!numeric || !position_ || position_() < std::stoull(min)) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+  }
   const std::string key = KeyFor(request);
   const uint64_t now = version_();
   const Shard& shard = ShardFor(key);

@@ -7,8 +7,10 @@
 // checkpoint, or the sum of several). An answer computed when the version was
 // V is served again only while the version is still V; the first answer
 // computed at a newer version drops every older one. A reader therefore never
-// gets an answer older than the read models it could have queried itself,
-// and X-Min-Position keeps its meaning (a hit implies the version reached it).
+// gets an answer older than the read models it could have queried itself.
+// X-Min-Position keeps its meaning: a request naming a position the read
+// models (`position`) have not reached yet is a miss, so that the handler
+// waits for it; without `position`, every such request is a miss.
 //
 // The key is the method, path, decoded query and the headers that change an
 // answer (Accept, Authorization, X-Api-Key), so callers with different
@@ -35,7 +37,10 @@ class QueryCache {
  public:
   // `max_entries` bounds the memory: past it, new answers are not kept until
   // the version moves.
-  explicit QueryCache(std::function<uint64_t()> version, size_t max_entries = 20'000);
+  // `position`: the log position the read models behind the routes have
+  // reached (may be empty).
+  explicit QueryCache(std::function<uint64_t()> version, size_t max_entries = 20'000,
+                      std::function<uint64_t()> position = nullptr);
 
   // The kept answer to `request` at the current version, if any.
   std::optional<HttpResponse> Lookup(const HttpRequest& request) const;
@@ -67,6 +72,7 @@ class QueryCache {
 
   const std::function<uint64_t()> version_;
   const size_t max_entries_per_shard_;
+  const std::function<uint64_t()> position_;  // May be empty.
   mutable std::array<Shard, kShards> shards_;
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};

@@ -199,7 +199,8 @@ int RunServe(const ServeConfig& config) {
   // One answer cache per projection, versioned by its checkpoint.
   auto cache_for = [&config](const projections::ProjectionRunner* runner) {
     return config.query_cache
-               ? std::make_unique<QueryCache>([runner] { return runner->read_model_version(); })
+               ? std::make_unique<QueryCache>([runner] { return runner->read_model_version(); },
+                                              20'000, [runner] { return runner->checkpoint(); })
                : nullptr;
   };
   auto cmdb_cache = cache_for(runners[projections::kCmdb].get());

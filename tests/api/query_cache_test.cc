@@ -50,6 +50,27 @@ TEST_F(QueryCacheTest, RepeatsAnAnswerWithTheNewTraceIdWhileTheVersionStays) {
   EXPECT_EQ(cache_.stats().misses, 1u);
 }
 
+// Regression: a cached answer was served to a request whose X-Min-Position
+// the read models had not reached yet (a read-your-writes miss under load).
+TEST_F(QueryCacheTest, AHitNeverAnswersAPositionTheReadModelsHaveNotReached) {
+  std::atomic<uint64_t> position{10};
+  QueryCache cache([this] { return version_.load(); }, 100, [&] { return position.load(); });
+  cache.Compute(Get("/a", "t1"), Counting());
+  HttpRequest fresh = Get("/a", "t2");
+  fresh.headers["x-min-position"] = "10";
+  EXPECT_TRUE(cache.Lookup(fresh));
+  fresh.headers["x-min-position"] = "11";
+  EXPECT_FALSE(cache.Lookup(fresh));  // The handler waits for position 11.
+  fresh.headers["x-min-position"] = "eleven";
+  EXPECT_FALSE(cache.Lookup(fresh));  // The handler says what is wrong with it.
+  position = 11;
+  fresh.headers["x-min-position"] = "11";
+  EXPECT_TRUE(cache.Lookup(fresh));
+  // Without a position to compare with, such a request always misses.
+  cache_.Compute(Get("/a", "t3"), Counting());
+  EXPECT_FALSE(cache_.Lookup(fresh));
+}
+
 TEST_F(QueryCacheTest, AMovedVersionMissesAndTheNewAnswerReplacesTheOld) {
   cache_.Compute(Get("/a", "t1"), Counting());
   version_ = 2;
