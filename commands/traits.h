@@ -9,47 +9,21 @@
 
 namespace remotegpu::commands {
 
-struct HostTraits {
-  using State = domain::HostState;
-  using Event = domain::HostEvent;
+// An aggregate's state and event types with its domain::Apply.
+template <typename S, typename E>
+struct AggregateTraits {
+  using State = S;
+  using Event = E;
   static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
 };
 
-struct EnvironmentTraits {
-  using State = domain::EnvironmentState;
-  using Event = domain::EnvironmentEvent;
-  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
-};
-
-struct LeaseTraits {
-  using State = domain::LeaseState;
-  using Event = domain::LeaseEvent;
-  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
-};
-
-struct PolicyTraits {
-  using State = domain::PolicyState;
-  using Event = domain::PolicyEvent;
-  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
-};
-
-struct CustomerTraits {
-  using State = domain::CustomerState;
-  using Event = domain::CustomerEvent;
-  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
-};
-
-struct UserTraits {
-  using State = domain::UserState;
-  using Event = domain::UserEvent;
-  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
-};
-
-struct ApiKeyTraits {
-  using State = domain::ApiKeyState;
-  using Event = domain::ApiKeyEvent;
-  static void Apply(State& state, const Event& event) { domain::Apply(state, event); }
-};
+using HostTraits = AggregateTraits<domain::HostState, domain::HostEvent>;
+using EnvironmentTraits = AggregateTraits<domain::EnvironmentState, domain::EnvironmentEvent>;
+using LeaseTraits = AggregateTraits<domain::LeaseState, domain::LeaseEvent>;
+using PolicyTraits = AggregateTraits<domain::PolicyState, domain::PolicyEvent>;
+using CustomerTraits = AggregateTraits<domain::CustomerState, domain::CustomerEvent>;
+using UserTraits = AggregateTraits<domain::UserState, domain::UserEvent>;
+using ApiKeyTraits = AggregateTraits<domain::ApiKeyState, domain::ApiKeyEvent>;
 
 // Folds `events` into a copy of `state`.
 template <typename Traits>
