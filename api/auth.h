@@ -26,6 +26,11 @@ struct AuthApi {
 
 Middleware AuthMiddleware(AuthApi& api);
 
+// For benchmarks only (`remotegpu serve --insecure-no-auth`, loopback only):
+// reads no credentials; every caller of a non-public route acts as the
+// first admin. It exists to measure what authentication costs.
+Middleware InsecureNoAuthMiddleware(commands::IdentityIndex& index);
+
 // POST /api/auth/login, /api/auth/refresh, /api/auth/logout; GET
 // /api/users/me; PUT /api/users/me/password; POST/GET /api/auth/api-keys,
 // DELETE /api/auth/api-keys/:id; POST/GET /api/admin/customers, PUT

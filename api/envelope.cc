@@ -68,6 +68,8 @@ HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
       return ErrorResponse(request, 401, "UNAUTHENTICATED", status.message());
     case StatusCode::kPermissionDenied:
       return ErrorResponse(request, 403, "FORBIDDEN", status.message());
+    case StatusCode::kQuotaExceeded:
+      return ErrorResponse(request, 403, "QUOTA_EXCEEDED", status.message());
     default:
       return ErrorResponse(request, 500, "INTERNAL", status.ToString());
   }

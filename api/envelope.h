@@ -20,7 +20,8 @@ HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::st
                            const std::string& message);
 // Maps an expected failure to its HTTP status and code: InvalidArgument 400,
 // NotFound 404, AlreadyExists / VersionConflict / FailedPrecondition /
-// ResourceExhausted 409, Unavailable 503, anything else 500.
+// ResourceExhausted 409, Unauthenticated 401, PermissionDenied 403 FORBIDDEN,
+// QuotaExceeded 403 QUOTA_EXCEEDED, Unavailable 503, anything else 500.
 HttpResponse StatusResponse(const HttpRequest& request, const Status& status);
 
 // A command the domain refused: like StatusResponse, except that

@@ -22,9 +22,10 @@ Result<domain::SchedulingStrategy> ParseStrategy(const std::string& text) {
 // The create-environment form.
 Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* spec) {
   JsonFields f(body);
-  RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"env_id", "name", "owner", "image", "cpu_cores", "memory_mb",
-                                      "gpu_count", "gpu_model", "min_gpu_memory_mb", "region", "os",
-                                      "host_id", "prefer_nvlink", "strategy", "env", "ports"}));
+  RGPU_RETURN_IF_ERROR(
+      f.OnlyAllowed({"env_id", "name", "owner", "image", "cpu_cores", "memory_mb", "gpu_count",
+                     "gpu_model", "min_gpu_memory_mb", "region", "os", "host_id", "prefer_nvlink",
+                     "strategy", "env", "ports", "storage_gb", "workspace_id"}));
   std::string text;
   int64_t number = 0;
   RGPU_RETURN_IF_ERROR(f.String("env_id", env_id));
@@ -42,6 +43,12 @@ Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* 
   number = 0;
   RGPU_RETURN_IF_ERROR(f.Integer("gpu_count", &number, 0, 64));
   spec->set_gpu_count(static_cast<uint32_t>(number));
+  number = 0;
+  RGPU_RETURN_IF_ERROR(f.Integer("storage_gb", &number, 0, int64_t{1} << 20));
+  spec->set_storage_gb(static_cast<uint64_t>(number));
+  text.clear();
+  RGPU_RETURN_IF_ERROR(f.String("workspace_id", &text));
+  spec->set_workspace_id(text);
   auto* c = spec->mutable_constraints();
   text.clear();
   RGPU_RETURN_IF_ERROR(f.String("gpu_model", &text));
@@ -103,15 +110,37 @@ HttpResponse Moved(const HttpRequest& request, const Result<commands::CommandRes
                     {{"env_id", request.params.at("id")}, {"position", done->last_position}});
 }
 
-// The 404 a caller gets for an environment that is not there or not theirs
-// (another tenant's environment is not revealed to exist).
-std::optional<HttpResponse> NotYours(EnvironmentApi& api, const HttpRequest& request) {
+// Whether the caller's role in `workspace_id` allows using environments
+// there: nullopt when it does (or there is no workspace, or an admin asks),
+// else the answer: 404 for a workspace the caller is not in, 403 for a role
+// that only reads (viewer).
+std::optional<HttpResponse> MayNotUseWorkspace(EnvironmentApi& api, const HttpRequest& request,
+                                               const std::string& workspace_id) {
+  if (workspace_id.empty() || request.identity.admin) return std::nullopt;
+  const domain::WorkspaceRole role = api.access->RoleIn(workspace_id, request.identity.user_id);
+  if (role == domain::WORKSPACE_ROLE_UNSPECIFIED) {
+    return ErrorResponse(request, 404, "NOT_FOUND", "no workspace " + workspace_id);
+  }
+  if (!domain::Allows(role, domain::WorkspaceAction::kUse)) {
+    return ErrorResponse(request, 403, "FORBIDDEN",
+                         std::string("a workspace ") + domain::Name(role) +
+                             " may not create or operate environments");
+  }
+  return std::nullopt;
+}
+
+// The answer a caller gets instead of acting on the environment: 404 for an
+// environment that is not there or not theirs (another tenant's is not
+// revealed to exist), 403 when its workspace role only reads.
+std::optional<HttpResponse> MayNotUse(EnvironmentApi& api, const HttpRequest& request) {
   const std::string& id = request.params.at("id");
   if (request.identity.admin) return std::nullopt;
-  auto owner = api.environments->OwnerOf(id);
-  if (owner.ok() && MayAccess(request, *owner)) return std::nullopt;
-  if (!owner.ok() && owner.status().code() != StatusCode::kNotFound) {
-    return StatusResponse(request, owner.status());
+  auto spec = api.environments->SpecOf(id);
+  if (spec.ok() && MayAccess(request, spec->owner())) {
+    return MayNotUseWorkspace(api, request, spec->workspace_id());
+  }
+  if (!spec.ok() && spec.status().code() != StatusCode::kNotFound) {
+    return StatusResponse(request, spec.status());
   }
   return ErrorResponse(request, 404, "NOT_FOUND", "no environment " + id);
 }
@@ -119,37 +148,51 @@ std::optional<HttpResponse> NotYours(EnvironmentApi& api, const HttpRequest& req
 }  // namespace
 
 void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
-  router.Add("POST", "/api/environments", "Create an environment and place it",
-             [&api](const HttpRequest& request) {
-               auto body = ParseJsonObject(request);
-               if (!body.ok()) return StatusResponse(request, body.status());
-               std::string env_id;
-               domain::EnvironmentSpec spec;
-               Status read = ReadSpec(*body, &env_id, &spec);
-               if (!read.ok()) return StatusResponse(request, read);
-               // A customer's user creates for its own customer; an admin names the owner.
-               if (!request.identity.admin) {
-                 if (spec.owner().empty()) spec.set_owner(request.identity.customer_id);
-                 if (spec.owner() != request.identity.customer_id) {
-                   return ErrorResponse(
-                       request, 403, "FORBIDDEN",
-                       "owner must be your own customer, " + request.identity.customer_id);
-                 }
-               } else if (spec.owner().empty()) {
-                 return ErrorResponse(request, 400, "INVALID_ARGUMENT", "owner is required");
-               }
-               if (env_id.empty()) env_id = "env-" + api.ids->NewId().ToString();
-               auto placed = api.environments->Create(env_id, spec, MetaFor(request));
-               if (!placed.ok()) return RefusedResponse(request, placed.status());
-               return OkResponse(request,
-                                 {{"env_id", env_id},
-                                  {"status", "scheduled"},
-                                  {"placement", PlacementJson(placed->placement)},
-                                  {"strategy", domain::Name(placed->strategy)},
-                                  {"position", placed->env.last_position}},
-                                 201);
-             },
-             {.access = Access::kUser});
+  router.Add(
+      "POST", "/api/environments", "Create an environment and place it",
+      [&api](const HttpRequest& request) {
+        auto body = ParseJsonObject(request);
+        if (!body.ok()) return StatusResponse(request, body.status());
+        std::string env_id;
+        domain::EnvironmentSpec spec;
+        Status read = ReadSpec(*body, &env_id, &spec);
+        if (!read.ok()) return StatusResponse(request, read);
+        // A customer's user creates for its own customer; an admin names the owner.
+        if (!request.identity.admin) {
+          if (spec.owner().empty()) spec.set_owner(request.identity.customer_id);
+          if (spec.owner() != request.identity.customer_id) {
+            return ErrorResponse(
+                request, 403, "FORBIDDEN",
+                "owner must be your own customer, " + request.identity.customer_id);
+          }
+        } else if (spec.owner().empty()) {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT", "owner is required");
+        }
+        if (!spec.workspace_id().empty()) {
+          if (auto refused = MayNotUseWorkspace(api, request, spec.workspace_id())) {
+            return *refused;
+          }
+          const auto workspace = api.access->Workspace(spec.workspace_id());
+          if (!workspace) {
+            return ErrorResponse(request, 404, "NOT_FOUND", "no workspace " + spec.workspace_id());
+          }
+          if (workspace->info.customer_id() != spec.owner()) {
+            return ErrorResponse(request, 422, "UNPROCESSABLE",
+                                 spec.workspace_id() + " is not a workspace of " + spec.owner());
+          }
+        }
+        if (env_id.empty()) env_id = "env-" + api.ids->NewId().ToString();
+        auto placed = api.environments->Create(env_id, spec, MetaFor(request));
+        if (!placed.ok()) return RefusedResponse(request, placed.status());
+        return OkResponse(request,
+                          {{"env_id", env_id},
+                           {"status", "scheduled"},
+                           {"placement", PlacementJson(placed->placement)},
+                           {"strategy", domain::Name(placed->strategy)},
+                           {"position", placed->env.last_position}},
+                          201);
+      },
+      {.access = Access::kUser});
 
   router.Add(
       "GET", "/api/environments", "List environments; filters owner, status, host_id",
@@ -201,7 +244,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
 
   router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again",
              [&api](const HttpRequest& request) {
-               if (auto absent = NotYours(api, request)) return *absent;
+               if (auto refused = MayNotUse(api, request)) return *refused;
                auto placed = api.environments->Start(request.params.at("id"), MetaFor(request));
                if (!placed.ok()) return RefusedResponse(request, placed.status());
                return OkResponse(request, {{"env_id", request.params.at("id")},
@@ -215,7 +258,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
   router.Add("POST", "/api/environments/:id/stop",
              "Stop an environment, releasing its GPUs and ports",
              [&api](const HttpRequest& request) {
-               if (auto absent = NotYours(api, request)) return *absent;
+               if (auto refused = MayNotUse(api, request)) return *refused;
                return Moved(request, api.environments->Release(request.params.at("id"), "",
                                                                "stop requested", MetaFor(request)));
              },
@@ -253,7 +296,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
   // Like stop, a restart completes at once until the agent drives runtimes.
   router.Add("POST", "/api/environments/:id/restart", "Restart a running environment in place",
              [&api](const HttpRequest& request) {
-               if (auto absent = NotYours(api, request)) return *absent;
+               if (auto refused = MayNotUse(api, request)) return *refused;
                const std::string& id = request.params.at("id");
                auto restarting = api.environments->ChangeStatus(
                    id, domain::RESTARTING, "restart requested", MetaFor(request));
@@ -267,7 +310,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
              "How to reach an environment: SSH host, port, user; the password only to its owner "
              "or an admin",
              [&api](const HttpRequest& request) {
-               if (auto absent = NotYours(api, request)) return *absent;
+               if (auto refused = MayNotUse(api, request)) return *refused;
                auto access = api.environments->AccessOf(
                    request.params.at("id"),
                    [&](const std::string& owner) { return MayAccess(request, owner); });
@@ -288,7 +331,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
 
   router.Add("DELETE", "/api/environments/:id", "Delete an environment, releasing everything",
              [&api](const HttpRequest& request) {
-               if (auto absent = NotYours(api, request)) return *absent;
+               if (auto refused = MayNotUse(api, request)) return *refused;
                return Moved(request,
                             api.environments->ChangeStatus(request.params.at("id"), domain::DELETED,
                                                            "deleted", MetaFor(request)));

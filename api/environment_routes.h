@@ -5,6 +5,7 @@
 #include "api/read_store.h"
 #include "api/router.h"
 #include "commands/environment_service.h"
+#include "commands/identity_index.h"
 #include "common/uuid.h"
 #include "projections/projection_runner.h"
 
@@ -16,7 +17,8 @@ struct EnvironmentApi {
   ReadStore* reads = nullptr;
   IdGenerator* ids = nullptr;
   const projections::ProjectionRunner* projection = nullptr;  // "environments".
-  QueryCache* cache = nullptr;  // Versioned by `projection`; may be null.
+  QueryCache* cache = nullptr;                      // Versioned by `projection`; may be null.
+  const commands::IdentityIndex* access = nullptr;  // Workspace roles.
 };
 
 void AddEnvironmentRoutes(Router& router, EnvironmentApi& api);

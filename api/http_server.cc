@@ -12,6 +12,7 @@
 
 #include "api/envelope.h"
 #include "common/clock.h"
+#include "common/logging.h"
 #include "common/uuid.h"
 
 namespace remotegpu::api {
@@ -57,6 +58,17 @@ struct HttpServer::Impl {
 
 namespace {
 
+// A client's X-Request-Id is kept when it is 1 to 64 of [A-Za-z0-9._-]
+// (safe in logs and headers); otherwise the server's own id stands.
+bool UsableRequestId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 HttpRequest ToRequest(const http::request<http::string_body>& in, const std::string& trace_id) {
   HttpRequest out;
   out.method = std::string(in.method_string());
@@ -70,7 +82,8 @@ HttpRequest ToRequest(const http::request<http::string_body>& in, const std::str
     out.headers[name] = std::string(field.value());
   }
   out.body = in.body();
-  out.trace_id = trace_id;
+  const std::string client_id = out.Header("x-request-id");
+  out.trace_id = UsableRequestId(client_id) ? client_id : trace_id;
   return out;
 }
 
@@ -104,20 +117,24 @@ class Session : public std::enable_shared_from_this<Session> {
       return Write(ErrorResponse(bare, 413, "BODY_TOO_LARGE",
                                  "the body is larger than " +
                                      std::to_string(server_.options.body_limit) + " bytes"),
-                   false);
+                   bare.trace_id, false);
     }
     if (ec) {
       return Write(ErrorResponse(bare, 400, "BAD_REQUEST", "malformed HTTP: " + ec.message()),
-                   false);
+                   bare.trace_id, false);
     }
     http::request<http::string_body> request = parser_->release();
     const bool keep_alive = request.keep_alive();
     server_.active_requests.fetch_add(1);
     // The request stays active until its answer is written (see Write).
     HttpRequest plain = ToRequest(request, bare.trace_id);
+    beast::error_code peer_error;
+    const auto peer = stream_.socket().remote_endpoint(peer_error);
+    if (!peer_error) plain.remote_address = peer.address().to_string();
     if (server_.try_inline) {
       if (auto answer = Answer(plain, server_.try_inline)) {
-        return Write(std::move(*answer), keep_alive && !server_.draining.load(), true);
+        return Write(std::move(*answer), plain.trace_id, keep_alive && !server_.draining.load(),
+                     true);
       }
     }
     asio::post(*server_.workers, [self = shared_from_this(), plain = std::move(plain),
@@ -127,16 +144,18 @@ class Session : public std::enable_shared_from_this<Session> {
             return self->server_.handler(r);
           });
       asio::post(
-          self->stream_.get_executor(), [self, answer = std::move(*answer), keep_alive]() mutable {
-            self->Write(std::move(answer), keep_alive && !self->server_.draining.load(), true);
+          self->stream_.get_executor(), [self, answer = std::move(*answer),
+                                         id = std::move(plain.trace_id), keep_alive]() mutable {
+            self->Write(std::move(answer), id, keep_alive && !self->server_.draining.load(), true);
           });
     });
   }
 
-  // `handler`'s answer; a handler must not throw, but if one does the client
-  // still gets an answer.
+  // `handler`'s answer, with the request's id on every line it logs; a
+  // handler must not throw, but if one does the client still gets an answer.
   template <typename Handler>
   std::optional<HttpResponse> Answer(const HttpRequest& request, const Handler& handler) {
+    RequestIdScope logged_as(request.trace_id);
     try {
       return handler(request);
     } catch (const std::exception& e) {
@@ -146,12 +165,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // `counted`: the request was counted active and is finished once written.
-  void Write(HttpResponse response, bool keep_alive, bool counted = false) {
+  void Write(HttpResponse response, const std::string& request_id, bool keep_alive,
+             bool counted = false) {
     auto out = std::make_shared<http::response<http::string_body>>();
     out->result(static_cast<http::status>(response.status));
     out->version(11);
     out->set(http::field::server, "remotegpu");
     out->set(http::field::content_type, response.content_type);
+    out->set("x-request-id", request_id);
     for (const auto& [name, value] : response.headers) out->set(name, value);
     out->body() = std::move(response.body);
     out->keep_alive(keep_alive);

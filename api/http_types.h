@@ -29,8 +29,12 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  // Names in lower case.
   std::string body;
   std::map<std::string, std::string> params;  // Filled by the router: ":id" -> "42".
-  std::string trace_id;                       // Set by the server for every request.
-  Identity identity;                          // Set by the authentication middleware.
+  // The request's id: the client's X-Request-Id when usable, else one the
+  // server makes; in the envelope's traceId, the X-Request-Id response
+  // header and every log line written while it is served.
+  std::string trace_id;
+  std::string remote_address;  // The peer's IP address.
+  Identity identity;           // Set by the authentication middleware.
 
   // A query parameter, or `fallback` when absent.
   std::string Query(const std::string& name, const std::string& fallback = "") const {

@@ -42,7 +42,7 @@ po::options_description ServeFlags() {
       ("data-dir", po::value<std::string>()->default_value("./data"),
        "directory of the event log and server state")
       ("listen", po::value<std::string>()->default_value("127.0.0.1:8080"),
-       "address:port of the HTTP API (loopback until authentication lands; port 0: any)")
+       "address:port of the HTTP API (port 0: any)")
       ("pg-url", po::value<std::string>()->default_value(""),
        "libpq connection string of the read models' PostgreSQL; empty: run a private one "
        "under <data-dir>/pg")
@@ -61,7 +61,18 @@ po::options_description ServeFlags() {
       ("kafka-topic", po::value<std::string>()->default_value("remotegpu.events"),
        "the topic the relay publishes to (create it first; see the README)")
       ("kafka-format", po::value<std::string>()->default_value("protobuf"),
-       "message values: protobuf (the Envelope) or json (the audit export's shape)");
+       "message values: protobuf (the Envelope) or json (the audit export's shape)")
+      ("rate-limit", po::value<double>()->default_value(100),
+       "requests per second each customer user, API key or anonymous address may make "
+       "(token bucket; platform admins are not limited); 0: off")
+      ("rate-burst", po::value<double>()->default_value(200),
+       "requests a caller may make at once before the rate applies")
+      ("cors-origins", po::value<std::string>()->default_value(""),
+       "comma-separated origins whose browser pages may call the API "
+       "(https://console.example.com); * for any; empty: no CORS")
+      ("insecure-no-auth", po::bool_switch(),
+       "BENCHMARKS ONLY: read no credentials, every caller acts as admin; only with a "
+       "loopback --listen (measures what authentication costs)");
   // clang-format on
   return flags;
 }
@@ -143,6 +154,25 @@ int Serve(int argc, char** argv) {
   config.kafka_brokers = vars["kafka-brokers"].as<std::string>();
   config.kafka_topic = vars["kafka-topic"].as<std::string>();
   config.kafka_format = vars["kafka-format"].as<std::string>();
+  config.rate_limit = vars["rate-limit"].as<double>();
+  config.rate_burst = vars["rate-burst"].as<double>();
+  const std::string origins = vars["cors-origins"].as<std::string>();
+  for (size_t start = 0; start < origins.size();) {
+    size_t comma = origins.find(',', start);
+    if (comma == std::string::npos) comma = origins.size();
+    if (comma > start) config.cors_origins.push_back(origins.substr(start, comma - start));
+    start = comma + 1;
+  }
+  config.insecure_no_auth = vars["insecure-no-auth"].as<bool>();
+  if (config.insecure_no_auth && !config.listen.starts_with("127.0.0.1:") &&
+      !config.listen.starts_with("[::1]:") && !config.listen.starts_with("localhost:")) {
+    std::cerr << "remotegpu serve: --insecure-no-auth is refused unless --listen is loopback\n";
+    return 2;
+  }
+  if (config.rate_limit < 0 || config.rate_burst < 1) {
+    std::cerr << "remotegpu serve: --rate-limit must be >= 0 and --rate-burst >= 1\n";
+    return 2;
+  }
   return api::RunServe(config);
 }
 

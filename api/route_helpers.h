@@ -1,6 +1,7 @@
 // What every route over the command side and the read models shares.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -11,6 +12,7 @@
 
 #include "api/envelope.h"
 #include "api/http_types.h"
+#include "api/json_fields.h"
 #include "api/read_store.h"
 #include "commands/aggregate.h"
 #include "projections/projection_runner.h"
@@ -74,6 +76,18 @@ HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
 
 // {host_id, gpu_indexes, ports: [{service, port}]}.
 nlohmann::json PlacementJson(const domain::Placement& placement);
+
+// Reads a JSON body's fields with `read` (Status(JsonFields&)), answering
+// 400 for a body that is not a JSON object or a field `read` refuses.
+template <typename Read>
+std::optional<HttpResponse> ReadBody(const HttpRequest& request, Read read) {
+  auto body = ParseJsonObject(request);
+  if (!body.ok()) return StatusResponse(request, body.status());
+  JsonFields f(*body);
+  Status status = read(f);
+  if (!status.ok()) return StatusResponse(request, status);
+  return std::nullopt;
+}
 
 // The envelope around `data_json`, JSON text already rendered (by ListPage
 // or by PostgreSQL), without parsing it again.

@@ -144,6 +144,9 @@ HttpResponse Router::Handle(HttpRequest request, std::string* pattern) const {
   if (pattern != nullptr) *pattern = found.route != nullptr ? found.route->pattern : "";
   if (found.answer) return std::move(*found.answer);
   const Route& route = *found.route;
+  if (admission_) {
+    if (auto refused = admission_(request, route.options)) return std::move(*refused);
+  }
   if (route.options.cache != nullptr) return route.options.cache->Compute(request, route.handler);
   return route.handler(request);
 }
@@ -153,9 +156,19 @@ std::optional<HttpResponse> Router::TryInline(HttpRequest request, std::string* 
   if (pattern != nullptr) *pattern = found.route != nullptr ? found.route->pattern : "";
   if (found.answer) return found.answer;
   const Route& route = *found.route;
-  if (route.options.never_blocks) return route.handler(request);
-  if (route.options.cache != nullptr) return route.options.cache->Lookup(request);
-  return std::nullopt;
+  // Admission only once this path is sure to answer (Handle admits the rest).
+  auto admit = [&]() -> std::optional<HttpResponse> {
+    return admission_ ? admission_(request, route.options) : std::nullopt;
+  };
+  if (route.options.never_blocks) {
+    if (auto refused = admit()) return refused;
+    return route.handler(request);
+  }
+  if (route.options.cache == nullptr) return std::nullopt;
+  auto hit = route.options.cache->Lookup(request);
+  if (!hit) return std::nullopt;
+  if (auto refused = admit()) return refused;
+  return hit;
 }
 
 }  // namespace remotegpu::api

@@ -1,9 +1,10 @@
 // Routes by method and path pattern ("/api/cmdb/hosts/:id"). Middleware runs
-// before every handler and may answer instead of it (authentication will
-// plug in here without touching any route); it must not block, since it also
-// runs on the server's I/O threads (TryInline), and it may run twice for one
-// request (TryInline, then Handle on a worker), so anything it counts (a rate
-// limit) must be counted where the request is answered, not in middleware.
+// before every handler and may answer instead of it (authentication); it
+// must not block, since it also runs on the server's I/O threads
+// (TryInline), and it may run twice for one request (TryInline, then Handle
+// on a worker). Admission runs after it exactly once per request that
+// reaches a handler or a cached answer, so it is where requests are counted
+// (rate limits).
 //
 // Thread-safety: configure before serving; Handle is then safe from any thread.
 #pragma once
@@ -39,6 +40,9 @@ struct RouteOptions {
 // Runs before a route's handler with the route's options; may fill in the
 // request (its identity) and may answer instead of the handler.
 using Middleware = std::function<std::optional<HttpResponse>(HttpRequest&, const RouteOptions&)>;
+// Runs once per answered request, after middleware; may refuse it.
+using Admission =
+    std::function<std::optional<HttpResponse>(const HttpRequest&, const RouteOptions&)>;
 
 class Router {
  public:
@@ -46,6 +50,7 @@ class Router {
   void Add(const std::string& method, const std::string& pattern, const std::string& summary,
            HttpHandler handler, RouteOptions options = {});
   void Use(Middleware middleware) { middleware_.push_back(std::move(middleware)); }
+  void Admit(Admission admission) { admission_ = std::move(admission); }
 
   // The handler's response; 404 when no pattern matches the path, 405 when
   // one matches but not for this method. `*pattern` (when given) is set to
@@ -80,6 +85,7 @@ class Router {
 
   std::vector<Route> routes_;
   std::vector<Middleware> middleware_;
+  Admission admission_;  // May be empty.
 };
 
 std::vector<std::string> SplitPath(const std::string& path);

@@ -16,10 +16,13 @@
 #include "api/cmdb_routes.h"
 #include "api/envelope.h"
 #include "api/environment_routes.h"
+#include "api/gateway.h"
 #include "api/http_server.h"
 #include "api/lease_routes.h"
 #include "api/query_cache.h"
+#include "api/quota_routes.h"
 #include "api/scheduler_routes.h"
+#include "api/workspace_routes.h"
 #include "commands/environment_service.h"
 #include "commands/host_service.h"
 #include "commands/process_managers.h"
@@ -218,14 +221,28 @@ int RunServe(const ServeConfig& config) {
   context.rebuild = &rebuild;
   context.relay = relay->get();
   Router router;
-  router.Use(AuthMiddleware(auth_api));
+  if (config.insecure_no_auth) {
+    spdlog::warn(
+        "--insecure-no-auth: NO AUTHENTICATION; every caller acts as admin (benchmarks only)");
+    router.Use(InsecureNoAuthMiddleware(identity_index));
+  } else {
+    router.Use(AuthMiddleware(auth_api));
+  }
   router.Use(RejectNonJsonBodies);
+  RateLimiter rate_limiter(config.rate_limit, config.rate_burst, SystemClock::Instance());
+  if (config.rate_limit > 0) router.Admit(RateLimitAdmission(rate_limiter));
   AddAuthRoutes(router, auth_api);
+  commands::QuotaService quotas(**store, SystemClock::Instance());
+  QuotaApi quota_api{&quotas, &identity_index};
+  AddQuotaRoutes(router, quota_api);
+  commands::WorkspaceService workspaces(**store, SystemClock::Instance(), identity_index, ids);
+  WorkspaceApi workspace_api{&workspaces, &identity_index};
+  AddWorkspaceRoutes(router, workspace_api);
   AddHealthRoutes(router, context);
   AddCmdbRoutes(router, context);
-  EnvironmentApi environment_api{&environments, &reads, &ids,
-                                 runners[projections::kEnvironments].get(),
-                                 environment_cache.get()};
+  EnvironmentApi environment_api{
+      &environments,           &reads,         &ids, runners[projections::kEnvironments].get(),
+      environment_cache.get(), &identity_index};
   AddEnvironmentRoutes(router, environment_api);
   LeaseApi lease_api{&leases, &reads, &ids, runners[projections::kLeases].get(),
                      runners[projections::kCmdb].get()};
@@ -291,18 +308,28 @@ int RunServe(const ServeConfig& config) {
   const int io_threads = config.io_threads > 0
                              ? config.io_threads
                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // CORS around both paths: preflights answered at once, answers decorated.
+  const Cors cors(config.cors_origins);
+  auto with_cors = [&cors](const HttpRequest& r, std::optional<HttpResponse> response) {
+    if (response && cors.enabled()) cors.Decorate(r, *response);
+    return response;
+  };
   auto server = HttpServer::Start(
       [&](const HttpRequest& r) {
-        return *measured(r, [&](std::string* route) -> std::optional<HttpResponse> {
-          return router.Handle(r, route);
-        });
+        return *with_cors(r, measured(r, [&](std::string* route) -> std::optional<HttpResponse> {
+                            return router.Handle(r, route);
+                          }));
       },
       {.address = address,
        .port = static_cast<uint16_t>(port),
        .io_threads = io_threads,
        .worker_threads = config.http_workers},
-      [&](const HttpRequest& r) {
-        return measured(r, [&](std::string* route) { return router.TryInline(r, route); });
+      [&](const HttpRequest& r) -> std::optional<HttpResponse> {
+        if (cors.enabled()) {
+          if (auto preflight = cors.Preflight(r)) return preflight;
+        }
+        return with_cors(
+            r, measured(r, [&](std::string* route) { return router.TryInline(r, route); }));
       });
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());

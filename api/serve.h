@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/logging.h"
 
@@ -31,6 +32,15 @@ struct ServeConfig {
   // The relay's message values: "protobuf" (the Envelope) or "json" (the
   // audit export's shape).
   std::string kafka_format = "protobuf";
+  // Token bucket per customer user, API key or anonymous address; platform
+  // admins are not limited (see api/gateway.h); rate 0: off.
+  double rate_limit = 100;
+  double rate_burst = 200;
+  // Origins allowed to call from a browser (CORS); "*" for any; empty: none.
+  std::vector<std::string> cors_origins;
+  // Benchmarks only: no authentication, every caller is admin; refused
+  // unless `listen` is a loopback address.
+  bool insecure_no_auth = false;
 };
 
 // `remotegpu project`: projection workers fed from Kafka.

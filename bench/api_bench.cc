@@ -8,6 +8,9 @@
 //   commands  POST /api/environments (each a placement and one durable
 //             multi-stream append)
 //   nginx     GET / answered "ok" by nginx with one worker per core
+// The query mix runs with an access token, with an API key, and (after a
+// restart with --insecure-no-auth on the same data) with no authentication,
+// to show what authentication costs per request.
 #include <unistd.h>
 
 #include <chrono>
@@ -103,23 +106,36 @@ int Main(int argc, char** argv) {
   const std::string server_bin = (self / "remotegpu").string();
   testing::TempDir dir;
 
-  std::cerr << "  starting remotegpu serve\n";
-  std::vector<std::string> serve = {server_bin, "serve",       "--data-dir",   dir.Sub("data"),
-                                    "--listen", "127.0.0.1:0", "--log-format", "text"};
-  const auto& passed_on = std::get<BenchFlags>(parsed).passed_on;
-  serve.insert(serve.end(), passed_on.begin(), passed_on.end());
-  auto server = Subprocess::Spawn(serve, {.capture_stdout = true, .merge_stderr = true});
-  if (!server.ok()) Die(server.status().ToString());
-  const std::string started = api::testing_process::ReadUntil(*server, "ready:");
-  const uint16_t port = api::testing_process::PortFrom(started);
-  if (port == 0) Die("server did not start:\n" + started);
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  // `remotegpu serve` on the bench's data dir with `extra` flags; its port.
+  auto start_server = [&](const std::vector<std::string>& extra) {
+    std::cerr << "  starting remotegpu serve\n";
+    std::vector<std::string> serve = {server_bin, "serve",       "--data-dir",   dir.Sub("data"),
+                                      "--listen", "127.0.0.1:0", "--log-format", "text"};
+    const auto& passed_on = std::get<BenchFlags>(parsed).passed_on;
+    serve.insert(serve.end(), passed_on.begin(), passed_on.end());
+    serve.insert(serve.end(), extra.begin(), extra.end());
+    auto child = Subprocess::Spawn(serve, {.capture_stdout = true, .merge_stderr = true});
+    if (!child.ok()) Die(child.status().ToString());
+    const std::string started = api::testing_process::ReadUntil(*child, "ready:");
+    const uint16_t port = api::testing_process::PortFrom(started);
+    if (port == 0) Die("server did not start:\n" + started);
+    return std::make_pair(std::make_unique<Subprocess>(std::move(*child)), port);
+  };
+  std::unique_ptr<Subprocess> server;
+  uint16_t port = 0;
+  std::tie(server, port) = start_server({});
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
   // The first admin (REMOTEGPU_ADMIN_PASSWORD, from http_client.h); every
   // request below, wrk's too, carries its access token.
   auto login = api::testing_http::LogInAsAdmin(port);
   if (login.status != 200) Die("logging in: " + login.raw);
   const std::string authorization =
       "wrk.headers['Authorization'] = '" + api::testing_http::DefaultAuthorization() + "'\n";
+  auto key = api::testing_http::Call(port, http::verb::post, "/api/auth/api-keys",
+                                     nlohmann::json{{"name", "bench"}}.dump());
+  if (key.status != 201) Die("creating an API key: " + key.raw);
+  const std::string api_key =
+      "wrk.headers['X-Api-Key'] = '" + key.body["data"]["key"].get<std::string>() + "'\n";
 
   std::cerr << "  registering " << hosts << " hosts through the API\n";
   uint64_t position = 0;
@@ -152,12 +168,12 @@ int Main(int argc, char** argv) {
 
   // The query mix; `bust` adds a parameter no two requests share, so that
   // every query misses the answer cache and goes to PostgreSQL.
-  auto query_script = [&](const std::string& name, bool bust) {
+  auto query_script = [&](const std::string& name, bool bust, const std::string& credentials) {
     const std::string path = dir.Sub(name);
     const std::string unique = " .. '_=' .. tid .. '-' .. counter";
     const std::string page_suffix = bust ? " .. '&'" + unique : "";
     const std::string detail_suffix = bust ? " .. '?'" + unique : "";
-    std::ofstream(path) << authorization
+    std::ofstream(path) << credentials
                         << "counter = 0\n"
                            "local threads = 0\n"
                            "function setup(thread)\n"
@@ -178,8 +194,10 @@ int Main(int argc, char** argv) {
                            "end\n";
     return path;
   };
-  const std::string queries = query_script("queries.lua", false);
-  const std::string cold_queries = query_script("cold-queries.lua", true);
+  const std::string queries = query_script("queries.lua", false, authorization);
+  const std::string cold_queries = query_script("cold-queries.lua", true, authorization);
+  const std::string key_queries = query_script("key-queries.lua", false, api_key);
+  const std::string open_queries = query_script("open-queries.lua", false, "");
   const std::string commands = dir.Sub("commands.lua");
   std::ofstream(commands)
       << authorization
@@ -208,8 +226,22 @@ int Main(int argc, char** argv) {
   WrkFigures query = RunWrk(base, queries, seconds);
   std::cerr << "  wrk: query mix, every query a cache miss\n";
   WrkFigures cold = RunWrk(base, cold_queries, seconds);
+  std::cerr << "  wrk: query mix with an API key\n";
+  WrkFigures keyed = RunWrk(base, key_queries, seconds);
   std::cerr << "  wrk: command mix\n";
   WrkFigures command = RunWrk(base, commands, seconds);
+  api::testing_process::Terminate(*server);
+
+  // The same data served with authentication off: what it costs.
+  std::tie(server, port) = start_server({"--insecure-no-auth"});
+  base = "http://127.0.0.1:" + std::to_string(port);
+  auto caught_up = api::testing_http::Call(port, http::verb::get, "/api/cmdb/hosts?pageSize=1", "",
+                                           {{"X-Min-Position", std::to_string(position)}});
+  if (caught_up.status != 200) Die("read model did not catch up: " + caught_up.raw);
+  std::cerr << "  wrk: query mix, authentication off, 1 s warm-up (discarded)\n";
+  RunWrk(base, open_queries, 1);
+  std::cerr << "  wrk: query mix, authentication off\n";
+  WrkFigures open = RunWrk(base, open_queries, seconds);
   api::testing_process::Terminate(*server);
 
   // The ceiling: nginx, one worker per core, a static 200.
@@ -238,16 +270,28 @@ int Main(int argc, char** argv) {
   std::printf("%-44s %12.0f %10.2f\n", "queries (host list page / host detail)", query.rps,
               query.p99_ms);
   std::printf("%-44s %12.0f %10.2f\n", "  the same, every one a cache miss", cold.rps, cold.p99_ms);
+  std::printf("%-44s %12.0f %10.2f\n", "  the same, with an API key", keyed.rps, keyed.p99_ms);
+  std::printf("%-44s %12.0f %10.2f\n", "  the same, authentication off", open.rps, open.p99_ms);
   std::printf("%-44s %12.0f %10.2f\n", "commands (create environment, durable)", command.rps,
               command.p99_ms);
   std::printf("%-44s %12.0f %10.2f\n", "nginx static 200 (ceiling)", ceiling.rps, ceiling.p99_ms);
   std::printf("\nqueries / nginx: %.1f %%\n", 100.0 * query.rps / ceiling.rps);
+  std::printf("queries with an access token / authentication off: %.1f %%\n",
+              100.0 * query.rps / open.rps);
+  std::printf("queries with an API key / authentication off: %.1f %%\n",
+              100.0 * keyed.rps / open.rps);
   if (json) {
-    nlohmann::json figures = {
-        {"query_rps", query.rps},         {"query_p99_ms", query.p99_ms},
-        {"query_uncached_rps", cold.rps}, {"query_uncached_p99_ms", cold.p99_ms},
-        {"command_rps", command.rps},     {"command_p99_ms", command.p99_ms},
-        {"nginx_rps", ceiling.rps},       {"query_ratio", query.rps / ceiling.rps}};
+    nlohmann::json figures = {{"query_rps", query.rps},
+                              {"query_p99_ms", query.p99_ms},
+                              {"query_uncached_rps", cold.rps},
+                              {"query_uncached_p99_ms", cold.p99_ms},
+                              {"command_rps", command.rps},
+                              {"command_p99_ms", command.p99_ms},
+                              {"nginx_rps", ceiling.rps},
+                              {"query_ratio", query.rps / ceiling.rps},
+                              {"query_api_key_rps", keyed.rps},
+                              {"query_no_auth_rps", open.rps},
+                              {"auth_ratio", query.rps / open.rps}};
     std::printf("%s\n", figures.dump().c_str());
   }
   return 0;

@@ -86,10 +86,21 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
   const domain::PlacementRequest request = RequestFor(env.spec);
   const std::string allocation_id = env_id + "/" + std::to_string(env.attempts + 1);
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    // A new environment takes its share of the owner's quota in the same
+    // append. One creation per customer at a time in this process: racing
+    // ones would otherwise spend their retries on the quota stream.
+    std::unique_lock<std::mutex> quota_lock;
+    if (env_version == 0) quota_lock = std::unique_lock(quota_locks_.For(env.spec.owner()));
+    const UnixMicros now = clock_.NowMicros();
+    std::optional<eventstore::StreamAppend> quota;
+    if (env_version == 0) {
+      auto reserved = QuotaChange(env_id, env.spec, /*reserve=*/true, meta, now);
+      if (!reserved.ok()) return reserved.status();
+      quota = std::move(*reserved);
+    }
     const auto started = std::chrono::steady_clock::now();
     auto chosen = index_.Place(request);
     const int64_t placement_micros = MicrosSince(started);
-    const UnixMicros now = clock_.NowMicros();
 
     if (!chosen.ok()) {
       const Status& why = chosen.status();
@@ -103,12 +114,16 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
       if (!failed.ok()) return failed.status();
       std::vector<EnvironmentEvent> events = prefix;
       events.insert(events.end(), failed->begin(), failed->end());
-      auto appended = store_.Append(
-          {{env_id, ExpectedVersion::Exact(env_version), ToEventData(events, meta, now)}});
+      std::vector<eventstore::StreamAppend> appends = {
+          {env_id, ExpectedVersion::Exact(env_version), ToEventData(events, meta, now)}};
+      if (quota) appends.push_back(*quota);
+      auto appended = store_.Append(std::move(appends));
       if (!appended.ok()) {
-        if (appended.status().code() == StatusCode::kVersionConflict && env_version == 0) {
+        const auto* conflict = appended.status().conflict();
+        if (conflict != nullptr && conflict->stream_id == env_id && env_version == 0) {
           return Status::AlreadyExists(env_id + " already exists");
         }
+        if (conflict != nullptr && quota && conflict->stream_id == quota->stream_id) continue;
         return appended.status();
       }
       return why;
@@ -174,17 +189,19 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
 
     std::vector<EnvironmentEvent> env_events = prefix;
     env_events.insert(env_events.end(), scheduled->begin(), scheduled->end());
-    auto appended = store_.Append(
-        {{env_id, ExpectedVersion::Exact(env_version), ToEventData(env_events, meta, now)},
-         {choice->host_id, ExpectedVersion::Exact(host->version),
-          ToEventData(*host_events, meta, now)}});
+    std::vector<eventstore::StreamAppend> appends = {
+        {env_id, ExpectedVersion::Exact(env_version), ToEventData(env_events, meta, now)},
+        {choice->host_id, ExpectedVersion::Exact(host->version),
+         ToEventData(*host_events, meta, now)}};
+    if (quota) appends.push_back(*quota);
+    auto appended = store_.Append(std::move(appends));
     if (!appended.ok()) {
       const auto* conflict = appended.status().conflict();
       if (conflict != nullptr && conflict->stream_id == env_id) {
         if (env_version == 0) return Status::AlreadyExists(env_id + " already exists");
         return appended.status();  // Someone else moved this environment meanwhile.
       }
-      if (conflict != nullptr) continue;  // The host moved on: place again.
+      if (conflict != nullptr) continue;  // The host or the quota moved on: again.
       return appended.status();
     }
 
@@ -228,11 +245,39 @@ Result<std::optional<domain::AccessInfo>> EnvironmentService::AccessFor(
   return std::optional<domain::AccessInfo>(std::move(access));
 }
 
-Result<std::string> EnvironmentService::OwnerOf(const std::string& env_id) {
+Result<std::optional<eventstore::StreamAppend>> EnvironmentService::QuotaChange(
+    const std::string& env_id, const domain::EnvironmentSpec& spec, bool reserve,
+    const CommandMeta& meta, UnixMicros now) {
+  using Out = std::optional<eventstore::StreamAppend>;
+  if (!spec.owner().starts_with("customer-")) return Out();
+  const std::string quota_id = "quota-" + spec.owner();
+  auto quota = quotas_.Load(quota_id);
+  if (!quota.ok()) return quota.status();
+  if (quota->version == 0) return Out();  // No quota set: nothing is limited.
+  domain::QuotaCommand command;
+  if (reserve) {
+    auto* r = command.mutable_reserve();
+    r->set_environment_id(env_id);
+    auto* amounts = r->mutable_amounts();
+    amounts->set_cpu_cores(spec.cpu_cores());
+    amounts->set_memory_mb(spec.memory_mb());
+    amounts->set_gpu_count(spec.gpu_count());
+    amounts->set_storage_gb(spec.storage_gb());
+  } else {
+    command.mutable_release()->set_environment_id(env_id);
+  }
+  auto events = domain::Decide(quota->state, command, {quota_id, now});
+  if (!events.ok()) return events.status();
+  if (events->empty()) return Out();
+  return Out(eventstore::StreamAppend{quota_id, ExpectedVersion::Exact(quota->version),
+                                      ToEventData(*events, meta, now)});
+}
+
+Result<domain::EnvironmentSpec> EnvironmentService::SpecOf(const std::string& env_id) {
   auto env = environments_.Load(env_id);
   if (!env.ok()) return env.status();
   if (env->version == 0) return Status::NotFound(env_id + " does not exist");
-  return env->state.spec.owner();
+  return env->state.spec;
 }
 
 Result<EnvironmentService::Access> EnvironmentService::AccessOf(
@@ -269,6 +314,10 @@ Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     auto env = environments_.Load(env_id);
     if (!env.ok()) return env.status();
+    // Before any host lock: quota, then host, as in PlaceAndAppend.
+    std::unique_lock<std::mutex> quota_lock;
+    if (to == domain::DELETED)
+      quota_lock = std::unique_lock(quota_locks_.For(env->state.spec.owner()));
     const UnixMicros now = clock_.NowMicros();
     auto events = domain::Decide(env->state, command, domain::DecideContext{env_id, now});
     if (!events.ok()) return events.status();
@@ -298,6 +347,12 @@ Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id
       } else if (released.status().code() != StatusCode::kNotFound) {
         return released.status();
       }  // NotFound: the host already let it go (reconciler); nothing to release.
+    }
+    // After the host's part: streams[1] is the host when it has one.
+    if (to == domain::DELETED) {  // Gives the quota share back in the same append.
+      auto released = QuotaChange(env_id, env->state.spec, /*reserve=*/false, meta, now);
+      if (!released.ok()) return released.status();
+      if (*released) request.push_back(std::move(**released));
     }
     auto appended = store_.Append(std::move(request));
     if (!appended.ok()) {

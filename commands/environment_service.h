@@ -3,6 +3,11 @@
 // allocation (GPUs, CPU, memory, ports) in one atomic multi-stream append;
 // stopping, failing or deleting it releases the allocation the same way.
 //
+// Quotas: an environment of a customer with a quota ("quota-<customer id>",
+// domain/quota.h) reserves its share (one environment, its CPU, memory, GPUs
+// and storage) in the append that creates it, and gives it back in the
+// append that deletes it; stopping keeps the share.
+//
 // Thread-safety: all methods, from any thread. Two creations racing for the
 // same GPUs both decide against the host version they loaded; the store
 // lets one append win and the other retries on fresh state.
@@ -47,11 +52,13 @@ class EnvironmentService {
         hosts_(hosts),
         environments_(environments),
         host_locks_(host_locks),
-        access_(std::move(access)) {}
+        access_(std::move(access)),
+        quotas_(store) {}
 
   // Creates `env_id` ("env-<id>") and places it. When nothing fits, the
   // environment is still created, with the failure in its scheduling
   // history, and the answer is ResourceExhausted naming what was missing.
+  // QuotaExceeded (nothing appended) when the owner's quota has no room.
   // AlreadyExists when the id is taken; InvalidArgument for a bad spec.
   Result<PlacementResult> Create(const std::string& env_id, const domain::EnvironmentSpec& spec,
                                  const CommandMeta& meta);
@@ -87,8 +94,9 @@ class EnvironmentService {
   Result<Access> AccessOf(const std::string& env_id,
                           const std::function<bool(const std::string& owner)>& may_see_password);
 
-  // Who owns the environment; NotFound when it does not exist.
-  Result<std::string> OwnerOf(const std::string& env_id);
+  // What the environment was created with (owner, workspace); NotFound
+  // when it does not exist.
+  Result<domain::EnvironmentSpec> SpecOf(const std::string& env_id);
 
  private:
   // Places the environment whose folded state is `env` at `env_version`
@@ -109,8 +117,21 @@ class EnvironmentService {
                                                       const domain::HostState& host,
                                                       const domain::Placement& placement);
 
+  // The quota stream's part of an append that creates (`reserve`) or deletes
+  // an environment of a customer ("customer-…" owner with a quota set);
+  // nullopt when no quota applies or nothing changes. QuotaExceeded when the
+  // reservation does not fit.
+  Result<std::optional<eventstore::StreamAppend>> QuotaChange(const std::string& env_id,
+                                                              const domain::EnvironmentSpec& spec,
+                                                              bool reserve, const CommandMeta& meta,
+                                                              UnixMicros now);
+
   StripedLock& host_locks_;  // Shared with HostService.
+  // By owner; taken before any host lock. Not shared with host_locks_, so
+  // that a quota stripe and a host stripe can never be the same mutex.
+  StripedLock quota_locks_;
   AccessOptions access_;
+  AggregateCache<QuotaTraits> quotas_;
 };
 
 }  // namespace remotegpu::commands

@@ -43,6 +43,10 @@ Status IdentityIndex::Apply(const eventstore::RecordedEvent& recorded) {
     auto event = Parse<domain::ApiKeyEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveApiKey(stream, recorded.stream_version, *event);
+  } else if (stream.starts_with("workspace-")) {
+    auto event = Parse<domain::WorkspaceEvent>(recorded);
+    if (!event.ok()) return event.status();
+    ObserveWorkspace(stream, recorded.stream_version, *event);
   }
   std::unique_lock lock(mu_);
   position_ = std::max(position_, recorded.global_position);
@@ -100,6 +104,12 @@ void IdentityIndex::ObserveApiKey(const std::string& id, uint64_t version,
                                   const domain::ApiKeyEvent& event) {
   std::unique_lock lock(mu_);
   ApplyInOrder(keys_[id], version, event);
+}
+
+void IdentityIndex::ObserveWorkspace(const std::string& id, uint64_t version,
+                                     const domain::WorkspaceEvent& event) {
+  std::unique_lock lock(mu_);
+  ApplyInOrder(workspaces_[id], version, event);
 }
 
 Result<Principal> IdentityIndex::PrincipalOf(const std::string& user_id) const {
@@ -228,6 +238,44 @@ std::optional<ApiKeyInfo> IdentityIndex::ApiKey(const std::string& key_id) const
   auto it = keys_.find(key_id);
   if (it == keys_.end() || !it->second.state.created) return std::nullopt;
   return InfoOf(key_id, it->second.state);
+}
+
+std::optional<domain::WorkspaceState> IdentityIndex::Workspace(
+    const std::string& workspace_id) const {
+  std::shared_lock lock(mu_);
+  auto it = workspaces_.find(workspace_id);
+  if (it == workspaces_.end() || !it->second.state.created) return std::nullopt;
+  return it->second.state;
+}
+
+domain::WorkspaceRole IdentityIndex::RoleIn(const std::string& workspace_id,
+                                            const std::string& user_id) const {
+  std::shared_lock lock(mu_);
+  auto it = workspaces_.find(workspace_id);
+  if (it == workspaces_.end()) return domain::WORKSPACE_ROLE_UNSPECIFIED;
+  auto member = it->second.state.members.find(user_id);
+  return member == it->second.state.members.end() ? domain::WORKSPACE_ROLE_UNSPECIFIED
+                                                  : member->second;
+}
+
+std::map<std::string, domain::WorkspaceState> IdentityIndex::Workspaces(
+    const std::string& user_id, const std::string& customer_id) const {
+  std::shared_lock lock(mu_);
+  std::map<std::string, domain::WorkspaceState> out;
+  for (const auto& [id, workspace] : workspaces_) {
+    const domain::WorkspaceState& state = workspace.state;
+    if (!state.created) continue;
+    if (!user_id.empty() && !state.members.contains(user_id)) continue;
+    if (!customer_id.empty() && state.info.customer_id() != customer_id) continue;
+    out[id] = state;
+  }
+  return out;
+}
+
+std::string IdentityIndex::UsernameOf(const std::string& user_id) const {
+  std::shared_lock lock(mu_);
+  auto it = users_.find(user_id);
+  return it == users_.end() ? "" : it->second.state.username;
 }
 
 }  // namespace remotegpu::commands

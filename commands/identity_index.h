@@ -1,8 +1,8 @@
-// Who may call: an in-memory view of customers, users (with their open
-// sessions) and API keys, built from the log on start (CatchUp), kept current
-// from new commits (Follow) and, so that a login's token works at once, from
-// the identity service's own commits (Observe*). The API's authentication
-// middleware asks it on every request, so lookups never block on I/O.
+// Who may call and what they may do: an in-memory view of customers, users
+// (with their open sessions), API keys and workspaces, built from the log on start (CatchUp), kept
+// current from new commits (Follow) and, so that a login's token works at once, from the identity
+// service's own commits (Observe*). The API's authentication middleware asks it on every request,
+// so lookups never block on I/O.
 //
 // Every stream's events are applied once, in version order: an event whose
 // version is not the next one for its stream is ignored (Follow delivers
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "domain/identity.h"
+#include "domain/workspace.h"
 #include "eventstore/event_store.h"
 #include "eventstore/log_follower.h"
 
@@ -62,6 +63,7 @@ class IdentityIndex {
   void ObserveCustomer(const std::string& id, uint64_t version, const domain::CustomerEvent& e);
   void ObserveUser(const std::string& id, uint64_t version, const domain::UserEvent& e);
   void ObserveApiKey(const std::string& id, uint64_t version, const domain::ApiKeyEvent& e);
+  void ObserveWorkspace(const std::string& id, uint64_t version, const domain::WorkspaceEvent& e);
 
   // The user as a caller: Unauthenticated when the user is gone or disabled
   // or its customer is disabled.
@@ -84,6 +86,17 @@ class IdentityIndex {
   std::map<std::string, domain::CustomerState> Customers() const;
   std::optional<ApiKeyInfo> ApiKey(const std::string& key_id) const;
 
+  // Workspaces ("workspace-…"): the state, or nullopt when there is none.
+  std::optional<domain::WorkspaceState> Workspace(const std::string& workspace_id) const;
+  // `user_id`'s role in the workspace; UNSPECIFIED when not a member.
+  domain::WorkspaceRole RoleIn(const std::string& workspace_id, const std::string& user_id) const;
+  // The workspaces `user_id` is a member of, or (empty user id) every
+  // workspace of `customer_id`, or (both empty) every workspace; by id.
+  std::map<std::string, domain::WorkspaceState> Workspaces(const std::string& user_id,
+                                                           const std::string& customer_id) const;
+  // The user's username, or empty.
+  std::string UsernameOf(const std::string& user_id) const;
+
  private:
   struct User {
     uint64_t version = 0;
@@ -97,6 +110,10 @@ class IdentityIndex {
     uint64_t version = 0;
     domain::ApiKeyState state;
   };
+  struct WorkspaceEntry {
+    uint64_t version = 0;
+    domain::WorkspaceState state;
+  };
   Status Apply(const eventstore::RecordedEvent& event);
   Result<Principal> PrincipalOf(const std::string& user_id) const;  // Needs mu_ (shared).
 
@@ -105,7 +122,8 @@ class IdentityIndex {
   std::unordered_map<std::string, std::string> names_;   // username -> user id; guarded by mu_.
   std::unordered_map<std::string, Customer> customers_;  // Guarded by mu_.
   std::unordered_map<std::string, Key> keys_;            // Guarded by mu_.
-  uint64_t position_ = 0;                                // Guarded by mu_.
+  std::unordered_map<std::string, WorkspaceEntry> workspaces_;  // Guarded by mu_.
+  uint64_t position_ = 0;                                       // Guarded by mu_.
 
   std::unique_ptr<eventstore::LogFollower> follower_;
 };

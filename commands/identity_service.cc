@@ -57,12 +57,27 @@ void IdentityService::Observe(const std::string& stream_id, const CommandResult&
 }
 
 Result<CommandResult> IdentityService::CreateCustomer(const domain::CreateCustomer& form,
+                                                      domain::QuotaLevel quota_level,
                                                       const CommandMeta& meta, std::string* id) {
   *id = "customer-" + ids_.NewId().ToString();
+  const std::string quota_id = "quota-" + *id;
+  const UnixMicros now = clock_.NowMicros();
   domain::CustomerCommand command;
   *command.mutable_create() = form;
-  auto result = ExecuteOne<CustomerTraits>(store_, customers_, clock_, *id, command, meta);
-  if (result.ok()) Observe(*id, *result);
+  auto events = domain::Decide(domain::CustomerState{}, command, {*id, now});
+  if (!events.ok()) return events.status();
+  domain::QuotaCommand set_quota;
+  set_quota.mutable_set()->set_level(quota_level);
+  auto quota = domain::Decide(domain::QuotaState{}, set_quota, {quota_id, now});
+  if (!quota.ok()) return quota.status();
+  auto appended = store_.Append(
+      {{*id, eventstore::ExpectedVersion::NoStream(), ToEventData(*events, meta, now)},
+       {quota_id, eventstore::ExpectedVersion::NoStream(), ToEventData(*quota, meta, now)}});
+  if (!appended.ok()) return appended.status();
+  CommandResult result{appended->streams[0].last_version, appended->first_position,
+                       appended->last_position, events->size()};
+  Observe(*id, result);
+  result.events += quota->size();
   return result;
 }
 
@@ -107,7 +122,8 @@ Result<CommandResult> IdentityService::CreateUser(const NewUser& form, const Com
   const std::string name_stream = "username-" + form.username;
   auto appended = store_.Append(
       {{*id, eventstore::ExpectedVersion::NoStream(), ToEventData(*events, meta, now)},
-       {name_stream, eventstore::ExpectedVersion::NoStream(),
+       {name_stream,
+        eventstore::ExpectedVersion::NoStream(),
         {EventDataOf(claim, "UsernameClaimed", meta, now)}}});
   if (!appended.ok()) {
     if (appended.status().code() == StatusCode::kVersionConflict) {

@@ -59,8 +59,11 @@ class IdentityService {
         users_(store),
         keys_(store) {}
 
-  // A new customer "customer-<uuid>" (id filled in). InvalidArgument for a bad form.
-  Result<CommandResult> CreateCustomer(const domain::CreateCustomer& form, const CommandMeta& meta,
+  // A new customer "customer-<uuid>" (id filled in) with its quota
+  // ("quota-<customer id>" at `quota_level`) in the same append.
+  // InvalidArgument for a bad form.
+  Result<CommandResult> CreateCustomer(const domain::CreateCustomer& form,
+                                       domain::QuotaLevel quota_level, const CommandMeta& meta,
                                        std::string* id);
   // NotFound for an unknown customer. Disabling stops its users' tokens and keys at once.
   Result<CommandResult> SetCustomerEnabled(const std::string& id, bool enabled,

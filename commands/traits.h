@@ -5,7 +5,9 @@
 #include "domain/host.h"
 #include "domain/identity.h"
 #include "domain/lease.h"
+#include "domain/quota.h"
 #include "domain/scheduling_policy.h"
+#include "domain/workspace.h"
 
 namespace remotegpu::commands {
 
@@ -24,6 +26,8 @@ using PolicyTraits = AggregateTraits<domain::PolicyState, domain::PolicyEvent>;
 using CustomerTraits = AggregateTraits<domain::CustomerState, domain::CustomerEvent>;
 using UserTraits = AggregateTraits<domain::UserState, domain::UserEvent>;
 using ApiKeyTraits = AggregateTraits<domain::ApiKeyState, domain::ApiKeyEvent>;
+using QuotaTraits = AggregateTraits<domain::QuotaState, domain::QuotaEvent>;
+using WorkspaceTraits = AggregateTraits<domain::WorkspaceState, domain::WorkspaceEvent>;
 
 // Folds `events` into a copy of `state`.
 template <typename Traits>

@@ -49,7 +49,47 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
   }
 };
 
+thread_local std::string current_request_id;
+
+// `%q`: " req=<id>" while a thread serves a request, else nothing.
+class RequestIdText final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    if (current_request_id.empty()) return;
+    dest.append(std::string_view(" req="));
+    dest.append(std::string_view(current_request_id));
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<RequestIdText>();
+  }
+};
+
+// `%Q`: ,"request_id":"<id>" while a thread serves a request, else nothing.
+// Request ids are checked to be [A-Za-z0-9._-] (http_server.cc): no escaping.
+class RequestIdJson final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    if (current_request_id.empty()) return;
+    dest.append(std::string_view(R"(,"request_id":")"));
+    dest.append(std::string_view(current_request_id));
+    dest.push_back('"');
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<RequestIdJson>();
+  }
+};
+
 }  // namespace
+
+RequestIdScope::RequestIdScope(std::string id) : previous_(std::move(current_request_id)) {
+  current_request_id = std::move(id);
+}
+
+RequestIdScope::~RequestIdScope() { current_request_id = std::move(previous_); }
+
+const std::string& CurrentRequestId() { return current_request_id; }
 
 Result<LogFormat> ParseLogFormat(std::string_view name) {
   if (name == "text") return LogFormat::kText;
@@ -61,14 +101,17 @@ Result<LogFormat> ParseLogFormat(std::string_view name) {
 void ConfigureLogging(LogFormat format) {
   auto logger = spdlog::get("remotegpu");
   if (!logger) logger = spdlog::stderr_logger_mt("remotegpu");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  formatter->add_flag<JsonEscapedMessage>('*');
+  formatter->add_flag<RequestIdText>('q');
+  formatter->add_flag<RequestIdJson>('Q');
   if (format == LogFormat::kJson) {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-    formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","thread":%t,"msg":"%*"})");
-    logger->set_formatter(std::move(formatter));
+    formatter->set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","thread":%t%Q,"msg":"%*"})");
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$%q %v");
   }
+  logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
 }
 

@@ -26,6 +26,8 @@ const char* StatusCodeName(StatusCode code) {
       return "Unauthenticated";
     case StatusCode::kPermissionDenied:
       return "PermissionDenied";
+    case StatusCode::kQuotaExceeded:
+      return "QuotaExceeded";
     case StatusCode::kUnavailable:
       return "Unavailable";
     case StatusCode::kInternal:

@@ -33,6 +33,7 @@ enum class StatusCode {
   kInternal,            // A bug or an unexpected library error.
   kUnauthenticated,     // No credentials, or credentials that do not verify.
   kPermissionDenied,    // Known caller, not allowed to do this.
+  kQuotaExceeded,       // Allowed, but past the caller's quota.
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -72,6 +73,7 @@ class [[nodiscard]] Status {
   static Status PermissionDenied(std::string m) {
     return {StatusCode::kPermissionDenied, std::move(m)};
   }
+  static Status QuotaExceeded(std::string m) { return {StatusCode::kQuotaExceeded, std::move(m)}; }
   static Status Conflict(VersionConflict conflict);
 
   bool ok() const { return code_ == StatusCode::kOk; }

@@ -7,7 +7,9 @@
 #include "domain/proto/host.pb.h"
 #include "domain/proto/identity.pb.h"
 #include "domain/proto/lease.pb.h"
+#include "domain/proto/quota.pb.h"
 #include "domain/proto/scheduling_policy.pb.h"
+#include "domain/proto/workspace.pb.h"
 
 namespace remotegpu::replay {
 namespace {
@@ -85,6 +87,8 @@ nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded) {
   if (id.starts_with("user-")) return DecodeRedacted<domain::UserEvent>(payload);
   if (id.starts_with("username-")) return Decode<domain::UsernameClaimed>(payload);
   if (id.starts_with("apikey-")) return DecodeRedacted<domain::ApiKeyEvent>(payload);
+  if (id.starts_with("quota-")) return Decode<domain::QuotaEvent>(payload);
+  if (id.starts_with("workspace-")) return Decode<domain::WorkspaceEvent>(payload);
   return nullptr;
 }
 

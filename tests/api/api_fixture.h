@@ -47,6 +47,37 @@ class ApiTest : public ::testing::Test {
   static Reply Put(const std::string& target, const nlohmann::json& body) {
     return Call(port_, http::verb::put, target, body.dump());
   }
+  // Calls as `authorization` ("Bearer …"; empty: no credentials).
+  static Reply As(const std::string& authorization, http::verb verb, const std::string& target,
+                  const nlohmann::json& body = nullptr) {
+    return Call(port_, verb, target, body.is_null() ? "" : body.dump(),
+                {{"Authorization", authorization}});
+  }
+  static Reply Anonymous(http::verb verb, const std::string& target,
+                         const nlohmann::json& body = nullptr) {
+    return As("", verb, target, body);
+  }
+
+  // A customer (at `quota_level`) with one user; returns "Bearer <token>"
+  // for that user.
+  static std::string CustomerUser(const std::string& company, const std::string& username,
+                                  std::string* customer_id = nullptr,
+                                  const std::string& quota_level = "pro") {
+    Reply customer =
+        Post("/api/admin/customers", {{"name", company}, {"quota_level", quota_level}});
+    EXPECT_EQ(customer.status, 201) << customer.raw;
+    const std::string id = customer.body["data"]["customer_id"].get<std::string>();
+    if (customer_id != nullptr) *customer_id = id;
+    Reply user =
+        Post("/api/admin/users",
+             {{"username", username}, {"password", "a good password 7"}, {"customer_id", id}});
+    EXPECT_EQ(user.status, 201) << user.raw;
+    Reply login = Anonymous(http::verb::post, "/api/auth/login",
+                            {{"username", username}, {"password", "a good password 7"}});
+    EXPECT_EQ(login.status, 200) << login.raw;
+    return "Bearer " + login.body["data"]["token"].get<std::string>();
+  }
+
   // The first admin's user id, whom every call of these tests acts as.
   static std::string AdminUserId() {
     return Get("/api/users/me").body["data"]["user_id"].get<std::string>();

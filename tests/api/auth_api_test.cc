@@ -8,37 +8,8 @@
 namespace remotegpu::api {
 namespace {
 
-using Headers = std::map<std::string, std::string>;
-
 class AuthApiTest : public ApiTest {
  protected:
-  static Reply As(const std::string& authorization, http::verb verb, const std::string& target,
-                  const nlohmann::json& body = nullptr) {
-    return Call(port_, verb, target, body.is_null() ? "" : body.dump(),
-                {{"Authorization", authorization}});
-  }
-  static Reply Anonymous(http::verb verb, const std::string& target,
-                         const nlohmann::json& body = nullptr) {
-    return As("", verb, target, body);
-  }
-
-  // A customer with one user; returns "Bearer <token>" for that user.
-  static std::string CustomerUser(const std::string& company, const std::string& username,
-                                  std::string* customer_id = nullptr) {
-    Reply customer = Post("/api/admin/customers", {{"name", company}});
-    EXPECT_EQ(customer.status, 201) << customer.raw;
-    const std::string id = customer.body["data"]["customer_id"].get<std::string>();
-    if (customer_id != nullptr) *customer_id = id;
-    Reply user =
-        Post("/api/admin/users",
-             {{"username", username}, {"password", "a good password 7"}, {"customer_id", id}});
-    EXPECT_EQ(user.status, 201) << user.raw;
-    Reply login = Anonymous(http::verb::post, "/api/auth/login",
-                            {{"username", username}, {"password", "a good password 7"}});
-    EXPECT_EQ(login.status, 200) << login.raw;
-    return "Bearer " + login.body["data"]["token"].get<std::string>();
-  }
-
   static nlohmann::json EnvironmentForm() {
     return {{"name", "job"},     {"image", "pytorch"}, {"cpu_cores", 1},
             {"memory_mb", 1024}, {"gpu_count", 1},     {"ports", {{"ssh", 1}}}};

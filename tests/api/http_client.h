@@ -35,6 +35,12 @@ struct Reply {
   int status = 0;
   nlohmann::json body;  // Discarded (is_discarded()) when not JSON.
   std::string raw;
+  std::map<std::string, std::string> headers;  // Names in lower case.
+
+  std::string Header(const std::string& lower_case_name) const {
+    auto it = headers.find(lower_case_name);
+    return it == headers.end() ? "" : it->second;
+  }
 };
 
 // One exchange on an open stream (kept open for keep-alive).
@@ -55,8 +61,16 @@ inline Reply Exchange(beast::tcp_stream& stream, http::verb method, const std::s
   beast::flat_buffer buffer;
   http::response<http::string_body> response;
   http::read(stream, buffer, response);
-  return {static_cast<int>(response.result_int()),
-          nlohmann::json::parse(response.body(), nullptr, false), response.body()};
+  Reply reply{static_cast<int>(response.result_int()),
+              nlohmann::json::parse(response.body(), nullptr, false),
+              response.body(),
+              {}};
+  for (const auto& field : response) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(c));
+    reply.headers[name] = std::string(field.value());
+  }
+  return reply;
 }
 
 // One exchange on a new connection.

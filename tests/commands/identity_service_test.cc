@@ -24,7 +24,7 @@ class IdentityServiceTest : public ServiceTest {
     identity_ = std::make_unique<IdentityService>(*store_, clock_, *index_, ids_);
     domain::CreateCustomer form;
     form.set_name("Acme AI");
-    ASSERT_TRUE(identity_->CreateCustomer(form, meta_, &customer_).ok());
+    ASSERT_TRUE(identity_->CreateCustomer(form, domain::QUOTA_BASIC, meta_, &customer_).ok());
     auto user = identity_->CreateUser(
         {.username = "ada", .password = kPassword, .customer_id = customer_}, meta_, &user_);
     ASSERT_TRUE(user.ok()) << user.status().ToString();
