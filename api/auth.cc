@@ -320,6 +320,67 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
         return OkResponse(request, {{"user_id", id}, {"position", created->last_position}}, 201);
       });
 
+  router.Add("POST", "/api/auth/password-reset",
+             "Send a one-time reset code to a user: {username}; the same 202 whether or not "
+             "the user exists",
+             [&api](const HttpRequest& request) {
+               std::string username;
+               if (auto bad = ReadBody(request, [&](JsonFields& f) {
+                     RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"username"}));
+                     return f.String("username", &username, true);
+                   })) {
+                 return *bad;
+               }
+               Status sent = api.identity->RequestPasswordReset(username, MetaFor(request));
+               if (!sent.ok()) return StatusResponse(request, sent);
+               return OkResponse(request,
+                                 {{"status", "if the user exists, a code is on its way"},
+                                  {"expires_in", commands::kResetCodeLifetimeUs / 1'000'000}},
+                                 202);
+             },
+             {.access = Access::kPublic});
+
+  router.Add("POST", "/api/auth/password-reset/confirm",
+             "Set a new password with the code: {username, code, password}; every session "
+             "ends (log in again)",
+             [&api](const HttpRequest& request) {
+               std::string username, code, password;
+               if (auto bad = ReadBody(request, [&](JsonFields& f) {
+                     RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"username", "code", "password"}));
+                     RGPU_RETURN_IF_ERROR(f.String("username", &username, true));
+                     RGPU_RETURN_IF_ERROR(f.String("code", &code, true));
+                     return f.String("password", &password, true);
+                   })) {
+                 return *bad;
+               }
+               Status reset =
+                   api.identity->ResetPassword(username, code, password, MetaFor(request));
+               if (!reset.ok()) return StatusResponse(request, reset);
+               return OkResponse(request, {{"status", "password changed; log in again"}});
+             },
+             {.access = Access::kPublic});
+
+  router.Add("GET", "/api/admin/notifications",
+             "The notification outbox, newest first; filters user_id, limit (at most 500)",
+             [&api](const HttpRequest& request) {
+               if (api.outbox == nullptr) {
+                 return ErrorResponse(request, 503, "UNAVAILABLE", "no notification outbox");
+               }
+               int limit = 100;
+               try {
+                 limit = std::stoi(request.Query("limit", "100"));
+               } catch (const std::exception&) {
+                 limit = -1;
+               }
+               if (limit < 1 || limit > 500) {
+                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                                      "limit must be between 1 and 500");
+               }
+               auto list = api.outbox->List(request.Query("user_id"), limit);
+               if (!list.ok()) return StatusResponse(request, list.status());
+               return OkResponse(request, {{"list", *list}, {"total", list->size()}});
+             });
+
   router.Add("POST", "/api/admin/auth/rotate-signing-key",
              "Start signing access tokens with a new key; tokens signed before stay valid",
              [&api](const HttpRequest& request) {

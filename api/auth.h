@@ -13,6 +13,7 @@
 #pragma once
 
 #include "api/access_tokens.h"
+#include "api/notification_outbox.h"
 #include "api/router.h"
 #include "commands/identity_service.h"
 
@@ -22,6 +23,7 @@ struct AuthApi {
   commands::IdentityService* identity = nullptr;
   commands::IdentityIndex* index = nullptr;
   AccessTokens* tokens = nullptr;
+  NotificationOutbox* outbox = nullptr;  // Password reset codes.
 };
 
 Middleware AuthMiddleware(AuthApi& api);
@@ -35,7 +37,8 @@ Middleware InsecureNoAuthMiddleware(commands::IdentityIndex& index);
 // /api/users/me; PUT /api/users/me/password; POST/GET /api/auth/api-keys,
 // DELETE /api/auth/api-keys/:id; POST/GET /api/admin/customers, PUT
 // /api/admin/customers/:id/status; POST /api/admin/users; POST
-// /api/admin/auth/rotate-signing-key.
+// /api/admin/auth/rotate-signing-key; POST /api/auth/password-reset and
+// /api/auth/password-reset/confirm; GET /api/admin/notifications.
 void AddAuthRoutes(Router& router, AuthApi& api);
 
 }  // namespace remotegpu::api

@@ -28,8 +28,8 @@ struct ApiContext {
   const projections::ProjectionRunner* cmdb_projection = nullptr;
   QueryCache* cmdb_cache = nullptr;  // Versioned by cmdb_projection; may be null.
   std::vector<const projections::ProjectionRunner*> projections;
-  const RequestMetrics* requests = nullptr;  // Rendered into /metrics when set.
-  RebuildJob* rebuild = nullptr;             // Read-model rebuilds; may be null.
+  const RequestMetrics* requests = nullptr;       // Rendered into /metrics when set.
+  RebuildJob* rebuild = nullptr;                  // Read-model rebuilds; may be null.
   const eventstore::KafkaRelay* relay = nullptr;  // The Kafka relay; null when off.
   // More Prometheus text for /metrics (the event store's counters).
   std::function<std::string()> store_metrics;

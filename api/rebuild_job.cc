@@ -40,9 +40,10 @@ Status RebuildJob::Start(const std::string& requested_by,
   finished_at_.clear();
   started_at_ = Now();
   requested_by_ = requested_by;
-  spdlog::info("read-model rebuild ({}) requested by {}",
-               projections.empty() ? "all projections" : fmt::format("{}", fmt::join(projections, ", ")),
-               requested_by);
+  spdlog::info(
+      "read-model rebuild ({}) requested by {}",
+      projections.empty() ? "all projections" : fmt::format("{}", fmt::join(projections, ", ")),
+      requested_by);
   thread_ = std::thread([this, projections] {
     Status done = projections::RebuildAndSwap(
         store_,

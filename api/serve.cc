@@ -174,7 +174,13 @@ int RunServe(const ServeConfig& config) {
     spdlog::error("cannot read the identities: {}", identities.ToString());
     return 1;
   }
-  commands::IdentityService identity(**store, SystemClock::Instance(), identity_index, ids);
+  NotificationOutbox outbox(conninfo, config.schema);
+  if (Status opened = outbox.Open(); !opened.ok()) {
+    spdlog::error("{}", opened.ToString());
+    return 1;
+  }
+  commands::IdentityService identity(**store, SystemClock::Instance(), identity_index, ids,
+                                     &outbox);
   const char* admin_password = std::getenv("REMOTEGPU_ADMIN_PASSWORD");
   auto admin = identity.EnsureAdmin(admin_password != nullptr ? admin_password : "");
   if (!admin.ok()) {
@@ -198,7 +204,7 @@ int RunServe(const ServeConfig& config) {
     spdlog::error("cannot open the token signing keys: {}", tokens.status().ToString());
     return 1;
   }
-  AuthApi auth_api{&identity, &identity_index, tokens->get()};
+  AuthApi auth_api{&identity, &identity_index, tokens->get(), &outbox};
   // One answer cache per projection, versioned by its checkpoint.
   auto cache_for = [&config](const projections::ProjectionRunner* runner) {
     return config.query_cache

@@ -298,6 +298,66 @@ Result<Principal> IdentityService::AuthenticateApiKey(const std::string& key) co
   return index_.ForApiKey("apikey-" + parts[1], SecretDigest(parts[2]), clock_.NowMicros());
 }
 
+Status IdentityService::RequestPasswordReset(const std::string& username, const CommandMeta& meta) {
+  if (notifications_ == nullptr) return Status::Unavailable("password resets are not configured");
+  const auto user_id = index_.UserIdByName(username);
+  if (!user_id || !index_.ForUser(*user_id).ok()) {
+    [[maybe_unused]] auto same_cost = HashPassword("0000000000");  // Reveals nothing.
+    return Status::Ok();
+  }
+  const std::string random = RandomBytes(8);
+  uint64_t number = 0;
+  for (unsigned char byte : random) number = number << 8 | byte;
+  char code[16];
+  std::snprintf(code, sizeof code, "%08llu", static_cast<unsigned long long>(number % 100'000'000));
+  auto hash = HashPassword(code);
+  if (!hash.ok()) return hash.status();
+  const UnixMicros expires = clock_.NowMicros() + kResetCodeLifetimeUs;
+  domain::UserCommand command;
+  command.mutable_request_password_reset()->set_code_hash(*hash);
+  command.mutable_request_password_reset()->set_expires_at_us(expires);
+  auto result = ExecuteOne<UserTraits>(store_, users_, clock_, *user_id, command, meta);
+  if (!result.ok()) return result.status();
+  Observe(*user_id, *result);
+  auto user = users_.Load(*user_id);
+  if (!user.ok()) return user.status();
+  return notifications_->Send({*user_id, "email", user->state.email,
+                               "Your RemoteGPU password reset code",
+                               std::string("Your code is ") + code +
+                                   ". It works once, for 15 minutes. If you did not ask "
+                                   "for it, ignore this message; your password stays as it is."});
+}
+
+Status IdentityService::ResetPassword(const std::string& username, const std::string& code,
+                                      const std::string& replacement, const CommandMeta& meta) {
+  RGPU_RETURN_IF_ERROR(CheckPasswordRules(replacement));
+  const auto user_id = index_.UserIdByName(username);
+  if (!user_id) return Status::Unauthenticated("the code is wrong or has expired");
+  auto loaded = users_.Load(*user_id);
+  if (!loaded.ok()) return loaded.status();
+  const std::string& pending = loaded->state.reset_code_hash;
+  const bool matches = !pending.empty() && VerifyPassword(pending, code);
+  std::string hash;
+  if (matches) {
+    auto hashed = HashPassword(replacement);
+    if (!hashed.ok()) return hashed.status();
+    hash = std::move(*hashed);
+  }
+  domain::UserCommand command;
+  command.mutable_reset_password()->set_code_matches(matches);
+  command.mutable_reset_password()->set_password_hash(hash);
+  auto result = ExecuteOne<UserTraits>(store_, users_, clock_, *user_id, command, meta);
+  if (!result.ok()) {
+    if (result.status().code() == StatusCode::kFailedPrecondition) {
+      return Status::Unauthenticated("the code is wrong or has expired; request a new one");
+    }
+    return result.status();
+  }
+  Observe(*user_id, *result);
+  if (!matches) return Status::Unauthenticated("the code is wrong or has expired");
+  return Status::Ok();
+}
+
 Result<std::optional<std::string>> IdentityService::EnsureAdmin(const std::string& password) {
   if (index_.AnyAdmin()) return std::optional<std::string>();
   const std::string chosen = password.empty() ? GeneratePassword(20) + "7a" : password;

@@ -18,12 +18,15 @@
 
 #include "commands/execute.h"
 #include "commands/identity_index.h"
+#include "commands/notifications.h"
 #include "common/uuid.h"
 
 namespace remotegpu::commands {
 
 // How long a refresh token (and so a login) lasts without use.
 inline constexpr int64_t kRefreshLifetimeUs = int64_t{7} * 24 * 3600 * 1'000'000;
+// How long a password reset code works.
+inline constexpr int64_t kResetCodeLifetimeUs = int64_t{15} * 60 * 1'000'000;
 
 struct NewUser {
   std::string username;
@@ -49,12 +52,14 @@ struct IssuedApiKey {
 
 class IdentityService {
  public:
+  // `notifications` (may be null: no password resets) delivers reset codes.
   IdentityService(eventstore::EventStore& store, const Clock& clock, IdentityIndex& index,
-                  IdGenerator& ids)
+                  IdGenerator& ids, NotificationSink* notifications = nullptr)
       : store_(store),
         clock_(clock),
         index_(index),
         ids_(ids),
+        notifications_(notifications),
         customers_(store),
         users_(store),
         keys_(store) {}
@@ -101,6 +106,18 @@ class IdentityService {
   // The caller behind "rgk.<id>.<secret>"; Unauthenticated otherwise. Never blocks.
   Result<Principal> AuthenticateApiKey(const std::string& key) const;
 
+  // Sends a one-time 8-digit code (valid kResetCodeLifetimeUs, replacing
+  // any earlier one) to the user through the notification sink. An unknown
+  // or disabled user gets the same Ok and nothing is sent, so the answer
+  // reveals no account. Unavailable without a sink.
+  Status RequestPasswordReset(const std::string& username, const CommandMeta& meta);
+  // Sets a new password with the code, ending every session (log in again).
+  // Unauthenticated for a wrong, expired or used-up code (after
+  // kMaxResetFailures wrong ones the code is void) and an unknown user;
+  // InvalidArgument for a password that breaks the rules.
+  Status ResetPassword(const std::string& username, const std::string& code,
+                       const std::string& replacement, const CommandMeta& meta);
+
   // Creates the user "admin" when no admin exists yet, with `password` or,
   // when it is empty, a generated one, which is returned (to be shown once).
   // Nullopt when an admin exists.
@@ -114,6 +131,7 @@ class IdentityService {
   const Clock& clock_;
   IdentityIndex& index_;
   IdGenerator& ids_;
+  NotificationSink* notifications_;
   AggregateCache<CustomerTraits> customers_;
   AggregateCache<UserTraits> users_;
   AggregateCache<ApiKeyTraits> keys_;

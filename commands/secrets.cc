@@ -40,7 +40,6 @@ std::string RandomBytes(size_t n) {
   return bytes;
 }
 
-
 std::string FileDataKeyStore::PathFor(const std::string& key_id) const {
   return (fs::path(dir_) / (key_id + ".key")).string();
 }

@@ -110,6 +110,15 @@ void Apply(UserState& state, const UserEvent& event) {
     }
     case UserEvent::kPasswordChanged:
       state.password_hash = event.password_changed().password_hash();
+      state.reset_code_hash.clear();
+      break;
+    case UserEvent::kResetRequested:
+      state.reset_code_hash = event.reset_requested().code_hash();
+      state.reset_expires_at_us = event.reset_requested().expires_at_us();
+      state.reset_failures = 0;
+      break;
+    case UserEvent::kResetFailed:
+      ++state.reset_failures;
       break;
     case UserEvent::kDisabled:
       state.disabled = true;
@@ -258,6 +267,33 @@ Result<std::vector<UserEvent>> Decide(const UserState& state, const UserCommand&
       refreshed->set_session_id(refresh.session_id());
       refreshed->set_refresh_hash(refresh.new_refresh_hash());
       refreshed->set_expires_at_us(refresh.expires_at_us());
+      return events;
+    }
+    case UserCommand::kRequestPasswordReset: {
+      const auto& request = command.request_password_reset();
+      if (state.disabled) return Status::FailedPrecondition("the user is disabled");
+      RGPU_RETURN_IF_ERROR(CheckPasswordHash(request.code_hash()));
+      auto* requested = events.emplace_back().mutable_reset_requested();
+      requested->set_code_hash(request.code_hash());
+      requested->set_expires_at_us(request.expires_at_us());
+      return events;
+    }
+    case UserCommand::kResetPassword: {
+      const auto& reset = command.reset_password();
+      if (state.disabled) return Status::FailedPrecondition("the user is disabled");
+      if (state.reset_code_hash.empty() || context.now_us >= state.reset_expires_at_us ||
+          state.reset_failures >= kMaxResetFailures) {
+        return Status::FailedPrecondition("no usable reset code; request a new one");
+      }
+      if (!reset.code_matches()) {
+        events.emplace_back().mutable_reset_failed();
+        return events;
+      }
+      RGPU_RETURN_IF_ERROR(CheckPasswordHash(reset.password_hash()));
+      auto* changed = events.emplace_back().mutable_password_changed();
+      changed->set_password_hash(reset.password_hash());
+      changed->set_by_reset(true);
+      EndAllSessions(state, "password reset", events);
       return events;
     }
     case UserCommand::kEndSession:

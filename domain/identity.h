@@ -21,6 +21,8 @@ namespace remotegpu::domain {
 
 // Sessions a user may hold at once; a login beyond it ends the oldest.
 inline constexpr size_t kMaxSessionsPerUser = 20;
+// Wrong codes a password reset survives; the next request needs a new code.
+inline constexpr int kMaxResetFailures = 5;
 
 struct CustomerState {
   bool created = false;
@@ -45,6 +47,11 @@ struct UserState {
   std::string email;
   std::string display_name;
   std::map<std::string, UserSession> sessions;  // Open ones, by session id.
+  // A pending password reset: the code's digest (empty: none), its expiry
+  // and the wrong codes presented so far.
+  std::string reset_code_hash;
+  int64_t reset_expires_at_us = 0;
+  int reset_failures = 0;
 };
 
 struct ApiKeyState {
@@ -65,7 +72,10 @@ Result<std::vector<CustomerEvent>> Decide(const CustomerState& state,
 // RefreshSession answers SessionRefreshed for the current token; for the
 // token rotated away just before it answers SessionEnded (reuse: the session
 // is closed and the caller must refuse the request); anything else is
-// FailedPrecondition.
+// FailedPrecondition. ResetPassword with the right, unexpired code answers
+// PasswordChanged (ending every session); with a wrong one it answers
+// PasswordResetFailed (to be appended, and the request refused); with no
+// usable code (none, expired, too many failures) FailedPrecondition.
 Result<std::vector<UserEvent>> Decide(const UserState& state, const UserCommand& command,
                                       const DecideContext& context);
 Result<std::vector<ApiKeyEvent>> Decide(const ApiKeyState& state, const ApiKeyCommand& command,

@@ -26,7 +26,7 @@ std::string Hex(const Sha256Digest& digest) { return ToHex(DigestBytes(digest));
 // Password hashes and token digests stay out of every export, even though
 // none of them is a secret in clear.
 constexpr const char* kRedactedFields[] = {"password_hash", "refresh_hash", "presented_hash",
-                                           "new_refresh_hash", "secret_hash"};
+                                           "new_refresh_hash", "secret_hash", "code_hash"};
 
 void Redact(nlohmann::json& value) {
   if (value.is_object()) {

@@ -183,6 +183,45 @@ TEST_F(AuthApiTest, BadAccountFormsAreClearErrors) {
 // Every route in the OpenAPI document: without credentials 401 (public ones
 // aside), with a customer's credentials 403 on every admin route, and never
 // 401 or 403 on the routes open to users.
+TEST_F(AuthApiTest, PasswordResetThroughTheOutbox) {
+  std::string customer_id;
+  const std::string before = CustomerUser("Forgetful Co", "forgetful", &customer_id);
+  Reply asked =
+      Anonymous(http::verb::post, "/api/auth/password-reset", {{"username", "forgetful"}});
+  ASSERT_EQ(asked.status, 202) << asked.raw;
+  Reply nobody = Anonymous(http::verb::post, "/api/auth/password-reset", {{"username", "nobody"}});
+  EXPECT_EQ(nobody.status, 202);
+  EXPECT_EQ(nobody.body["data"], asked.body["data"]);  // Reveals nothing.
+  EXPECT_EQ(As(before, http::verb::get, "/api/admin/notifications").status, 403);
+
+  const std::string user_id = As(before, http::verb::get, "/api/users/me").body["data"]["user_id"];
+  Reply queued = Get("/api/admin/notifications?user_id=" + user_id);
+  ASSERT_EQ(queued.status, 200) << queued.raw;
+  ASSERT_EQ(queued.body["data"]["total"], 1);
+  const std::string body = queued.body["data"]["list"][0]["body"].get<std::string>();
+  const std::string code = body.substr(body.find("code is ") + 8, 8);
+
+  Reply wrong = Anonymous(http::verb::post, "/api/auth/password-reset/confirm",
+                          {{"username", "forgetful"},
+                           {"code", code == "00000000" ? "11111111" : "00000000"},
+                           {"password", "a newer password 8"}});
+  EXPECT_EQ(wrong.status, 401) << wrong.raw;
+  Reply done =
+      Anonymous(http::verb::post, "/api/auth/password-reset/confirm",
+                {{"username", "forgetful"}, {"code", code}, {"password", "a newer password 8"}});
+  ASSERT_EQ(done.status, 200) << done.raw;
+  EXPECT_EQ(As(before, http::verb::get, "/api/users/me").status, 401);  // Logged out everywhere.
+  EXPECT_EQ(Anonymous(http::verb::post, "/api/auth/login",
+                      {{"username", "forgetful"}, {"password", "a newer password 8"}})
+                .status,
+            200);
+  EXPECT_EQ(Anonymous(http::verb::post, "/api/auth/password-reset/confirm",
+                      {{"username", "forgetful"}, {"code", code}})
+                .status,
+            400);
+  EXPECT_EQ(Get("/api/admin/notifications?limit=0").status, 400);
+}
+
 TEST_F(AuthApiTest, RouteSweepEveryRouteDeclaresAndEnforcesWhoMayCall) {
   std::string customer = CustomerUser("Sweep Corp", "sweeper");
   auto log_in_again = [&] {

@@ -21,7 +21,7 @@ class IdentityServiceTest : public ServiceTest {
     ServiceTest::SetUp();
     index_ = std::make_unique<IdentityIndex>();
     ASSERT_TRUE(index_->CatchUp(*store_).ok());
-    identity_ = std::make_unique<IdentityService>(*store_, clock_, *index_, ids_);
+    identity_ = std::make_unique<IdentityService>(*store_, clock_, *index_, ids_, &outbox_);
     domain::CreateCustomer form;
     form.set_name("Acme AI");
     ASSERT_TRUE(identity_->CreateCustomer(form, domain::QUOTA_BASIC, meta_, &customer_).ok());
@@ -41,7 +41,17 @@ class IdentityServiceTest : public ServiceTest {
     return login.ok() ? *login : Login{};
   }
 
+  // The code in the newest message sent.
+  std::string LastCode() {
+    const auto sent = outbox_.sent();
+    if (sent.empty()) return "";
+    const std::string& body = sent.back().body;
+    const size_t at = body.find("code is ");
+    return at == std::string::npos ? "" : body.substr(at + 8, 8);
+  }
+
   SequentialIdGenerator ids_;
+  MemoryNotificationSink outbox_;
   std::unique_ptr<IdentityIndex> index_;
   std::unique_ptr<IdentityService> identity_;
   std::string customer_, user_;
@@ -138,6 +148,59 @@ TEST_F(IdentityServiceTest, PasswordChangeNeedsTheOldOneAndEndsSessions) {
   EXPECT_FALSE(index_->ForSession(user_, login.principal.session_id).ok());
   EXPECT_FALSE(identity_->LogIn("ada", kPassword, meta_).ok());
   EXPECT_TRUE(identity_->LogIn("ada", "new password 99", meta_).ok());
+}
+
+TEST_F(IdentityServiceTest, PasswordResetWithAOneTimeCodeEndsSessions) {
+  const Login before = LogIn();
+  ASSERT_TRUE(identity_->RequestPasswordReset("ada", meta_).ok());
+  ASSERT_EQ(outbox_.sent().size(), 1u);
+  EXPECT_EQ(outbox_.sent()[0].user_id, user_);
+  const std::string code = LastCode();
+  ASSERT_EQ(code.size(), 8u);
+  // An unknown name gets the same answer and nothing is sent.
+  ASSERT_TRUE(identity_->RequestPasswordReset("nobody", meta_).ok());
+  EXPECT_EQ(outbox_.sent().size(), 1u);
+
+  const std::string wrong = code == "00000000" ? "11111111" : "00000000";
+  EXPECT_EQ(identity_->ResetPassword("ada", wrong, "a new password 9", meta_).code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(identity_->ResetPassword("ada", code, "short", meta_).code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(identity_->ResetPassword("ada", code, "a new password 9", meta_).ok());
+  // Every session ended; the new password works, the old does not; the code is spent.
+  EXPECT_FALSE(index_->ForSession(user_, before.principal.session_id).ok());
+  EXPECT_EQ(identity_->Refresh(before.refresh_token, meta_).status().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_FALSE(identity_->LogIn("ada", kPassword, meta_).ok());
+  EXPECT_TRUE(identity_->LogIn("ada", "a new password 9", meta_).ok());
+  EXPECT_EQ(identity_->ResetPassword("ada", code, "another password 9", meta_).code(),
+            StatusCode::kUnauthenticated);
+}
+
+TEST_F(IdentityServiceTest, ResetCodesExpireAndDieAfterTooManyWrongTries) {
+  ASSERT_TRUE(identity_->RequestPasswordReset("ada", meta_).ok());
+  std::string code = LastCode();
+  clock_.Advance(kResetCodeLifetimeUs);
+  EXPECT_EQ(identity_->ResetPassword("ada", code, "a new password 9", meta_).code(),
+            StatusCode::kUnauthenticated);
+
+  ASSERT_TRUE(identity_->RequestPasswordReset("ada", meta_).ok());
+  code = LastCode();
+  const std::string wrong = code == "00000000" ? "11111111" : "00000000";
+  for (int i = 0; i < domain::kMaxResetFailures; ++i) {
+    EXPECT_EQ(identity_->ResetPassword("ada", wrong, "a new password 9", meta_).code(),
+              StatusCode::kUnauthenticated);
+  }
+  // Guessing is over: even the right code no longer works.
+  EXPECT_EQ(identity_->ResetPassword("ada", code, "a new password 9", meta_).code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_TRUE(identity_->LogIn("ada", kPassword, meta_).ok());
+  // The log holds the code's argon2id hash, never the code.
+  auto events = store_->ReadAll(1, 10'000);
+  ASSERT_TRUE(events.ok());
+  for (const auto& recorded : *events) {
+    EXPECT_EQ(recorded.data.payload.find(code), std::string::npos) << recorded.stream_id;
+  }
 }
 
 TEST_F(IdentityServiceTest, RacingCreationsOfOneUsernameMakeOneUser) {

@@ -196,5 +196,39 @@ TEST(ApiKeyDeciderTest, CreateValidatesAndRevokeIsFinal) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(PasswordResetDeciderTest, WrongCodesCountTheRightOneChangesThePasswordAndEndsSessions) {
+  UserState state = UserWithSession();
+  ASSERT_FALSE(state.sessions.empty());
+  UserCommand request;
+  request.mutable_request_password_reset()->set_code_hash(kHash);
+  request.mutable_request_password_reset()->set_expires_at_us(kNow + 1000);
+  for (const auto& e : Then(state, request)) Apply(state, e);
+  UserCommand wrong;
+  wrong.mutable_reset_password()->set_code_matches(false);
+  for (int i = 0; i < kMaxResetFailures; ++i) {
+    auto events = Then(state, wrong);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_TRUE(events[0].has_reset_failed());
+    Apply(state, events[0]);
+  }
+  UserCommand right;
+  right.mutable_reset_password()->set_code_matches(true);
+  right.mutable_reset_password()->set_password_hash(kHash);
+  EXPECT_EQ(Decide(state, right, {"user-1", kNow}).status().code(),
+            StatusCode::kFailedPrecondition);  // Too many wrong codes.
+
+  for (const auto& e : Then(state, request)) Apply(state, e);  // A new code.
+  EXPECT_EQ(Decide(state, right, {"user-1", kNow + 1000}).status().code(),
+            StatusCode::kFailedPrecondition);  // Expired.
+  auto changed = Then(state, right);
+  ASSERT_GE(changed.size(), 2u);
+  EXPECT_TRUE(changed[0].password_changed().by_reset());
+  EXPECT_TRUE(changed[1].has_session_ended());
+  for (const auto& e : changed) Apply(state, e);
+  EXPECT_TRUE(state.sessions.empty());
+  EXPECT_EQ(Decide(state, right, {"user-1", kNow}).status().code(),
+            StatusCode::kFailedPrecondition);  // Spent.
+}
+
 }  // namespace
 }  // namespace remotegpu::domain
