@@ -75,6 +75,18 @@ Middleware AuthMiddleware(AuthApi& api) {
     auto principal = Authenticate(api, credential);
     if (!principal.ok()) return StatusResponse(request, principal.status());
     request.identity = IdentityOf(*principal);
+    // An agent token speaks for its host only: agent routes, never its
+    // creator's (an admin's) rights.
+    const bool agent = !principal->host_id.empty();
+    if (agent) request.identity.admin = false;
+    if (options.access == Access::kAgent) {
+      if (agent || principal->admin) return std::nullopt;
+      return ErrorResponse(request, 403, "FORBIDDEN", "only a host agent's token may do this");
+    }
+    if (agent) {
+      return ErrorResponse(request, 403, "FORBIDDEN",
+                           "an agent token may call only the agent routes (/internal/…)");
+    }
     if (options.access == Access::kAdmin && !principal->admin) {
       return ErrorResponse(request, 403, "FORBIDDEN", "only a platform admin may do this");
     }
@@ -195,6 +207,35 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
         return OkResponse(request, data, 201);
       },
       {.access = Access::kUser});
+
+  router.Add("POST", "/api/admin/hosts/:id/agent-tokens",
+             "Create a token for the host's agent: {name, expires_in (seconds)}; it may call only "
+             "the agent routes, for this host; shown once",
+             [&api](const HttpRequest& request) {
+               const std::string& host_id = request.params.at("id");
+               std::string name;
+               int64_t expires_in = 0;
+               if (auto bad = ReadBody(request, [&](JsonFields& f) {
+                     RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"name", "expires_in"}));
+                     RGPU_RETURN_IF_ERROR(f.String("name", &name, true));
+                     return f.Integer("expires_in", &expires_in, 60, int64_t{10} * 365 * 86400);
+                   })) {
+                 return *bad;
+               }
+               if (!api.host_exists || !api.host_exists(host_id)) {
+                 return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id);
+               }
+               const UnixMicros expires =
+                   expires_in == 0 ? 0
+                                   : SystemClock::Instance().NowMicros() + expires_in * 1'000'000;
+               auto issued = api.identity->CreateApiKey(request.identity.user_id, name, expires,
+                                                        host_id, MetaFor(request));
+               if (!issued.ok()) return StatusResponse(request, issued.status());
+               json data = ApiKeyJson(issued->info);
+               data["key"] = issued->key;
+               data["position"] = issued->position;
+               return OkResponse(request, data, 201);
+             });
 
   router.Add("GET", "/api/auth/api-keys", "The caller's API keys (never their secrets)",
              [&api](const HttpRequest& request) {

@@ -8,7 +8,9 @@
 // "Authorization: Bearer rgk.…". The middleware runs before every handler:
 // public routes need nothing (credentials they carry are ignored), other
 // routes answer 401 without valid credentials and admin routes 403 to
-// anyone but a platform admin. It never blocks (a signature check and
+// anyone but a platform admin. An agent token (an API key with a host id,
+// POST /api/admin/hosts/:id/agent-tokens) may call the agent routes only,
+// and never with its creator's admin rights. It never blocks (a signature check and
 // in-memory lookups), since it runs on the I/O threads too.
 #pragma once
 
@@ -24,6 +26,8 @@ struct AuthApi {
   commands::IdentityIndex* index = nullptr;
   AccessTokens* tokens = nullptr;
   NotificationOutbox* outbox = nullptr;  // Password reset codes.
+  // Whether a host is registered (agent tokens are for known hosts only).
+  std::function<bool(const std::string& host_id)> host_exists;
 };
 
 Middleware AuthMiddleware(AuthApi& api);

@@ -266,32 +266,42 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
 
   // What a host agent reports about the runtime (issue: host agent): the
   // container or process started, runs, failed or stopped.
-  router.Add("POST", "/internal/environments/:id/status",
-             "Runtime report from a host agent: starting, running, failed or stopped",
-             [&api](const HttpRequest& request) {
-               auto body = ParseJsonObject(request);
-               if (!body.ok()) return StatusResponse(request, body.status());
-               JsonFields f(*body);
-               std::string status, reason;
-               Status read = f.OnlyAllowed({"status", "reason"});
-               if (read.ok()) read = f.String("status", &status, true);
-               if (read.ok()) read = f.String("reason", &reason);
-               if (!read.ok()) return StatusResponse(request, read);
-               const std::pair<const char*, domain::EnvironmentStatus> reports[] = {
-                   {"starting", domain::STARTING},
-                   {"running", domain::RUNNING},
-                   {"failed", domain::FAILED},
-                   {"stopped", domain::STOPPED}};
-               for (const auto& [name, to] : reports) {
-                 if (status != name) continue;
-                 return Moved(request, api.environments->ChangeStatus(
-                                           request.params.at("id"), to,
-                                           reason.empty() ? "reported " + status : reason,
-                                           MetaFor(request)));
-               }
-               return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                    "status must be starting, running, failed or stopped");
-             });
+  router.Add(
+      "POST", "/internal/environments/:id/status",
+      "Runtime report from a host agent: starting, running, failed or stopped",
+      [&api](const HttpRequest& request) {
+        // An agent reports only on environments placed on its host.
+        if (const std::string& host = request.identity.host_id; !host.empty()) {
+          auto placed = api.environments->PlacedOn(request.params.at("id"));
+          if (!placed.ok() || *placed != host) {
+            return ErrorResponse(request, 404, "NOT_FOUND",
+                                 "no environment " + request.params.at("id") + " on " + host);
+          }
+        }
+        auto body = ParseJsonObject(request);
+        if (!body.ok()) return StatusResponse(request, body.status());
+        JsonFields f(*body);
+        std::string status, reason;
+        Status read = f.OnlyAllowed({"status", "reason"});
+        if (read.ok()) read = f.String("status", &status, true);
+        if (read.ok()) read = f.String("reason", &reason);
+        if (!read.ok()) return StatusResponse(request, read);
+        const std::pair<const char*, domain::EnvironmentStatus> reports[] = {
+            {"starting", domain::STARTING},
+            {"running", domain::RUNNING},
+            {"failed", domain::FAILED},
+            {"stopped", domain::STOPPED}};
+        for (const auto& [name, to] : reports) {
+          if (status != name) continue;
+          return Moved(request,
+                       api.environments->ChangeStatus(
+                           request.params.at("id"), to,
+                           reason.empty() ? "reported " + status : reason, MetaFor(request)));
+        }
+        return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                             "status must be starting, running, failed or stopped");
+      },
+      {.access = Access::kAgent});
 
   // Like stop, a restart completes at once until the agent drives runtimes.
   router.Add("POST", "/api/environments/:id/restart", "Restart a running environment in place",

@@ -15,6 +15,82 @@ HttpResponse Done(const HttpRequest& request, const Result<commands::CommandResu
                     {{"lease_id", request.params.at("id")}, {"position", done->last_position}});
 }
 
+// Tabs of seed 02's allocation page: current, history, expiring (within 7
+// days); only `customer_id`'s leases when it is not empty.
+HttpResponse ServeLeases(LeaseApi& api, const HttpRequest& request,
+                         const std::string& customer_id) {
+  ListQuery query{"leases", {"expires_at", "starts_at", "lease_id"}, "expires_at", "lease_id"};
+  const std::string tab = request.Query("tab", "current");
+  if (tab == "current") {
+    query.conditions = " AND status IN ('pending', 'active', 'expiring')";
+  } else if (tab == "history") {
+    query.conditions = " AND status IN ('expired', 'reclaimed')";
+  } else if (tab == "expiring") {
+    query.conditions =
+        " AND status IN ('active', 'expiring') AND expires_at < now() + interval '7 days'";
+  } else {
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                         "tab must be current, history or expiring");
+  }
+  query.equals = EqualsFromQuery(request, {{"customer_id", "customer_id"}});
+  if (!customer_id.empty()) {
+    std::erase_if(query.equals, [](const auto& e) { return e.first == "customer_id"; });
+    query.equals.emplace_back("customer_id", customer_id);
+  }
+  return ServeList(request, *api.reads, *api.projection, query);
+}
+
+// Each machine with the lease that holds it, if any; only those leased to
+// `customer_id` when it is not empty.
+HttpResponse ServeMachines(LeaseApi& api, const HttpRequest& request,
+                           const std::string& customer_id) {
+  ListQuery query{"", {"name", "registered_at", "gpus_free", "region"}, "name", "host_id"};
+  query.from =
+      "(SELECT h.host_id, h.name, h.region, h.room, h.rack, h.gpu_model, h.gpu_count, "
+      "h.gpus_free, (SELECT max(g.memory_mb) FROM {s}.gpus g WHERE g.host_id = h.host_id) "
+      "AS gpu_memory_mb, h.cpu_cores, h.memory_mb, h.disk_gb, h.ip_address, h.public_ip, "
+      "h.ssh_port, h.os_version, h.online, h.operational_status, h.health_status, "
+      "h.usage_status, h.labels, h.registered_at, l.lease_id, l.customer_id AS allocated_to, "
+      "l.expires_at AS allocated_until, CASE WHEN l.lease_id IS NOT NULL THEN 'allocated' "
+      "ELSE 'unallocated' END AS allocation_status FROM {s}.hosts h LEFT JOIN LATERAL "
+      "(SELECT lease_id, customer_id, expires_at FROM {s}.leases l WHERE l.host_ids ? "
+      "h.host_id AND l.status IN ('pending', 'active', 'expiring') ORDER BY l.expires_at "
+      "DESC LIMIT 1) l ON true WHERE h.operational_status <> 'retired') machines";
+  const std::string status = request.Query("status", "all");
+  if (status == "online") {
+    query.conditions = " AND online";
+  } else if (status == "offline") {
+    query.conditions = " AND NOT online";
+  } else if (status == "allocated" || status == "unallocated") {
+    query.equals.emplace_back("allocation_status", status);
+  } else if (status != "all") {
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                         "status must be all, online, offline, allocated or unallocated");
+  }
+  const std::string search = request.Query("search");
+  if (search.size() > 128) {
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT", "search is at most 128 characters");
+  }
+  auto more = EqualsFromQuery(request, {{"gpu_model", "gpu_model"}, {"region", "region"}});
+  query.equals.insert(query.equals.end(), more.begin(), more.end());
+  if (!customer_id.empty()) query.equals.emplace_back("allocated_to", customer_id);
+  if (!search.empty()) {
+    // Matched literally: LIKE's wildcards in the text are escaped.
+    std::string pattern = "%";
+    for (char c : search) {
+      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    pattern += "%";
+    query.compares.push_back({"name", "ILIKE", pattern});
+  }
+  // Hosts and leases come from two projections: both must have
+  // reached X-Min-Position.
+  Status fresh = WaitForMinPosition(request, *api.cmdb_projection);
+  if (!fresh.ok()) return StatusResponse(request, fresh);
+  return ServeList(request, *api.reads, *api.projection, query);
+}
+
 }  // namespace
 
 void AddLeaseRoutes(Router& router, LeaseApi& api) {
@@ -43,27 +119,18 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                                  {{"lease_id", lease_id}, {"position", done->last_position}}, 201);
              });
 
-  // Tabs of seed 02's allocation page: current, history, expiring (within 7 days).
-  router.Add("GET", "/api/admin/allocations", "List leases; tab current, history or expiring",
+  router.Add("GET", "/api/admin/allocations",
+             "List leases; tab current, history or expiring; filter customer_id",
+             [&api](const HttpRequest& request) { return ServeLeases(api, request, ""); });
+
+  router.Add("GET", "/api/leases",
+             "The caller's customer's leases; tab current, history or expiring",
              [&api](const HttpRequest& request) {
-               ListQuery query{
-                   "leases", {"expires_at", "starts_at", "lease_id"}, "expires_at", "lease_id"};
-               const std::string tab = request.Query("tab", "current");
-               if (tab == "current") {
-                 query.conditions = " AND status IN ('pending', 'active', 'expiring')";
-               } else if (tab == "history") {
-                 query.conditions = " AND status IN ('expired', 'reclaimed')";
-               } else if (tab == "expiring") {
-                 query.conditions =
-                     " AND status IN ('active', 'expiring') AND expires_at < now() + interval "
-                     "'7 days'";
-               } else {
-                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                      "tab must be current, history or expiring");
-               }
-               query.equals = EqualsFromQuery(request, {{"customer_id", "customer_id"}});
-               return ServeList(request, *api.reads, *api.projection, query);
-             });
+               return ServeLeases(api, request,
+                                  request.identity.admin ? request.Query("customer_id")
+                                                         : request.identity.customer_id);
+             },
+             {.access = Access::kUser});
 
   router.Add("POST", "/api/admin/allocations/:id/extend", "Extend a lease by months",
              [&api](const HttpRequest& request) {
@@ -92,58 +159,19 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                            api.leases->Reclaim(request.params.at("id"), reason, MetaFor(request)));
              });
 
-  router.Add(
-      "GET", "/api/admin/machines",
-      "Machines for admins; filters gpu_model, region, status (online, offline, allocated, "
-      "unallocated), search (name)",
-      [&api](const HttpRequest& request) {
-        ListQuery query{"", {"name", "registered_at", "gpus_free", "region"}, "name", "host_id"};
-        // Each machine with the lease that holds it, if any.
-        query.from =
-            "(SELECT h.host_id, h.name, h.region, h.room, h.rack, h.gpu_model, h.gpu_count, "
-            "h.gpus_free, (SELECT max(g.memory_mb) FROM {s}.gpus g WHERE g.host_id = h.host_id) "
-            "AS gpu_memory_mb, h.cpu_cores, h.memory_mb, h.disk_gb, h.ip_address, h.public_ip, "
-            "h.ssh_port, h.os_version, h.online, h.operational_status, h.health_status, "
-            "h.usage_status, h.labels, h.registered_at, l.lease_id, l.customer_id AS allocated_to, "
-            "l.expires_at AS allocated_until, CASE WHEN l.lease_id IS NOT NULL THEN 'allocated' "
-            "ELSE 'unallocated' END AS allocation_status FROM {s}.hosts h LEFT JOIN LATERAL "
-            "(SELECT lease_id, customer_id, expires_at FROM {s}.leases l WHERE l.host_ids ? "
-            "h.host_id AND l.status IN ('pending', 'active', 'expiring') ORDER BY l.expires_at "
-            "DESC LIMIT 1) l ON true WHERE h.operational_status <> 'retired') machines";
-        const std::string status = request.Query("status", "all");
-        if (status == "online") {
-          query.conditions = " AND online";
-        } else if (status == "offline") {
-          query.conditions = " AND NOT online";
-        } else if (status == "allocated" || status == "unallocated") {
-          query.equals.emplace_back("allocation_status", status);
-        } else if (status != "all") {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                               "status must be all, online, offline, allocated or unallocated");
-        }
-        const std::string search = request.Query("search");
-        if (search.size() > 128) {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                               "search is at most 128 characters");
-        }
-        auto more = EqualsFromQuery(request, {{"gpu_model", "gpu_model"}, {"region", "region"}});
-        query.equals.insert(query.equals.end(), more.begin(), more.end());
-        if (!search.empty()) {
-          // Matched literally: LIKE's wildcards in the text are escaped.
-          std::string pattern = "%";
-          for (char c : search) {
-            if (c == '%' || c == '_' || c == '\\') pattern += '\\';
-            pattern += c;
-          }
-          pattern += "%";
-          query.compares.push_back({"name", "ILIKE", pattern});
-        }
-        // Hosts and leases come from two projections: both must have
-        // reached X-Min-Position.
-        Status fresh = WaitForMinPosition(request, *api.cmdb_projection);
-        if (!fresh.ok()) return StatusResponse(request, fresh);
-        return ServeList(request, *api.reads, *api.projection, query);
-      });
+  router.Add("GET", "/api/admin/machines",
+             "Machines for admins; filters gpu_model, region, status (online, offline, allocated, "
+             "unallocated), search (name)",
+             [&api](const HttpRequest& request) { return ServeMachines(api, request, ""); });
+
+  router.Add("GET", "/api/machines",
+             "The machines leased to the caller's customer; filters gpu_model, region, status "
+             "(online, offline), search (name)",
+             [&api](const HttpRequest& request) {
+               if (request.identity.admin) return ServeMachines(api, request, "");
+               return ServeMachines(api, request, request.identity.customer_id);
+             },
+             {.access = Access::kUser});
 
   router.Add("GET", "/api/admin/dashboard/stats",
              "Counts by status, GPU totals, allocation rate, expiring leases",

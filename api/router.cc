@@ -27,6 +27,8 @@ const char* Name(Access access) {
       return "user";
     case Access::kAdmin:
       return "admin";
+    case Access::kAgent:
+      return "agent";
   }
   return "admin";
 }
@@ -84,6 +86,8 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
       responses["401"] = {{"description", "No credentials, or credentials that do not verify"}};
       if (route.options.access == Access::kAdmin) {
         responses["403"] = {{"description", "Only platform admins may call this"}};
+      } else if (route.options.access == Access::kAgent) {
+        responses["403"] = {{"description", "Only a host agent's token or an admin"}};
       }
       operation["responses"] = responses;
     }

@@ -25,6 +25,7 @@ enum class Access {
   kPublic,  // Anyone, without credentials (health, login).
   kUser,    // Any authenticated caller; the handler keeps tenants apart.
   kAdmin,   // Platform admins only.
+  kAgent,   // A host agent's token (for its own host; the handler checks) or an admin.
 };
 const char* Name(Access access);  // "public", "user", "admin".
 

@@ -204,7 +204,11 @@ int RunServe(const ServeConfig& config) {
     spdlog::error("cannot open the token signing keys: {}", tokens.status().ToString());
     return 1;
   }
-  AuthApi auth_api{&identity, &identity_index, tokens->get(), &outbox};
+  AuthApi auth_api{&identity, &identity_index, tokens->get(), &outbox,
+                   [&host_cache](const std::string& host_id) {
+                     auto host = host_cache.Load(host_id);
+                     return host.ok() && host->version > 0;
+                   }};
   // One answer cache per projection, versioned by its checkpoint.
   auto cache_for = [&config](const projections::ProjectionRunner* runner) {
     return config.query_cache

@@ -273,6 +273,13 @@ Result<std::optional<eventstore::StreamAppend>> EnvironmentService::QuotaChange(
                                       ToEventData(*events, meta, now)});
 }
 
+Result<std::string> EnvironmentService::PlacedOn(const std::string& env_id) {
+  auto env = environments_.Load(env_id);
+  if (!env.ok()) return env.status();
+  if (env->version == 0) return Status::NotFound(env_id + " does not exist");
+  return env->state.placed ? env->state.placement.host_id() : std::string();
+}
+
 Result<domain::EnvironmentSpec> EnvironmentService::SpecOf(const std::string& env_id) {
   auto env = environments_.Load(env_id);
   if (!env.ok()) return env.status();

@@ -97,6 +97,9 @@ class EnvironmentService {
   // What the environment was created with (owner, workspace); NotFound
   // when it does not exist.
   Result<domain::EnvironmentSpec> SpecOf(const std::string& env_id);
+  // The host it is placed on now, empty when none; NotFound when it does
+  // not exist.
+  Result<std::string> PlacedOn(const std::string& env_id);
 
  private:
   // Places the environment whose folded state is `env` at `env_version`

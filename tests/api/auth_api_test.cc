@@ -183,6 +183,43 @@ TEST_F(AuthApiTest, BadAccountFormsAreClearErrors) {
 // Every route in the OpenAPI document: without credentials 401 (public ones
 // aside), with a customer's credentials 403 on every admin route, and never
 // 401 or 403 on the routes open to users.
+TEST_F(AuthApiTest, AgentTokensSpeakForTheirHostOnly) {
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-agent-a")).status, 201);
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-agent-b")).status, 201);
+  Reply minted = Post("/api/admin/hosts/host-agent-a/agent-tokens", {{"name", "agent a"}});
+  ASSERT_EQ(minted.status, 201) << minted.raw;
+  EXPECT_EQ(minted.body["data"]["host_id"], "host-agent-a");
+  const std::string agent = "Bearer " + minted.body["data"]["key"].get<std::string>();
+  EXPECT_EQ(Post("/api/admin/hosts/host-nowhere/agent-tokens", {{"name", "x"}}).status, 404);
+
+  // One environment on each host.
+  auto place = [](const std::string& host) {
+    Reply placed = Post("/api/environments", {{"name", "job"},
+                                              {"owner", "acme"},
+                                              {"image", "pytorch"},
+                                              {"cpu_cores", 1},
+                                              {"memory_mb", 1024},
+                                              {"host_id", host}});
+    EXPECT_EQ(placed.status, 201) << placed.raw;
+    return placed.body["data"]["env_id"].get<std::string>();
+  };
+  const std::string on_a = place("host-agent-a");
+  const std::string on_b = place("host-agent-b");
+  Reply reported = As(agent, http::verb::post, "/internal/environments/" + on_a + "/status",
+                      {{"status", "starting"}});
+  EXPECT_EQ(reported.status, 200) << reported.raw;
+  EXPECT_EQ(As(agent, http::verb::post, "/internal/environments/" + on_b + "/status",
+               {{"status", "starting"}})
+                .status,
+            404);
+  // Not an admin, though an admin minted it; the event names the agent.
+  EXPECT_EQ(As(agent, http::verb::get, "/api/cmdb/hosts").status, 403);
+  EXPECT_EQ(As(agent, http::verb::get, "/api/users/me").status, 403);
+  Reply trail = Get("/api/audit/events?stream_prefix=" + on_a);
+  ASSERT_EQ(trail.status, 200) << trail.raw;
+  EXPECT_NE(trail.raw.find("\"agent\""), std::string::npos) << trail.raw;
+}
+
 TEST_F(AuthApiTest, PasswordResetThroughTheOutbox) {
   std::string customer_id;
   const std::string before = CustomerUser("Forgetful Co", "forgetful", &customer_id);
@@ -229,6 +266,10 @@ TEST_F(AuthApiTest, RouteSweepEveryRouteDeclaresAndEnforcesWhoMayCall) {
                             {{"username", "sweeper"}, {"password", "a good password 7"}});
     customer = "Bearer " + login.body["data"]["token"].get<std::string>();
   };
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-sweep")).status, 201);
+  Reply minted = Post("/api/admin/hosts/host-sweep/agent-tokens", {{"name", "sweep agent"}});
+  ASSERT_EQ(minted.status, 201) << minted.raw;
+  const std::string agent = "Bearer " + minted.body["data"]["key"].get<std::string>();
   Reply document = Anonymous(http::verb::get, "/api/openapi.json");
   ASSERT_EQ(document.status, 200);
   int checked = 0;
@@ -251,6 +292,7 @@ TEST_F(AuthApiTest, RouteSweepEveryRouteDeclaresAndEnforcesWhoMayCall) {
       const nlohmann::json body = verb == http::verb::get ? nullptr : nlohmann::json::object();
       const int anonymous = Anonymous(verb, target, body).status;
       const int as_customer = As(customer, verb, target, body).status;
+      const int as_agent = As(agent, verb, target, body).status;
       if (path == "/api/auth/logout") log_in_again();  // That call ended the session.
       if (access == "public") {
         EXPECT_NE(anonymous, 401) << method << " " << path;
@@ -258,10 +300,17 @@ TEST_F(AuthApiTest, RouteSweepEveryRouteDeclaresAndEnforcesWhoMayCall) {
         EXPECT_EQ(anonymous, 401) << method << " " << path;
         EXPECT_NE(as_customer, 401) << method << " " << path;
       }
-      if (access == "admin") {
+      if (access == "admin" || access == "agent") {
         EXPECT_EQ(as_customer, 403) << method << " " << path;
       } else {
         EXPECT_NE(as_customer, 403) << method << " " << path;
+      }
+      // An agent token reaches the agent routes and nothing else.
+      if (access == "agent") {
+        EXPECT_NE(as_agent, 403) << method << " " << path;
+        EXPECT_NE(as_agent, 401) << method << " " << path;
+      } else if (access != "public") {
+        EXPECT_EQ(as_agent, 403) << method << " " << path;
       }
       ++checked;
     }

@@ -95,6 +95,35 @@ TEST_F(LeaseApiTest, MachineListShowsWhoHoldsEachMachineWithTheSeedsFilters) {
   EXPECT_EQ(Get("/api/admin/machines?sortBy=price").status, 400);
 }
 
+TEST_F(LeaseApiTest, CustomersSeeOnlyTheirOwnLeasesAndMachines) {
+  std::string acme_id, globex_id;
+  const std::string acme = CustomerUser("Lease Acme", "lease-alice", &acme_id);
+  const std::string globex = CustomerUser("Lease Globex", "lease-bob", &globex_id);
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-tenant-1")).status, 201);
+  ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-tenant-2")).status, 201);
+  ASSERT_EQ(Post("/api/admin/allocations",
+                 {{"customer_id", acme_id}, {"host_ids", {"host-tenant-1"}}, {"months", 1}})
+                .status,
+            201);
+  Reply other = Post("/api/admin/allocations",
+                     {{"customer_id", globex_id}, {"host_ids", {"host-tenant-2"}}, {"months", 2}});
+  ASSERT_EQ(other.status, 201) << other.raw;
+  const std::string position = std::to_string(other.body["data"]["position"].get<uint64_t>());
+
+  Reply leases = Call(port_, http::verb::get, "/api/leases?customer_id=" + globex_id, "",
+                      {{"Authorization", acme}, {"X-Min-Position", position}});
+  ASSERT_EQ(leases.status, 200) << leases.raw;
+  ASSERT_EQ(leases.body["data"]["total"], 1);  // Its own, whatever it asks for.
+  EXPECT_EQ(leases.body["data"]["list"][0]["customer_id"], acme_id);
+  Reply machines = Call(port_, http::verb::get, "/api/machines", "",
+                        {{"Authorization", globex}, {"X-Min-Position", position}});
+  ASSERT_EQ(machines.status, 200) << machines.raw;
+  ASSERT_EQ(machines.body["data"]["total"], 1);
+  EXPECT_EQ(machines.body["data"]["list"][0]["host_id"], "host-tenant-2");
+  EXPECT_EQ(As(acme, http::verb::get, "/api/admin/allocations").status, 403);
+  EXPECT_EQ(As(acme, http::verb::get, "/api/machines?status=someday").status, 400);
+}
+
 TEST_F(LeaseApiTest, TheAddMachineFormRegistersAHostWithItsGpus) {
   nlohmann::json form = {{"name", "cq-4090-07"},     {"region", "chongqing"}, {"room", "B2"},
                          {"gpu_model", "RTX 4090"},  {"gpu_memory_gb", 24},   {"gpu_count", 4},
