@@ -81,28 +81,27 @@ Status ReadQuotaForm(JsonFields& f, domain::QuotaLevel* level, domain::QuotaOver
   JsonFields o(object, "overrides.");
   RGPU_RETURN_IF_ERROR(
       o.OnlyAllowed({"cpu_cores", "memory_mb", "gpu_count", "storage_gb", "environments"}));
-  int64_t n = 0;
-  constexpr int64_t kMax32 = 1'000'000;
-  constexpr int64_t kMax64 = int64_t{1} << 40;
-  if (o.Has("cpu_cores")) {
-    RGPU_RETURN_IF_ERROR(o.Integer("cpu_cores", &n, 0, kMax32));
-    overrides->set_cpu_cores(static_cast<uint32_t>(n));
-  }
-  if (o.Has("memory_mb")) {
-    RGPU_RETURN_IF_ERROR(o.Integer("memory_mb", &n, 0, kMax64));
-    overrides->set_memory_mb(static_cast<uint64_t>(n));
-  }
-  if (o.Has("gpu_count")) {
-    RGPU_RETURN_IF_ERROR(o.Integer("gpu_count", &n, 0, kMax32));
-    overrides->set_gpu_count(static_cast<uint32_t>(n));
-  }
-  if (o.Has("storage_gb")) {
-    RGPU_RETURN_IF_ERROR(o.Integer("storage_gb", &n, 0, kMax64));
-    overrides->set_storage_gb(static_cast<uint64_t>(n));
-  }
-  if (o.Has("environments")) {
-    RGPU_RETURN_IF_ERROR(o.Integer("environments", &n, 0, kMax32));
-    overrides->set_environments(static_cast<uint32_t>(n));
+  // Each override present sets its field; absent ones keep the level's limit.
+  using O = domain::QuotaOverrides;
+  const struct {
+    const char* name;
+    int64_t max;
+    void (*set)(O&, int64_t);
+  } fields[] = {
+      {"cpu_cores", 1'000'000, [](O& o, int64_t n) { o.set_cpu_cores(static_cast<uint32_t>(n)); }},
+      {"memory_mb", int64_t{1} << 40,
+       [](O& o, int64_t n) { o.set_memory_mb(static_cast<uint64_t>(n)); }},
+      {"gpu_count", 1'000'000, [](O& o, int64_t n) { o.set_gpu_count(static_cast<uint32_t>(n)); }},
+      {"storage_gb", int64_t{1} << 40,
+       [](O& o, int64_t n) { o.set_storage_gb(static_cast<uint64_t>(n)); }},
+      {"environments", 1'000'000,
+       [](O& o, int64_t n) { o.set_environments(static_cast<uint32_t>(n)); }},
+  };
+  for (const auto& field : fields) {
+    if (!o.Has(field.name)) continue;
+    int64_t n = 0;
+    RGPU_RETURN_IF_ERROR(o.Integer(field.name, &n, 0, field.max));
+    field.set(*overrides, n);
   }
   return Status::Ok();
 }

@@ -1,0 +1,43 @@
+// Parsers of what `nvidia-smi` prints, for GPU discovery on hosts where NVML
+// cannot be loaded (agent/gpu_discovery.h):
+//
+//   nvidia-smi --query-gpu=index,uuid,name,memory.total,compute_cap,driver_version
+//              --format=csv,noheader,nounits
+//   nvidia-smi topo -m
+//
+// Pure functions over text; tests feed them fixtures of real output.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "domain/proto/host.pb.h"
+
+namespace remotegpu::agent {
+
+// The arguments of the query whose output ParseQueryGpu reads.
+inline constexpr const char* kQueryGpuArgs[] = {
+    "--query-gpu=index,uuid,name,memory.total,compute_cap,driver_version",
+    "--format=csv,noheader,nounits"};
+
+struct SmiGpus {
+  std::vector<domain::Gpu> gpus;  // Ordered by index.
+  std::string driver_version;     // Of the first GPU; empty when unknown.
+};
+
+// One GPU per non-empty line: "0, GPU-…, NVIDIA H100 80GB HBM3, 81559, 9.0,
+// 535.129.03". "[N/A]" and "[Not Supported]" fields stay empty.
+// InvalidArgument naming the line for anything else (too few fields, an
+// index or memory that is not a number, a repeated index).
+Result<SmiGpus> ParseQueryGpu(std::string_view csv);
+
+// The GPU-to-GPU part of the topology matrix: for each GPU index the
+// indexes it reaches over NVLink ("NV#" cells), ascending. Rows and columns
+// of NICs and the legend are ignored; terminal colour codes are stripped.
+// InvalidArgument when there is no "GPU0 …" header.
+Result<std::map<uint32_t, std::vector<uint32_t>>> ParseNvLinkPeers(std::string_view matrix);
+
+}  // namespace remotegpu::agent
