@@ -70,6 +70,8 @@ po::options_description ServeFlags() {
       ("cors-origins", po::value<std::string>()->default_value(""),
        "comma-separated origins whose browser pages may call the API "
        "(https://console.example.com); * for any; empty: no CORS")
+      ("agent-timeout-s", po::value<int>()->default_value(30),
+       "seconds without a heartbeat before a host with an agent token is marked offline")
       ("insecure-no-auth", po::bool_switch(),
        "BENCHMARKS ONLY: read no credentials, every caller acts as admin; only with a "
        "loopback --listen (measures what authentication costs)");
@@ -164,6 +166,11 @@ int Serve(int argc, char** argv) {
     start = comma + 1;
   }
   config.insecure_no_auth = vars["insecure-no-auth"].as<bool>();
+  config.agent_timeout_s = vars["agent-timeout-s"].as<int>();
+  if (config.agent_timeout_s < 1) {
+    std::cerr << "remotegpu serve: --agent-timeout-s must be at least 1\n";
+    return 2;
+  }
   if (config.insecure_no_auth && !config.listen.starts_with("127.0.0.1:") &&
       !config.listen.starts_with("[::1]:") && !config.listen.starts_with("localhost:")) {
     std::cerr << "remotegpu serve: --insecure-no-auth is refused unless --listen is loopback\n";

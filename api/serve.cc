@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <memory>
@@ -11,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/agent_routes.h"
 #include "api/audit_routes.h"
 #include "api/auth.h"
 #include "api/cmdb_routes.h"
@@ -262,6 +265,14 @@ int RunServe(const ServeConfig& config) {
       &environments,   &policies, &index, &reads, runners[projections::kCmdb].get(),
       cmdb_cache.get()};
   AddSchedulerRoutes(router, scheduler_api);
+  // Hosts with an agent token are expected to heartbeat; silent ones go offline.
+  commands::OfflineDetector liveness(
+      hosts, index, SystemClock::Instance(), int64_t{config.agent_timeout_s} * 1'000'000,
+      [&identity_index] {
+        return identity_index.HostsWithAgents(SystemClock::Instance().NowMicros());
+      });
+  AgentApi agent_api{&hosts, &liveness};
+  AddAgentRoutes(router, agent_api);
   AuditApi audit_api{store->get(), &hosts, &SystemClock::Instance()};
   AddAuditRoutes(router, audit_api);
   const std::string openapi = router.OpenApiJson("RemoteGPU API", "0.1.0");
@@ -345,7 +356,8 @@ int RunServe(const ServeConfig& config) {
     spdlog::error("{}", server.status().ToString());
     return 1;
   }
-  // Process managers on a timer: lease expiry and the allocation reconciler.
+  // Process managers on a timer: offline detection, lease expiry and the
+  // allocation reconciler, at least three times per agent timeout.
   commands::LeaseExpiryProcess expiry(leases);
   commands::AllocationReconciler reconciler(hosts, index, env_cache, lease_cache);
   std::mutex ticker_mu;
@@ -355,8 +367,14 @@ int RunServe(const ServeConfig& config) {
     const commands::CommandMeta system{
         {eventstore::ActorKind::kSystem, "process-managers", ""}, "", "", ""};
     std::unique_lock lock(ticker_mu);
-    while (!ticker_cv.wait_for(lock, std::chrono::seconds(10), [&] { return ticker_stop; })) {
+    const auto period =
+        std::clamp(std::chrono::milliseconds(config.agent_timeout_s * 1000 / 3),
+                   std::chrono::milliseconds(200), std::chrono::milliseconds(10'000));
+    while (!ticker_cv.wait_for(lock, period, [&] { return ticker_stop; })) {
       lock.unlock();
+      auto offline = liveness.Tick(system);
+      if (!offline.ok()) spdlog::error("offline detection: {}", offline.status().ToString());
+      if (offline.ok() && *offline > 0) spdlog::warn("{} host(s) went offline", *offline);
       auto expired = expiry.Tick(system);
       if (!expired.ok()) spdlog::error("lease expiry: {}", expired.status().ToString());
       auto released = reconciler.Tick(system);

@@ -41,6 +41,9 @@ struct ServeConfig {
   // Benchmarks only: no authentication, every caller is admin; refused
   // unless `listen` is a loopback address.
   bool insecure_no_auth = false;
+  // Seconds without a heartbeat after which a host with an agent token is
+  // marked offline.
+  int agent_timeout_s = 30;
 };
 
 // `remotegpu project`: projection workers fed from Kafka.

@@ -21,6 +21,14 @@ class HostService {
   Result<CommandResult> Execute(const std::string& host_id, const domain::HostCommand& command,
                                 const CommandMeta& meta);
 
+  // An agent's report: the machine's facts laid over the host's spec (what
+  // an operator set, such as the name, region, labels, ports and public IP,
+  // stays; the management IP only when none is set) and the GPU list, each
+  // change an event. NotFound for a host that is not registered.
+  Result<CommandResult> ApplyAgentReport(const std::string& host_id,
+                                         const domain::AgentReport& report,
+                                         const CommandMeta& meta);
+
  private:
   eventstore::EventStore& store_;
   const Clock& clock_;

@@ -272,6 +272,19 @@ std::map<std::string, domain::WorkspaceState> IdentityIndex::Workspaces(
   return out;
 }
 
+std::set<std::string> IdentityIndex::HostsWithAgents(UnixMicros now_us) const {
+  std::shared_lock lock(mu_);
+  std::set<std::string> hosts;
+  for (const auto& [id, key] : keys_) {
+    const domain::ApiKeyState& state = key.state;
+    if (state.created && !state.revoked && !state.info.host_id().empty() &&
+        (state.info.expires_at_us() == 0 || now_us < state.info.expires_at_us())) {
+      hosts.insert(state.info.host_id());
+    }
+  }
+  return hosts;
+}
+
 std::string IdentityIndex::UsernameOf(const std::string& user_id) const {
   std::shared_lock lock(mu_);
   auto it = users_.find(user_id);

@@ -94,6 +94,8 @@ class IdentityIndex {
   // workspace of `customer_id`, or (both empty) every workspace; by id.
   std::map<std::string, domain::WorkspaceState> Workspaces(const std::string& user_id,
                                                            const std::string& customer_id) const;
+  // The hosts with a live (not revoked, not expired at `now_us`) agent token.
+  std::set<std::string> HostsWithAgents(UnixMicros now_us) const;
   // The user's username, or empty.
   std::string UsernameOf(const std::string& user_id) const;
 

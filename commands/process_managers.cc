@@ -3,12 +3,13 @@
 namespace remotegpu::commands {
 
 OfflineDetector::OfflineDetector(HostService& hosts, SchedulerIndex& index, const Clock& clock,
-                                 int64_t timeout_us)
+                                 int64_t timeout_us, WatchedHosts watched)
     : hosts_(hosts),
       index_(index),
       clock_(clock),
       timeout_us_(timeout_us),
-      started_us_(clock.NowMicros()) {}
+      started_us_(clock.NowMicros()),
+      watched_(std::move(watched)) {}
 
 Result<CommandResult> OfflineDetector::Heartbeat(const std::string& host_id,
                                                  const CommandMeta& meta) {
@@ -23,12 +24,14 @@ Result<CommandResult> OfflineDetector::Heartbeat(const std::string& host_id,
 
 Result<int> OfflineDetector::Tick(const CommandMeta& meta) {
   const UnixMicros now = clock_.NowMicros();
+  const std::set<std::string> watched = watched_ ? watched_() : std::set<std::string>();
   int marked = 0;
   for (const auto& host_id : index_.HostIds()) {
     auto state = index_.HostState(host_id);
     if (!state || !state->registered || !state->online || state->status == domain::RETIRED) {
       continue;
     }
+    if (watched_ && !watched.contains(host_id)) continue;
     UnixMicros last;
     {
       std::lock_guard lock(mu_);

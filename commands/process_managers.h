@@ -3,8 +3,10 @@
 // test steps time and a server calls Tick from a timer.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "commands/environment_service.h"
@@ -20,8 +22,12 @@ class OfflineDetector {
  public:
   static constexpr int64_t kDefaultTimeoutUs = 30'000'000;
 
+  // `watched` names, once per Tick, the hosts expected to heartbeat (null:
+  // all); the server watches the hosts that have an agent token, so a host
+  // entered by hand without an agent is never marked offline for its silence.
+  using WatchedHosts = std::function<std::set<std::string>()>;
   OfflineDetector(HostService& hosts, SchedulerIndex& index, const Clock& clock,
-                  int64_t timeout_us = kDefaultTimeoutUs);
+                  int64_t timeout_us = kDefaultTimeoutUs, WatchedHosts watched = nullptr);
 
   // An agent's heartbeat: remembers when, and brings the host back online
   // if it was offline.
@@ -38,6 +44,7 @@ class OfflineDetector {
   const Clock& clock_;
   const int64_t timeout_us_;
   const UnixMicros started_us_;
+  const WatchedHosts watched_;
   std::mutex mu_;
   std::map<std::string, UnixMicros> last_heartbeat_;  // Guarded by mu_.
 };
