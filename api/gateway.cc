@@ -21,6 +21,9 @@ std::optional<int> RateLimiter::Admit(const std::string& key) {
       const Bucket& b = entry.second;
       return b.tokens + (now - b.refilled_at) * per_second_ / 1e6 >= burst_;
     });
+    // Still full (a flood of distinct callers): start over rather than scan
+    // again on every new caller. Everyone gets a full bucket once.
+    if (shard.buckets.size() >= kMaxBucketsPerShard) shard.buckets.clear();
   }
   auto [it, fresh] = shard.buckets.try_emplace(key, Bucket{burst_, now});
   Bucket& bucket = it->second;

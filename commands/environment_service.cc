@@ -87,14 +87,14 @@ Result<PlacementResult> EnvironmentService::PlaceAndAppend(
   const std::string allocation_id = env_id + "/" + std::to_string(env.attempts + 1);
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     // A new environment takes its share of the owner's quota in the same
-    // append. One creation per customer at a time in this process: racing
-    // ones would otherwise spend their retries on the quota stream.
-    std::unique_lock<std::mutex> quota_lock;
-    if (env_version == 0) quota_lock = std::unique_lock(quota_locks_.For(env.spec.owner()));
+    // append. One creation per customer with a quota at a time in this
+    // process: racing ones would otherwise spend their retries on the quota
+    // stream. Owners without a quota are not serialised.
     const UnixMicros now = clock_.NowMicros();
+    std::unique_lock<std::mutex> quota_lock;
     std::optional<eventstore::StreamAppend> quota;
     if (env_version == 0) {
-      auto reserved = QuotaChange(env_id, env.spec, /*reserve=*/true, meta, now);
+      auto reserved = QuotaChange(env_id, env.spec, /*reserve=*/true, meta, now, &quota_lock);
       if (!reserved.ok()) return reserved.status();
       quota = std::move(*reserved);
     }
@@ -247,13 +247,17 @@ Result<std::optional<domain::AccessInfo>> EnvironmentService::AccessFor(
 
 Result<std::optional<eventstore::StreamAppend>> EnvironmentService::QuotaChange(
     const std::string& env_id, const domain::EnvironmentSpec& spec, bool reserve,
-    const CommandMeta& meta, UnixMicros now) {
+    const CommandMeta& meta, UnixMicros now, std::unique_lock<std::mutex>* lock) {
   using Out = std::optional<eventstore::StreamAppend>;
   if (!spec.owner().starts_with("customer-")) return Out();
+  if (!lock->owns_lock()) *lock = std::unique_lock(quota_locks_.For(spec.owner()));
   const std::string quota_id = "quota-" + spec.owner();
   auto quota = quotas_.Load(quota_id);
   if (!quota.ok()) return quota.status();
-  if (quota->version == 0) return Out();  // No quota set: nothing is limited.
+  if (quota->version == 0) {  // No quota set: nothing is limited, nothing serialised.
+    lock->unlock();
+    return Out();
+  }
   domain::QuotaCommand command;
   if (reserve) {
     auto* r = command.mutable_reserve();
@@ -321,10 +325,11 @@ Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     auto env = environments_.Load(env_id);
     if (!env.ok()) return env.status();
-    // Before any host lock: quota, then host, as in PlaceAndAppend.
+    // A customer's quota stripe before any host stripe, as in PlaceAndAppend.
     std::unique_lock<std::mutex> quota_lock;
-    if (to == domain::DELETED)
+    if (to == domain::DELETED && env->state.spec.owner().starts_with("customer-")) {
       quota_lock = std::unique_lock(quota_locks_.For(env->state.spec.owner()));
+    }
     const UnixMicros now = clock_.NowMicros();
     auto events = domain::Decide(env->state, command, domain::DecideContext{env_id, now});
     if (!events.ok()) return events.status();
@@ -357,7 +362,8 @@ Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id
     }
     // After the host's part: streams[1] is the host when it has one.
     if (to == domain::DELETED) {  // Gives the quota share back in the same append.
-      auto released = QuotaChange(env_id, env->state.spec, /*reserve=*/false, meta, now);
+      auto released =
+          QuotaChange(env_id, env->state.spec, /*reserve=*/false, meta, now, &quota_lock);
       if (!released.ok()) return released.status();
       if (*released) request.push_back(std::move(**released));
     }

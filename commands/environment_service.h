@@ -123,11 +123,15 @@ class EnvironmentService {
   // The quota stream's part of an append that creates (`reserve`) or deletes
   // an environment of a customer ("customer-…" owner with a quota set);
   // nullopt when no quota applies or nothing changes. QuotaExceeded when the
-  // reservation does not fit.
+  // reservation does not fit. When a quota applies, `*lock` holds the
+  // owner's quota stripe on return (taken here unless the caller already
+  // holds it; keep it until the append is done); it comes before any host
+  // stripe. Without a quota it is released.
   Result<std::optional<eventstore::StreamAppend>> QuotaChange(const std::string& env_id,
                                                               const domain::EnvironmentSpec& spec,
                                                               bool reserve, const CommandMeta& meta,
-                                                              UnixMicros now);
+                                                              UnixMicros now,
+                                                              std::unique_lock<std::mutex>* lock);
 
   StripedLock& host_locks_;  // Shared with HostService.
   // By owner; taken before any host lock. Not shared with host_locks_, so
