@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "common/env_flags.h"
 #include "common/logging.h"
 
 namespace po = boost::program_options;
@@ -39,17 +40,7 @@ int main(int argc, char** argv) {
   // clang-format on
   po::variables_map vars;
   try {
-    po::store(po::parse_command_line(argc, argv, flags), vars);
-    po::store(po::parse_environment(flags,
-                                    [&flags](const std::string& env) -> std::string {
-                                      const std::string prefix = "REMOTEGPU_AGENT_";
-                                      if (env.rfind(prefix, 0) != 0) return "";
-                                      std::string name = env.substr(prefix.size());
-                                      for (char& c : name) c = c == '_' ? '-' : std::tolower(c);
-                                      return flags.find_nothrow(name, false) ? name : "";
-                                    }),
-              vars);
-    po::notify(vars);
+    remotegpu::StoreFlags(argc, argv, "REMOTEGPU_AGENT_", flags, vars);
   } catch (const po::error& e) {
     std::cerr << "remotegpu-agent: " << e.what() << "\n\n" << flags;
     return 2;

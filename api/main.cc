@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/serve.h"
+#include "common/env_flags.h"
 #include "common/logging.h"
 
 namespace po = boost::program_options;
@@ -107,17 +108,7 @@ po::options_description ProjectFlags() {
 std::optional<int> ParseFlags(int argc, char** argv, const std::string& command,
                               const po::options_description& flags, po::variables_map& vars) {
   try {
-    po::store(po::parse_command_line(argc, argv, flags), vars);
-    po::store(po::parse_environment(flags,
-                                    [&](const std::string& env) -> std::string {
-                                      const std::string prefix = "REMOTEGPU_";
-                                      if (env.rfind(prefix, 0) != 0) return "";
-                                      std::string name = env.substr(prefix.size());
-                                      for (char& c : name) c = c == '_' ? '-' : std::tolower(c);
-                                      return flags.find_nothrow(name, false) ? name : "";
-                                    }),
-              vars);
-    po::notify(vars);
+    StoreFlags(argc, argv, "REMOTEGPU_", flags, vars);
   } catch (const po::error& e) {
     std::cerr << "remotegpu " << command << ": " << e.what() << "\n\n" << flags;
     return 2;

@@ -100,22 +100,16 @@ class IdentityIndex {
   std::string UsernameOf(const std::string& user_id) const;
 
  private:
-  struct User {
+  // A stream's folded state and the version it has reached.
+  template <typename State>
+  struct Versioned {
     uint64_t version = 0;
-    domain::UserState state;
+    State state;
   };
-  struct Customer {
-    uint64_t version = 0;
-    domain::CustomerState state;
-  };
-  struct Key {
-    uint64_t version = 0;
-    domain::ApiKeyState state;
-  };
-  struct WorkspaceEntry {
-    uint64_t version = 0;
-    domain::WorkspaceState state;
-  };
+  using User = Versioned<domain::UserState>;
+  using Customer = Versioned<domain::CustomerState>;
+  using Key = Versioned<domain::ApiKeyState>;
+  using WorkspaceEntry = Versioned<domain::WorkspaceState>;
   Status Apply(const eventstore::RecordedEvent& event);
   Result<Principal> PrincipalOf(const std::string& user_id) const;  // Needs mu_ (shared).
 
