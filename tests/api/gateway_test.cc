@@ -184,6 +184,12 @@ TEST_F(GatewayApiTest, RequestIdsAreInTheResponseTheEnvelopeAndTheLog) {
   const std::string log = testing_process::ReadUntil(*server_->process, "req=reuse-probe-1");
   EXPECT_NE(log.find("req=reuse-probe-1"), std::string::npos) << log;
   EXPECT_NE(log.find("reused"), std::string::npos) << log;
+  // Nothing secret in the log: no password hash, no password, no token.
+  const std::string everything = server_->output + log;
+  EXPECT_EQ(everything.find("$argon2id$"), std::string::npos);
+  EXPECT_EQ(everything.find(testing_http::kAdminPassword), std::string::npos);
+  EXPECT_EQ(everything.find(first.body["data"]["refresh_token"].get<std::string>()),
+            std::string::npos);
 }
 
 }  // namespace
