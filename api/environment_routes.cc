@@ -195,11 +195,13 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
       {.access = Access::kUser});
 
   router.Add(
-      "GET", "/api/environments", "List environments; filters owner, status, host_id",
+      "GET", "/api/environments", "List environments; filters owner, status, host_id, workspace_id",
       [&api](const HttpRequest& request) {
         ListQuery query{"environments", {"created_at", "name", "status"}, "created_at", "env_id"};
-        query.equals = EqualsFromQuery(
-            request, {{"owner", "owner"}, {"status", "status"}, {"host_id", "host_id"}});
+        query.equals = EqualsFromQuery(request, {{"owner", "owner"},
+                                                 {"status", "status"},
+                                                 {"host_id", "host_id"},
+                                                 {"workspace_id", "workspace_id"}});
         if (!request.identity.admin) {  // A customer's user lists its own customer's only.
           std::erase_if(query.equals, [](const auto& e) { return e.first == "owner"; });
           query.equals.emplace_back("owner", request.identity.customer_id);

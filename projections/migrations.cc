@@ -171,6 +171,15 @@ CREATE TABLE {s}.kafka_offsets (
   PRIMARY KEY (group_id, topic, partition)
 );
 )sql",
+      // 5: environments carry their workspace and requested storage; the
+      // environment projection starts over to fill them in.
+      R"sql(
+ALTER TABLE {s}.environments ADD COLUMN workspace_id text,
+  ADD COLUMN storage_gb bigint NOT NULL DEFAULT 0;
+CREATE INDEX ON {s}.environments (workspace_id) WHERE workspace_id IS NOT NULL;
+TRUNCATE {s}.environments;
+DELETE FROM {s}.projection_checkpoints WHERE name = 'environments';
+)sql",
   };
   return kMigrations;
 }

@@ -143,6 +143,12 @@ TEST_F(WorkspaceApiTest, AViewerReadsButRunsNoCommand) {
   Reply read = Call(port_, http::verb::get, "/api/environments/" + env, "",
                     {{"Authorization", carol_}, {"X-Min-Position", position}});
   EXPECT_EQ(read.status, 200) << read.raw;
+  EXPECT_EQ(read.body["data"]["workspace_id"], ws);
+  Reply listed = Call(port_, http::verb::get, "/api/environments?workspace_id=" + ws, "",
+                      {{"Authorization", carol_}, {"X-Min-Position", position}});
+  ASSERT_EQ(listed.status, 200) << listed.raw;
+  ASSERT_EQ(listed.body["data"]["total"], 1);
+  EXPECT_EQ(listed.body["data"]["list"][0]["env_id"], env);
   const uint64_t before = LogPosition();
   for (const char* action : {"start", "stop", "restart"}) {
     Reply reply =
