@@ -30,6 +30,24 @@ Result<Event> Parse(const eventstore::RecordedEvent& recorded) {
 }  // namespace
 
 Status IdentityIndex::Apply(const eventstore::RecordedEvent& recorded) {
+  RGPU_RETURN_IF_ERROR(Observe(recorded));
+  std::unique_lock lock(mu_);
+  position_ = std::max(position_, recorded.global_position);
+  return Status::Ok();
+}
+
+void IdentityIndex::ObserveCommit(eventstore::EventStore& store, const std::string& stream_id,
+                                  uint64_t version, size_t events) {
+  if (events == 0) return;
+  auto recorded =
+      store.ReadStream(stream_id, {.from_version = version - events + 1, .max_count = events});
+  if (!recorded.ok()) return;  // Follow applies them shortly.
+  for (const auto& event : *recorded) {
+    if (Status observed = Observe(event); !observed.ok()) return;  // Follow reports it.
+  }
+}
+
+Status IdentityIndex::Observe(const eventstore::RecordedEvent& recorded) {
   const std::string& stream = recorded.stream_id;
   if (stream.starts_with("user-")) {
     auto event = Parse<domain::UserEvent>(recorded);
@@ -48,8 +66,6 @@ Status IdentityIndex::Apply(const eventstore::RecordedEvent& recorded) {
     if (!event.ok()) return event.status();
     ObserveWorkspace(stream, recorded.stream_version, *event);
   }
-  std::unique_lock lock(mu_);
-  position_ = std::max(position_, recorded.global_position);
   return Status::Ok();
 }
 

@@ -64,6 +64,11 @@ class IdentityIndex {
   void ObserveUser(const std::string& id, uint64_t version, const domain::UserEvent& e);
   void ObserveApiKey(const std::string& id, uint64_t version, const domain::ApiKeyEvent& e);
   void ObserveWorkspace(const std::string& id, uint64_t version, const domain::WorkspaceEvent& e);
+  // The last `events` events a command appended to `stream_id` (its version
+  // now `version`), read back from `store` and observed, so that the next
+  // request sees them. A failed read is left to Follow.
+  void ObserveCommit(eventstore::EventStore& store, const std::string& stream_id, uint64_t version,
+                     size_t events);
 
   // The user as a caller: Unauthenticated when the user is gone or disabled
   // or its customer is disabled.
@@ -110,6 +115,9 @@ class IdentityIndex {
   using Customer = Versioned<domain::CustomerState>;
   using Key = Versioned<domain::ApiKeyState>;
   using WorkspaceEntry = Versioned<domain::WorkspaceState>;
+  // Observe* by the stream's kind; Corruption for a payload that does not parse.
+  Status Observe(const eventstore::RecordedEvent& event);
+  // Observe, then the position reached (CatchUp and Follow).
   Status Apply(const eventstore::RecordedEvent& event);
   Result<Principal> PrincipalOf(const std::string& user_id) const;  // Needs mu_ (shared).
 

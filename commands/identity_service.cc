@@ -31,31 +31,6 @@ Status BadCredentials() { return Status::Unauthenticated("wrong username or pass
 
 }  // namespace
 
-void IdentityService::Observe(const std::string& stream_id, const CommandResult& result) {
-  if (result.events == 0) return;
-  auto events = store_.ReadStream(
-      stream_id, {.from_version = result.version - result.events + 1, .max_count = result.events});
-  if (!events.ok()) return;  // Follow applies them shortly.
-  for (const auto& recorded : *events) {
-    if (stream_id.starts_with("user-")) {
-      domain::UserEvent event;
-      if (event.ParseFromString(recorded.data.payload)) {
-        index_.ObserveUser(stream_id, recorded.stream_version, event);
-      }
-    } else if (stream_id.starts_with("customer-")) {
-      domain::CustomerEvent event;
-      if (event.ParseFromString(recorded.data.payload)) {
-        index_.ObserveCustomer(stream_id, recorded.stream_version, event);
-      }
-    } else if (stream_id.starts_with("apikey-")) {
-      domain::ApiKeyEvent event;
-      if (event.ParseFromString(recorded.data.payload)) {
-        index_.ObserveApiKey(stream_id, recorded.stream_version, event);
-      }
-    }
-  }
-}
-
 Result<CommandResult> IdentityService::CreateCustomer(const domain::CreateCustomer& form,
                                                       domain::QuotaLevel quota_level,
                                                       const CommandMeta& meta, std::string* id) {
@@ -76,7 +51,7 @@ Result<CommandResult> IdentityService::CreateCustomer(const domain::CreateCustom
   if (!appended.ok()) return appended.status();
   CommandResult result{appended->streams[0].last_version, appended->first_position,
                        appended->last_position, events->size()};
-  Observe(*id, result);
+  index_.ObserveCommit(store_, *id, result.version, result.events);
   result.events += quota->size();
   return result;
 }
@@ -92,7 +67,7 @@ Result<CommandResult> IdentityService::SetCustomerEnabled(const std::string& id,
     command.mutable_disable()->set_reason(reason);
   }
   auto result = ExecuteOne<CustomerTraits>(store_, customers_, clock_, id, command, meta);
-  if (result.ok()) Observe(id, *result);
+  if (result.ok()) index_.ObserveCommit(store_, id, result->version, result->events);
   return result;
 }
 
@@ -133,7 +108,7 @@ Result<CommandResult> IdentityService::CreateUser(const NewUser& form, const Com
   }
   CommandResult result{appended->streams[0].last_version, appended->first_position,
                        appended->last_position, events->size()};
-  Observe(*id, result);
+  index_.ObserveCommit(store_, *id, result.version, result.events);
   return result;
 }
 
@@ -155,7 +130,7 @@ Result<CommandResult> IdentityService::ChangePassword(const std::string& user_id
   command.mutable_change_password()->set_password_hash(*hash);
   command.mutable_change_password()->set_by_admin(by_admin);
   auto result = ExecuteOne<UserTraits>(store_, users_, clock_, user_id, command, meta);
-  if (result.ok()) Observe(user_id, *result);
+  if (result.ok()) index_.ObserveCommit(store_, user_id, result->version, result->events);
   return result;
 }
 
@@ -170,7 +145,7 @@ Result<CommandResult> IdentityService::SetUserEnabled(const std::string& user_id
     command.mutable_disable()->set_reason(reason);
   }
   auto result = ExecuteOne<UserTraits>(store_, users_, clock_, user_id, command, meta);
-  if (result.ok()) Observe(user_id, *result);
+  if (result.ok()) index_.ObserveCommit(store_, user_id, result->version, result->events);
   return result;
 }
 
@@ -202,7 +177,7 @@ Result<Login> IdentityService::LogIn(const std::string& username, const std::str
     }
     return result.status();
   }
-  Observe(*user_id, *result);
+  index_.ObserveCommit(store_, *user_id, result->version, result->events);
   auto session = index_.ForSession(*user_id, session_id);
   if (!session.ok()) return session.status();
   return Login{*session, "rt1." + *user_id + "." + session_id + "." + secret, expires,
@@ -234,7 +209,7 @@ Result<Login> IdentityService::Refresh(const std::string& refresh_token, const C
     }
     return result.status();
   }
-  Observe(user_id, *result);
+  index_.ObserveCommit(store_, user_id, result->version, result->events);
   auto session = index_.ForSession(user_id, session_id);
   if (!session.ok()) {
     if (result->events > 0) {
@@ -253,7 +228,7 @@ Status IdentityService::LogOut(const std::string& user_id, const std::string& se
   command.mutable_end_session()->set_reason("logout");
   auto result = ExecuteOne<UserTraits>(store_, users_, clock_, user_id, command, meta);
   if (!result.ok()) return result.status();
-  Observe(user_id, *result);
+  index_.ObserveCommit(store_, user_id, result->version, result->events);
   return Status::Ok();
 }
 
@@ -275,7 +250,7 @@ Result<IssuedApiKey> IdentityService::CreateApiKey(const std::string& user_id,
   create->set_host_id(host_id);
   auto result = ExecuteOne<ApiKeyTraits>(store_, keys_, clock_, key_id, command, meta);
   if (!result.ok()) return result.status();
-  Observe(key_id, *result);
+  index_.ObserveCommit(store_, key_id, result->version, result->events);
   auto info = index_.ApiKey(key_id);
   if (!info) return Status::Internal("the new API key is not in the index");
   return IssuedApiKey{*info, "rgk." + id + "." + secret, result->last_position};
@@ -288,7 +263,7 @@ Result<CommandResult> IdentityService::RevokeApiKey(const std::string& key_id,
   domain::ApiKeyCommand command;
   command.mutable_revoke()->set_reason(reason);
   auto result = ExecuteOne<ApiKeyTraits>(store_, keys_, clock_, key_id, command, meta);
-  if (result.ok()) Observe(key_id, *result);
+  if (result.ok()) index_.ObserveCommit(store_, key_id, result->version, result->events);
   return result;
 }
 
@@ -318,7 +293,7 @@ Status IdentityService::RequestPasswordReset(const std::string& username, const 
   command.mutable_request_password_reset()->set_expires_at_us(expires);
   auto result = ExecuteOne<UserTraits>(store_, users_, clock_, *user_id, command, meta);
   if (!result.ok()) return result.status();
-  Observe(*user_id, *result);
+  index_.ObserveCommit(store_, *user_id, result->version, result->events);
   auto user = users_.Load(*user_id);
   if (!user.ok()) return user.status();
   return notifications_->Send({*user_id, "email", user->state.email,
@@ -353,7 +328,7 @@ Status IdentityService::ResetPassword(const std::string& username, const std::st
     }
     return result.status();
   }
-  Observe(*user_id, *result);
+  index_.ObserveCommit(store_, *user_id, result->version, result->events);
   if (!matches) return Status::Unauthenticated("the code is wrong or has expired");
   return Status::Ok();
 }

@@ -124,9 +124,6 @@ class IdentityService {
   Result<std::optional<std::string>> EnsureAdmin(const std::string& password);
 
  private:
-  // Feeds the events a command just appended to `stream_id` to the index.
-  void Observe(const std::string& stream_id, const CommandResult& result);
-
   eventstore::EventStore& store_;
   const Clock& clock_;
   IdentityIndex& index_;

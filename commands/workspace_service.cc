@@ -12,19 +12,6 @@ bool Visible(const IdentityIndex& index, const Principal& by, const std::string&
 
 }  // namespace
 
-void WorkspaceService::Observe(const std::string& workspace_id, const CommandResult& result) {
-  if (result.events == 0) return;
-  auto events = store_.ReadStream(workspace_id, {.from_version = result.version - result.events + 1,
-                                                 .max_count = result.events});
-  if (!events.ok()) return;  // Follow applies them shortly.
-  for (const auto& recorded : *events) {
-    domain::WorkspaceEvent event;
-    if (event.ParseFromString(recorded.data.payload)) {
-      index_.ObserveWorkspace(workspace_id, recorded.stream_version, event);
-    }
-  }
-}
-
 Result<CommandResult> WorkspaceService::Create(const Principal& by, const std::string& name,
                                                domain::WorkspaceKind kind,
                                                const std::string& customer_id,
@@ -53,7 +40,7 @@ Result<CommandResult> WorkspaceService::Create(const Principal& by, const std::s
   create->set_customer_id(customer);
   create->set_owner_user_id(owner);
   auto result = ExecuteOne<WorkspaceTraits>(store_, workspaces_, clock_, *id, command, meta);
-  if (result.ok()) Observe(*id, *result);
+  if (result.ok()) index_.ObserveCommit(store_, *id, result->version, result->events);
   return result;
 }
 
@@ -66,7 +53,7 @@ Result<CommandResult> WorkspaceService::Run(const Principal& by, const std::stri
   command.set_by_platform_admin(by.admin);
   auto result =
       ExecuteOne<WorkspaceTraits>(store_, workspaces_, clock_, workspace_id, command, meta);
-  if (result.ok()) Observe(workspace_id, *result);
+  if (result.ok()) index_.ObserveCommit(store_, workspace_id, result->version, result->events);
   return result;
 }
 

@@ -46,7 +46,6 @@ class WorkspaceService {
   // Runs `command` on the workspace as `by`, after the visibility check.
   Result<CommandResult> Run(const Principal& by, const std::string& workspace_id,
                             domain::WorkspaceCommand command, const CommandMeta& meta);
-  void Observe(const std::string& workspace_id, const CommandResult& result);
 
   eventstore::EventStore& store_;
   const Clock& clock_;
