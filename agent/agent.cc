@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/host_facts.h"
+#include "agent/host_metrics.h"
+#include "agent/reconciler.h"
 
 namespace remotegpu::agent {
 namespace {
@@ -12,16 +14,21 @@ namespace {
 constexpr std::chrono::milliseconds kFirstBackoff{1000};
 constexpr std::chrono::milliseconds kMaxBackoff{60'000};
 
-// The server's error message from an envelope, or the raw body.
-std::string Why(const HttpReply& reply) {
-  auto body = nlohmann::json::parse(reply.body, nullptr, false);
-  if (body.is_object() && body.contains("message") && body["message"].is_string()) {
-    return std::to_string(reply.status) + " " + body["message"].get<std::string>();
-  }
-  return std::to_string(reply.status) + " " + reply.body.substr(0, 200);
+int64_t WallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
+
+Agent::Agent(HttpClient client, AgentOptions options, std::unique_ptr<Reconciler> reconciler)
+    : client_(std::move(client)),
+      options_(std::move(options)),
+      collector_(std::make_unique<MetricsCollector>(options_.root, options_.gpus)),
+      reconciler_(std::move(reconciler)) {}
+
+Agent::~Agent() = default;
 
 void Agent::Stop() {
   std::lock_guard lock(mu_);
@@ -29,36 +36,81 @@ void Agent::Stop() {
   wake_.notify_all();
 }
 
-bool Agent::Sleep(std::chrono::milliseconds delay) {
+size_t Agent::BufferedSamples() const {
+  std::lock_guard lock(mu_);
+  return samples_.size();
+}
+
+bool Agent::SleepUntil(Clock::time_point when) {
   std::unique_lock lock(mu_);
-  return !wake_.wait_for(lock, delay, [this] { return stop_; });
+  return !wake_.wait_until(lock, when, [this] { return stop_; });
 }
 
 int Agent::Run() {
   std::chrono::milliseconds backoff = kFirstBackoff;
+  Clock::time_point retry_at{};
   while (true) {
     {
       std::lock_guard lock(mu_);
       if (stop_) break;
     }
-    if (Step()) {
-      backoff = kFirstBackoff;
-      if (!Sleep(options_.heartbeat_interval)) break;
-      continue;
+    Clock::time_point now = Clock::now();
+    if (now >= metrics_due_) {
+      SampleMetrics();
+      metrics_due_ = now + options_.metrics_interval;
     }
-    // Full jitter: anywhere up to the back-off, so many agents do not retry in step.
-    std::uniform_int_distribution<int64_t> pick(backoff.count() / 2, backoff.count());
-    if (!Sleep(std::chrono::milliseconds(pick(jitter_)))) break;
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    if (now >= retry_at) {
+      if (Exchange(now)) {
+        backoff = kFirstBackoff;
+        retry_at = {};
+      } else {
+        // Full jitter over the upper half, so many agents do not retry in step.
+        std::uniform_int_distribution<int64_t> pick(backoff.count() / 2, backoff.count());
+        retry_at = Clock::now() + std::chrono::milliseconds(pick(jitter_));
+        backoff = std::min(backoff * 2, kMaxBackoff);
+      }
+    }
+    Clock::time_point next = metrics_due_;
+    if (retry_at != Clock::time_point{}) {
+      next = std::min(next, retry_at);
+    } else {
+      next = std::min({next, heartbeat_due_, facts_due_});
+      if (reconciler_) next = std::min(next, sync_due_);
+    }
+    if (!SleepUntil(next)) break;
   }
+  if (reconciler_) reconciler_->Shutdown();
   spdlog::info("agent stopped");
   return 0;
 }
 
-bool Agent::Step() {
+bool Agent::Exchange(Clock::time_point now) {
   if (host_id_.empty() && !LearnHost()) return false;
-  if (std::chrono::steady_clock::now() >= facts_due_ && !ReportFacts()) return false;
-  return Heartbeat();
+  if (now >= facts_due_ && !ReportFacts()) return false;
+  if (now >= heartbeat_due_) {
+    if (!Heartbeat()) return false;
+    heartbeat_due_ = now + options_.heartbeat_interval;
+  }
+  while (BufferedSamples() > 0) {
+    if (!SendMetrics()) return false;
+  }
+  if (reconciler_ && now >= sync_due_) {
+    Status synced = reconciler_->Sync(client_, host_id_);
+    if (!synced.ok()) {
+      spdlog::warn("environments: {}", synced.message());
+      if (synced.code() == StatusCode::kNotFound) host_id_.clear();
+      return false;
+    }
+    sync_due_ = now + options_.sync_interval;
+  }
+  return true;
+}
+
+void Agent::Forget(int status) {
+  if (status != 404 && status != 401) return;
+  // The host or token is gone (a wiped or restored server): start over.
+  host_id_.clear();
+  if (status == 401 && options_.reload_token) client_.set_token(options_.reload_token());
 }
 
 bool Agent::LearnHost() {
@@ -69,11 +121,12 @@ bool Agent::LearnHost() {
   }
   auto body = nlohmann::json::parse(reply->body, nullptr, false);
   if (reply->status != 200 || !body.is_object() || !body["data"]["host_id"].is_string()) {
-    spdlog::error("the server refused the agent token: {}", Why(*reply));
+    spdlog::error("the server refused the agent token: {}", ServerSays(*reply));
+    Forget(reply->status);
     return false;
   }
   host_id_ = body["data"]["host_id"].get<std::string>();
-  facts_due_ = {};
+  facts_due_ = heartbeat_due_ = sync_due_ = {};
   spdlog::info("speaking for {}", host_id_);
   return true;
 }
@@ -95,12 +148,12 @@ bool Agent::ReportFacts() {
     return false;
   }
   if (reply->status != 200) {
-    spdlog::error("the server refused the facts: {}", Why(*reply));
-    if (reply->status == 404 || reply->status == 401) host_id_.clear();
+    spdlog::error("the server refused the facts: {}", ServerSays(*reply));
+    Forget(reply->status);
     return false;
   }
   spdlog::info("reported {} with {} GPU(s) ({})", host_id_, report.gpus_size(), gpus.source);
-  facts_due_ = std::chrono::steady_clock::now() + options_.facts_interval;
+  facts_due_ = Clock::now() + options_.facts_interval;
   return true;
 }
 
@@ -111,11 +164,47 @@ bool Agent::Heartbeat() {
     return false;
   }
   if (reply->status != 200) {
-    spdlog::error("heartbeat refused: {}", Why(*reply));
-    // The host or token is gone (a wiped or restored server): start over.
-    if (reply->status == 404 || reply->status == 401) host_id_.clear();
+    spdlog::error("heartbeat refused: {}", ServerSays(*reply));
+    Forget(reply->status);
     return false;
   }
+  return true;
+}
+
+void Agent::SampleMetrics() {
+  domain::HostSample sample = collector_->Collect(WallMicros());
+  std::lock_guard lock(mu_);
+  samples_.push_back(std::move(sample));
+  while (samples_.size() > options_.metrics_buffer) {
+    samples_.pop_front();
+    ++dropped_;
+  }
+}
+
+bool Agent::SendMetrics() {
+  domain::MetricsBatch batch;
+  {
+    std::lock_guard lock(mu_);
+    const size_t count = std::min(samples_.size(), options_.metrics_per_post);
+    for (size_t i = 0; i < count; ++i) *batch.add_samples() = samples_[i];
+    batch.set_dropped(dropped_);
+  }
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(batch, &json).ok()) return false;
+  auto reply = client_.Post("/internal/hosts/" + host_id_ + "/metrics", json);
+  if (!reply.ok()) {
+    spdlog::warn("metrics: {}", reply.status().message());
+    return false;
+  }
+  if (reply->status != 200) {
+    spdlog::error("metrics refused: {}", ServerSays(*reply));
+    Forget(reply->status);
+    return false;
+  }
+  std::lock_guard lock(mu_);
+  // Sampling runs on this thread too: the front is still what was sent.
+  for (int i = 0; i < batch.samples_size(); ++i) samples_.pop_front();
+  dropped_ -= std::min(dropped_, batch.dropped());
   return true;
 }
 

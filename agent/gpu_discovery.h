@@ -1,10 +1,7 @@
 // GPU discovery on a host: NVML loaded at run time with dlopen (no build-time
 // dependency on the driver), else `nvidia-smi`, else zero GPUs with the
 // reason. NVLink peers come from `nvidia-smi topo -m` either way.
-//
-// NVML's C interface is declared here by hand (the few functions used, with
-// the types of nvml.h), since the header is not packaged in Debian's main
-// archive; the symbols are looked up by name in the loaded library.
+// NVML's interface: agent/nvml.h.
 #pragma once
 
 #include <string>
@@ -28,6 +25,10 @@ struct GpuDiscoveryOptions {
   std::string nvml_library = "libnvidia-ml.so.1";  // A name for dlopen, or a path.
   std::string nvidia_smi = "nvidia-smi";           // Looked up on PATH unless a path.
 };
+
+// `argv`'s stdout when it exits 0 (stderr is left to the agent's own);
+// Unavailable when it cannot run or fails.
+Result<std::string> RunForStdout(const std::vector<std::string>& argv);
 
 // NVML's view: Unavailable when the library does not load or initialise
 // (no driver), IoError when a query fails.

@@ -6,39 +6,14 @@
 #include <sys/utsname.h>
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <net/if.h>
 
+#include "agent/proc_text.h"
+
 namespace remotegpu::agent {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string Trim(const std::string& text) {
-  const size_t first = text.find_first_not_of(" \t\r\n\"");
-  if (first == std::string::npos) return "";
-  const size_t last = text.find_last_not_of(" \t\r\n\"");
-  return text.substr(first, last - first + 1);
-}
-
-// The value of `key` in "key<separator>value" lines, trimmed (and unquoted).
-std::string Field(const std::string& text, const std::string& key, char separator) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    const size_t at = line.find(separator);
-    if (at != std::string::npos && Trim(line.substr(0, at)) == key)
-      return Trim(line.substr(at + 1));
-  }
-  return "";
-}
 
 // The first IPv4 address of an interface that is up and not loopback.
 std::string FirstAddress() {
@@ -63,12 +38,12 @@ domain::AgentReport ReadHostFacts(const std::string& root) {
   const fs::path base(root);
   domain::AgentReport facts;
   facts.set_os("linux");
-  facts.set_hostname(Trim(ReadFile(base / "proc/sys/kernel/hostname")));
-  facts.set_kernel(Trim(ReadFile(base / "proc/sys/kernel/osrelease")));
-  facts.set_os_version(Field(ReadFile(base / "etc/os-release"), "PRETTY_NAME", '='));
+  facts.set_hostname(TrimField(ReadTextFile(base / "proc/sys/kernel/hostname")));
+  facts.set_kernel(TrimField(ReadTextFile(base / "proc/sys/kernel/osrelease")));
+  facts.set_os_version(FieldOf(ReadTextFile(base / "etc/os-release"), "PRETTY_NAME", '='));
 
-  const std::string cpuinfo = ReadFile(base / "proc/cpuinfo");
-  facts.set_cpu_model(Field(cpuinfo, "model name", ':'));
+  const std::string cpuinfo = ReadTextFile(base / "proc/cpuinfo");
+  facts.set_cpu_model(FieldOf(cpuinfo, "model name", ':'));
   uint32_t processors = 0;
   std::istringstream lines(cpuinfo);
   for (std::string line; std::getline(lines, line);) {
@@ -76,7 +51,7 @@ domain::AgentReport ReadHostFacts(const std::string& root) {
   }
   facts.set_cpu_cores(processors);
   // "MemTotal:       24563876 kB"
-  const std::string total = Field(ReadFile(base / "proc/meminfo"), "MemTotal", ':');
+  const std::string total = FieldOf(ReadTextFile(base / "proc/meminfo"), "MemTotal", ':');
   try {
     facts.set_memory_mb(total.empty() ? 0 : std::stoull(total) / 1024);
   } catch (const std::exception&) {

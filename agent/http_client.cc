@@ -4,12 +4,21 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <nlohmann/json.hpp>
 
 namespace remotegpu::agent {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
+
+std::string ServerSays(const HttpReply& reply) {
+  auto body = nlohmann::json::parse(reply.body, nullptr, false);
+  if (body.is_object() && body.contains("message") && body["message"].is_string()) {
+    return std::to_string(reply.status) + " " + body["message"].get<std::string>();
+  }
+  return std::to_string(reply.status) + " " + reply.body.substr(0, 200);
+}
 
 Result<HttpClient> HttpClient::For(const std::string& server, std::string token,
                                    std::chrono::milliseconds timeout) {

@@ -14,6 +14,9 @@ struct HttpReply {
   std::string body;
 };
 
+// "<status> <the envelope's message>" (or the start of the raw body), for logs.
+std::string ServerSays(const HttpReply& reply);
+
 class HttpClient {
  public:
   // `server`: "http://host:port" (a trailing slash is fine). InvalidArgument
@@ -24,6 +27,7 @@ class HttpClient {
   // Unavailable when the server cannot be reached or does not answer in time.
   Result<HttpReply> Get(const std::string& target) const;
   Result<HttpReply> Post(const std::string& target, const std::string& json_body) const;
+  void set_token(std::string token) { token_ = std::move(token); }
 
  private:
   HttpClient(std::string host, std::string port, std::string token,

@@ -10,6 +10,9 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "agent/proc_text.h"
+#include "agent/process_runtime.h"
+#include "agent/reconciler.h"
 #include "common/env_flags.h"
 #include "common/logging.h"
 
@@ -19,8 +22,9 @@ int main(int argc, char** argv) {
   po::options_description flags(
       "Usage: remotegpu-agent --server URL --token TOKEN [flags]\n\n"
       "Speaks for this GPU host to a RemoteGPU server: reports the machine's facts and\n"
-      "GPUs (NVML, else nvidia-smi), then heartbeats. The token comes from\n"
-      "POST /api/admin/hosts/:id/agent-tokens. Stops on SIGINT or SIGTERM.\n\n"
+      "GPUs (NVML, else nvidia-smi), heartbeats, sends metrics, and runs the host's\n"
+      "environments with a runtime (process here; docker to come). The token comes\n"
+      "from POST /api/admin/hosts/:id/agent-tokens. Stops on SIGINT or SIGTERM.\n\n"
       "Flags (each also REMOTEGPU_AGENT_<NAME>)");
   // clang-format off
   flags.add_options()
@@ -28,7 +32,18 @@ int main(int argc, char** argv) {
       ("server", po::value<std::string>()->default_value("http://127.0.0.1:8080"),
        "the server, http://host:port")
       ("token", po::value<std::string>()->default_value(""), "the host's agent token (rgk.…)")
+      ("token-file", po::value<std::string>()->default_value(""),
+       "a file holding the token instead; read again whenever the server refuses it")
       ("heartbeat-ms", po::value<int>()->default_value(30'000), "heartbeat interval")
+      ("metrics-ms", po::value<int>()->default_value(30'000), "metrics sampling interval")
+      ("metrics-buffer", po::value<int>()->default_value(1000),
+       "samples kept while the server is away (oldest dropped beyond)")
+      ("runtime", po::value<std::string>()->default_value("none"),
+       "what runs environments: none, process")
+      ("sync-ms", po::value<int>()->default_value(5'000),
+       "how often the desired environments are fetched (with a runtime)")
+      ("work-dir", po::value<std::string>()->default_value("/var/lib/remotegpu-agent"),
+       "where the process runtime keeps its logs")
       ("facts-ms", po::value<int>()->default_value(600'000),
        "how often facts and GPUs are reported again")
       ("nvml-library", po::value<std::string>()->default_value("libnvidia-ml.so.1"),
@@ -50,14 +65,28 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto format = remotegpu::ParseLogFormat(vars["log-format"].as<std::string>());
-  const std::string token = vars["token"].as<std::string>();
-  if (!format.ok() || token.empty() || vars["heartbeat-ms"].as<int>() < 100 ||
-      vars["facts-ms"].as<int>() < 1000) {
-    std::cerr << "remotegpu-agent: "
-              << (!format.ok()    ? format.status().message()
-                  : token.empty() ? std::string("--token is required")
-                                  : std::string("--heartbeat-ms >= 100, --facts-ms >= 1000"))
-              << "\n";
+  const std::string token_file = vars["token-file"].as<std::string>();
+  auto read_token = [&token_file] {
+    return remotegpu::agent::TrimField(remotegpu::agent::ReadTextFile(token_file));
+  };
+  const std::string token = token_file.empty() ? vars["token"].as<std::string>() : read_token();
+  const std::string runtime = vars["runtime"].as<std::string>();
+  std::string bad;
+  if (!format.ok()) {
+    bad = format.status().message();
+  } else if (token.empty()) {
+    bad =
+        token_file.empty() ? "--token or --token-file is required" : token_file + " holds no token";
+  } else if (vars["heartbeat-ms"].as<int>() < 100 || vars["metrics-ms"].as<int>() < 100 ||
+             vars["sync-ms"].as<int>() < 100 || vars["facts-ms"].as<int>() < 1000 ||
+             vars["metrics-buffer"].as<int>() < 1) {
+    bad =
+        "--heartbeat-ms, --metrics-ms, --sync-ms >= 100; --facts-ms >= 1000; --metrics-buffer >= 1";
+  } else if (runtime != "none" && runtime != "process") {
+    bad = "--runtime must be none or process, not " + runtime;
+  }
+  if (!bad.empty()) {
+    std::cerr << "remotegpu-agent: " << bad << "\n";
     return 2;
   }
   remotegpu::ConfigureLogging(*format);
@@ -73,12 +102,23 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  std::unique_ptr<remotegpu::agent::Reconciler> reconciler;
+  if (runtime == "process") {
+    reconciler = std::make_unique<remotegpu::agent::Reconciler>(
+        std::make_unique<remotegpu::agent::ProcessRuntime>(vars["work-dir"].as<std::string>()));
+  }
+  using std::chrono::milliseconds;
   remotegpu::agent::Agent agent(
       std::move(*client),
-      {.heartbeat_interval = std::chrono::milliseconds(vars["heartbeat-ms"].as<int>()),
-       .facts_interval = std::chrono::milliseconds(vars["facts-ms"].as<int>()),
+      {.heartbeat_interval = milliseconds(vars["heartbeat-ms"].as<int>()),
+       .facts_interval = milliseconds(vars["facts-ms"].as<int>()),
+       .metrics_interval = milliseconds(vars["metrics-ms"].as<int>()),
+       .sync_interval = milliseconds(vars["sync-ms"].as<int>()),
+       .metrics_buffer = static_cast<size_t>(vars["metrics-buffer"].as<int>()),
        .gpus = {vars["nvml-library"].as<std::string>(), vars["nvidia-smi"].as<std::string>()},
-       .root = vars["root"].as<std::string>()});
+       .root = vars["root"].as<std::string>(),
+       .reload_token = token_file.empty() ? std::function<std::string()>() : read_token},
+      std::move(reconciler));
   std::thread signals([&] {
     int signal = 0;
     sigwait(&stop_signals, &signal);

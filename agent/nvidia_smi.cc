@@ -104,6 +104,61 @@ Result<SmiGpus> ParseQueryGpu(std::string_view csv) {
   return out;
 }
 
+Result<std::vector<domain::GpuSample>> ParseQueryGpuMetrics(std::string_view csv) {
+  std::vector<domain::GpuSample> samples;
+  std::set<uint32_t> seen;
+  int line_number = 0;
+  for (std::string_view line : Lines(csv)) {
+    ++line_number;
+    if (Trim(line).empty()) continue;
+    const auto fields = Split(line, ',');
+    auto bad = [&](const std::string& why) {
+      return Status::InvalidArgument("nvidia-smi line " + std::to_string(line_number) + ": " + why +
+                                     ": '" + std::string(line) + "'");
+    };
+    if (fields.size() < 10) return bad("expected 10 fields");
+    // A field that is either "no value" (false, untouched) or a number.
+    bool malformed = false;
+    auto number = [&](size_t i, double* out) {
+      const std::string text = Value(fields[i]);
+      if (text.empty()) return false;
+      if (!ParseNumber(text, out)) malformed = true;
+      return !malformed;
+    };
+    domain::GpuSample sample;
+    uint32_t index = 0;
+    if (!ParseNumber(fields[0], &index)) return bad("the index is not a number");
+    if (!seen.insert(index).second) return bad("GPU " + std::to_string(index) + " twice");
+    sample.set_index(index);
+    sample.set_uuid(Value(fields[1]));
+    sample.set_accessible(true);
+    constexpr double kMiB = 1024.0 * 1024.0;
+    double value = 0, other = 0;
+    if (number(2, &value)) sample.set_utilization_percent(value);
+    if (number(3, &value)) sample.set_memory_used_bytes(static_cast<uint64_t>(value * kMiB));
+    if (number(4, &value)) sample.set_memory_total_bytes(static_cast<uint64_t>(value * kMiB));
+    if (number(5, &value)) {
+      sample.set_temperature_c(value);
+      sample.set_has_temperature(true);
+    }
+    if (number(6, &value)) {
+      sample.set_power_w(value);
+      sample.set_has_power(true);
+      if (number(7, &other)) sample.set_power_limit_w(other);
+    }
+    if (number(8, &value) && number(9, &other)) {
+      sample.set_ecc_uncorrectable_errors(static_cast<uint64_t>(value));
+      sample.set_ecc_corrected_errors(static_cast<uint64_t>(other));
+      sample.set_has_ecc(true);
+    }
+    if (malformed) return bad("a reading is not a number");
+    samples.push_back(std::move(sample));
+  }
+  std::sort(samples.begin(), samples.end(),
+            [](const auto& a, const auto& b) { return a.index() < b.index(); });
+  return samples;
+}
+
 Result<std::map<uint32_t, std::vector<uint32_t>>> ParseNvLinkPeers(std::string_view matrix) {
   const std::string text = StripEscapes(matrix);
   const auto lines = Lines(text);

@@ -4,6 +4,10 @@
 //   nvidia-smi --query-gpu=index,uuid,name,memory.total,compute_cap,driver_version
 //              --format=csv,noheader,nounits
 //   nvidia-smi topo -m
+//   nvidia-smi --query-gpu=index,uuid,utilization.gpu,memory.used,memory.total,
+//              temperature.gpu,power.draw,power.limit,
+//              ecc.errors.uncorrected.volatile.total,
+//              ecc.errors.corrected.volatile.total --format=csv,noheader,nounits
 //
 // Pure functions over text; tests feed them fixtures of real output.
 #pragma once
@@ -15,12 +19,20 @@
 
 #include "common/status.h"
 #include "domain/proto/host.pb.h"
+#include "domain/proto/metrics.pb.h"
 
 namespace remotegpu::agent {
 
 // The arguments of the query whose output ParseQueryGpu reads.
 inline constexpr const char* kQueryGpuArgs[] = {
     "--query-gpu=index,uuid,name,memory.total,compute_cap,driver_version",
+    "--format=csv,noheader,nounits"};
+
+// The arguments of the query whose output ParseQueryGpuMetrics reads.
+inline constexpr const char* kQueryGpuMetricsArgs[] = {
+    "--query-gpu=index,uuid,utilization.gpu,memory.used,memory.total,temperature.gpu,"
+    "power.draw,power.limit,ecc.errors.uncorrected.volatile.total,"
+    "ecc.errors.corrected.volatile.total",
     "--format=csv,noheader,nounits"};
 
 struct SmiGpus {
@@ -33,6 +45,12 @@ struct SmiGpus {
 // InvalidArgument naming the line for anything else (too few fields, an
 // index or memory that is not a number, a repeated index).
 Result<SmiGpus> ParseQueryGpu(std::string_view csv);
+
+// One sample per non-empty line (memory in MiB, power in W), ordered by
+// index; every GPU listed counts as accessible. "[N/A]" and "[Not
+// Supported]" leave the value unknown (has_temperature, has_power, has_ecc
+// false). InvalidArgument naming the line for anything else.
+Result<std::vector<domain::GpuSample>> ParseQueryGpuMetrics(std::string_view csv);
 
 // The GPU-to-GPU part of the topology matrix: for each GPU index the
 // indexes it reaches over NVLink ("NV#" cells), ascending. Rows and columns

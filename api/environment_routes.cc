@@ -25,7 +25,7 @@ Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* 
   RGPU_RETURN_IF_ERROR(
       f.OnlyAllowed({"env_id", "name", "owner", "image", "cpu_cores", "memory_mb", "gpu_count",
                      "gpu_model", "min_gpu_memory_mb", "region", "os", "host_id", "prefer_nvlink",
-                     "strategy", "env", "ports", "storage_gb", "workspace_id"}));
+                     "strategy", "env", "ports", "storage_gb", "workspace_id", "command"}));
   std::string text;
   int64_t number = 0;
   RGPU_RETURN_IF_ERROR(f.String("env_id", env_id));
@@ -73,6 +73,15 @@ Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* 
   auto strategy = ParseStrategy(text);
   if (!strategy.ok()) return strategy.status();
   spec->set_strategy(*strategy);
+  json command;
+  RGPU_RETURN_IF_ERROR(f.Array("command", &command));
+  if (command.is_array()) {
+    if (command.size() > 256) return Status::InvalidArgument("command has more than 256 words");
+    for (const auto& word : command) {
+      if (!word.is_string()) return Status::InvalidArgument("command must hold strings only");
+      spec->add_command(word.get<std::string>());
+    }
+  }
   json env;
   RGPU_RETURN_IF_ERROR(f.Object("env", &env));
   if (env.is_object()) {
@@ -291,8 +300,14 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
         const std::pair<const char*, domain::EnvironmentStatus> reports[] = {
             {"starting", domain::STARTING},
             {"running", domain::RUNNING},
-            {"failed", domain::FAILED},
-            {"stopped", domain::STOPPED}};
+            {"failed", domain::FAILED}};
+        if (status == "stopped") {
+          // Ended on its own: stopping, then stopped, giving the placement back.
+          return Moved(request,
+                       api.environments->Release(request.params.at("id"), request.identity.host_id,
+                                                 reason.empty() ? "reported stopped" : reason,
+                                                 MetaFor(request)));
+        }
         for (const auto& [name, to] : reports) {
           if (status != name) continue;
           return Moved(request,

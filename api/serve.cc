@@ -22,6 +22,7 @@
 #include "api/gateway.h"
 #include "api/http_server.h"
 #include "api/lease_routes.h"
+#include "api/monitoring_routes.h"
 #include "api/query_cache.h"
 #include "api/quota_routes.h"
 #include "api/scheduler_routes.h"
@@ -271,8 +272,18 @@ int RunServe(const ServeConfig& config) {
       [&identity_index] {
         return identity_index.HostsWithAgents(SystemClock::Instance().NowMicros());
       });
-  AgentApi agent_api{&hosts, &liveness};
+  // Agents' metrics: telemetry tables beside the read models, and health.
+  projections::MetricsStore metrics(conninfo, config.schema);
+  if (Status opened = metrics.Open(SystemClock::Instance().NowMicros()); !opened.ok()) {
+    spdlog::error("{}", opened.ToString());
+    return 1;
+  }
+  commands::HealthMonitor health(hosts);
+  AgentApi agent_api{&hosts,  &liveness, &environments,           &index,
+                     &health, &metrics,  &SystemClock::Instance()};
   AddAgentRoutes(router, agent_api);
+  MonitoringApi monitoring_api{&metrics, &SystemClock::Instance()};
+  AddMonitoringRoutes(router, monitoring_api);
   AuditApi audit_api{store->get(), &hosts, &SystemClock::Instance()};
   AddAuditRoutes(router, audit_api);
   const std::string openapi = router.OpenApiJson("RemoteGPU API", "0.1.0");
@@ -366,6 +377,8 @@ int RunServe(const ServeConfig& config) {
   std::thread ticker([&] {
     const commands::CommandMeta system{
         {eventstore::ActorKind::kSystem, "process-managers", ""}, "", "", ""};
+    // Metrics partitions, hourly roll-ups and retention every 5 minutes.
+    auto metrics_due = std::chrono::steady_clock::now() + std::chrono::minutes(5);
     std::unique_lock lock(ticker_mu);
     const auto period =
         std::clamp(std::chrono::milliseconds(config.agent_timeout_s * 1000 / 3),
@@ -379,6 +392,11 @@ int RunServe(const ServeConfig& config) {
       if (!expired.ok()) spdlog::error("lease expiry: {}", expired.status().ToString());
       auto released = reconciler.Tick(system);
       if (!released.ok()) spdlog::error("reconciler: {}", released.status().ToString());
+      if (const auto now = std::chrono::steady_clock::now(); now >= metrics_due) {
+        Status maintained = metrics.Maintain(SystemClock::Instance().NowMicros());
+        if (!maintained.ok()) spdlog::error("metrics upkeep: {}", maintained.ToString());
+        metrics_due = now + std::chrono::minutes(5);
+      }
       lock.lock();
     }
   });

@@ -10,6 +10,8 @@ find_package(GTest CONFIG REQUIRED)
 find_package(benchmark CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+# libpq itself, for COPY straight from our own buffers (projections/metrics_store.cc).
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 # The server's allocator (RocksDB's recommendation): glibc's malloc spends a
 # third of the Kafka relay's time managing the relay's short-lived buffers.

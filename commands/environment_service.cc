@@ -278,17 +278,22 @@ Result<std::optional<eventstore::StreamAppend>> EnvironmentService::QuotaChange(
 }
 
 Result<std::string> EnvironmentService::PlacedOn(const std::string& env_id) {
+  auto state = StateOf(env_id);
+  if (!state.ok()) return state.status();
+  return state->placed ? state->placement.host_id() : std::string();
+}
+
+Result<domain::EnvironmentState> EnvironmentService::StateOf(const std::string& env_id) {
   auto env = environments_.Load(env_id);
   if (!env.ok()) return env.status();
   if (env->version == 0) return Status::NotFound(env_id + " does not exist");
-  return env->state.placed ? env->state.placement.host_id() : std::string();
+  return std::move(env->state);
 }
 
 Result<domain::EnvironmentSpec> EnvironmentService::SpecOf(const std::string& env_id) {
-  auto env = environments_.Load(env_id);
-  if (!env.ok()) return env.status();
-  if (env->version == 0) return Status::NotFound(env_id + " does not exist");
-  return env->state.spec;
+  auto state = StateOf(env_id);
+  if (!state.ok()) return state.status();
+  return std::move(state->spec);
 }
 
 Result<EnvironmentService::Access> EnvironmentService::AccessOf(

@@ -94,6 +94,8 @@ class EnvironmentService {
   Result<Access> AccessOf(const std::string& env_id,
                           const std::function<bool(const std::string& owner)>& may_see_password);
 
+  // Its folded state; NotFound when it does not exist.
+  Result<domain::EnvironmentState> StateOf(const std::string& env_id);
   // What the environment was created with (owner, workspace); NotFound
   // when it does not exist.
   Result<domain::EnvironmentSpec> SpecOf(const std::string& env_id);

@@ -17,6 +17,10 @@ Result<CommandResult> OfflineDetector::Heartbeat(const std::string& host_id,
     std::lock_guard lock(mu_);
     last_heartbeat_[host_id] = clock_.NowMicros();
   }
+  // The common case, an online host, needs no command (and writes nothing).
+  if (auto state = index_.HostState(host_id); state && state->registered && state->online) {
+    return CommandResult{};
+  }
   domain::HostCommand command;
   command.mutable_heartbeat();
   return hosts_.Execute(host_id, command, meta);
@@ -46,6 +50,22 @@ Result<int> OfflineDetector::Tick(const CommandMeta& meta) {
     marked += result->events > 0 ? 1 : 0;
   }
   return marked;
+}
+
+Result<bool> HealthMonitor::Observe(const std::string& host_id, const domain::HostSample& sample,
+                                    const CommandMeta& meta) {
+  domain::HostCommand command;
+  *command.mutable_report_health() = domain::HealthReportOf(sample);
+  domain::HealthVerdict verdict = domain::JudgeHealth(command.report_health());
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = sent_.find(host_id); it != sent_.end() && it->second == verdict) return false;
+  }
+  auto result = hosts_.Execute(host_id, command, meta);
+  if (!result.ok()) return result.status();
+  std::lock_guard lock(mu_);
+  sent_[host_id] = std::move(verdict);
+  return true;
 }
 
 Result<int> LeaseExpiryProcess::Tick(const CommandMeta& meta) {

@@ -49,6 +49,23 @@ class OfflineDetector {
   std::map<std::string, UnixMicros> last_heartbeat_;  // Guarded by mu_.
 };
 
+// Turns agents' metrics into health (seed 03 §4.3): the verdict of a host's
+// newest sample (domain::JudgeHealth) goes to the host as a ReportHealth
+// only when it differs from the last verdict sent, so steady samples cost
+// no command; the decider writes HealthChanged on a real change. Thread-safe.
+class HealthMonitor {
+ public:
+  explicit HealthMonitor(HostService& hosts) : hosts_(hosts) {}
+  // Whether a report was sent; the host's error (NotFound, …) otherwise.
+  Result<bool> Observe(const std::string& host_id, const domain::HostSample& sample,
+                       const CommandMeta& meta);
+
+ private:
+  HostService& hosts_;
+  std::mutex mu_;
+  std::map<std::string, domain::HealthVerdict> sent_;  // Guarded by mu_.
+};
+
 // Moves every open lease to expiring (7 days before) and expired (releasing
 // its machines) as the clock passes those times. Thread-safe.
 class LeaseExpiryProcess {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/status.h"
+
 namespace remotegpu {
 
 // Microseconds since the Unix epoch, UTC.
@@ -13,6 +15,9 @@ using UnixMicros = int64_t;
 
 // "2026-11-22T09:30:00.123456Z": RFC 3339 in UTC with microseconds; `at` >= 0.
 std::string FormatRfc3339(UnixMicros at);
+// The inverse, for any UTC offset ("Z", "+08:00") and 0–9 fraction digits;
+// InvalidArgument saying what is wrong.
+Result<UnixMicros> ParseRfc3339(const std::string& text);
 
 class Clock {
  public:

@@ -96,6 +96,7 @@ void Apply(EnvironmentState& state, const EnvironmentEvent& event) {
       break;
     case EnvironmentEvent::kStatusChanged:
       state.status = event.status_changed().to();
+      if (state.status == RESTARTING) ++state.restarts;
       break;
     case EnvironmentEvent::kPlacementReleased:
       state.placed = false;

@@ -35,6 +35,8 @@ struct EnvironmentState {
   Placement placement;
   AccessInfo access;
   int attempts = 0;  // Placements and failures recorded.
+  // Restarts asked for: the host agent restarts its workload when this grows.
+  uint64_t restarts = 0;
 };
 
 void Apply(EnvironmentState& state, const EnvironmentEvent& event);

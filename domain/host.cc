@@ -151,33 +151,7 @@ Result<Events> ChangeStatus(const HostState& state, const ChangeOperationalStatu
 }
 
 Result<Events> EvaluateHealth(const HostState& state, const ReportHealth& report) {
-  HealthStatus health = HEALTHY;
-  std::vector<std::string> reasons;
-  auto worsen = [&](HealthStatus to, std::string reason) {
-    health = std::max(health, to);
-    reasons.push_back(std::move(reason));
-  };
-  for (const auto& gpu : report.gpus()) {
-    const std::string name = "GPU " + std::to_string(gpu.index());
-    if (!gpu.accessible()) worsen(UNHEALTHY, name + " is not accessible");
-    if (gpu.ecc_uncorrectable_errors() > 0) {
-      worsen(UNHEALTHY, name + " reports " + std::to_string(gpu.ecc_uncorrectable_errors()) +
-                            " uncorrectable ECC errors");
-    }
-    if (gpu.temperature_c() > kGpuHotCelsius) {
-      worsen(DEGRADED, name + " is at " + std::to_string(static_cast<int>(gpu.temperature_c())) +
-                           " °C (limit 85)");
-    }
-  }
-  if (report.disk_free_percent() < kDiskLowFreePercent) {
-    worsen(DEGRADED, "disk has " + std::to_string(static_cast<int>(report.disk_free_percent())) +
-                         " % free (limit 10)");
-  }
-  if (report.memory_free_percent() < kMemoryLowFreePercent) {
-    worsen(DEGRADED, "memory has " +
-                         std::to_string(static_cast<int>(report.memory_free_percent())) +
-                         " % free (limit 5)");
-  }
+  auto [health, reasons] = JudgeHealth(report);
   if (health == state.health && reasons == state.health_reasons) return Events{};
   Events events(1);
   auto* changed = events[0].mutable_health_changed();
@@ -495,6 +469,54 @@ const char* Name(OperationalStatus status) {
     default:
       return "unspecified";
   }
+}
+
+HealthVerdict JudgeHealth(const ReportHealth& report) {
+  HealthVerdict verdict;
+  auto worsen = [&](HealthStatus to, std::string reason) {
+    verdict.status = std::max(verdict.status, to);
+    verdict.reasons.push_back(std::move(reason));
+  };
+  for (const auto& gpu : report.gpus()) {
+    const std::string name = "GPU " + std::to_string(gpu.index());
+    if (!gpu.accessible()) worsen(UNHEALTHY, name + " is not accessible");
+    if (gpu.ecc_uncorrectable_errors() > 0) {
+      worsen(UNHEALTHY, name + " reports uncorrectable ECC errors");
+    }
+    if (gpu.temperature_c() > kGpuHotCelsius) worsen(DEGRADED, name + " runs above 85 °C");
+    if (gpu.power_limit_w() > 0 && gpu.power_w() > gpu.power_limit_w()) {
+      worsen(DEGRADED, name + " draws more than its power limit");
+    }
+  }
+  if (report.disk_free_percent() < kDiskLowFreePercent) {
+    worsen(DEGRADED, "disk under 10 % free");
+  }
+  if (report.memory_free_percent() < kMemoryLowFreePercent) {
+    worsen(DEGRADED, "memory under 5 % free");
+  }
+  return verdict;
+}
+
+ReportHealth HealthReportOf(const HostSample& sample) {
+  ReportHealth report;
+  auto percent = [](uint64_t part, uint64_t whole) {
+    return whole == 0 ? 100.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+  };
+  report.set_disk_free_percent(percent(sample.disk_available_bytes(), sample.disk_total_bytes()));
+  report.set_memory_free_percent(
+      percent(sample.memory_available_bytes(), sample.memory_total_bytes()));
+  for (const auto& gpu : sample.gpus()) {
+    auto* health = report.add_gpus();
+    health->set_index(gpu.index());
+    health->set_accessible(gpu.accessible());
+    health->set_ecc_uncorrectable_errors(gpu.ecc_uncorrectable_errors());
+    if (gpu.has_temperature()) health->set_temperature_c(gpu.temperature_c());
+    if (gpu.has_power()) {
+      health->set_power_w(gpu.power_w());
+      health->set_power_limit_w(gpu.power_limit_w());
+    }
+  }
+  return report;
 }
 
 const char* Name(HealthStatus status) {

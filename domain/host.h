@@ -15,10 +15,12 @@
 // unless the command says drain; reserved names for whom; a maintenance set by
 // a person is never lifted by automation.
 //
-// Health: unhealthy when a GPU is inaccessible or reports uncorrectable ECC
-// errors; degraded when a GPU runs above 85 °C, disk is under 10 % free or
-// memory under 5 % free; healthy otherwise. An unhealthy host is isolated (not
-// schedulable) and returns as soon as a report is no longer unhealthy.
+// Health (seed 03 §4.3): unhealthy when a GPU is inaccessible or reports
+// uncorrectable ECC errors; degraded when a GPU runs above 85 °C or draws
+// more than its power limit, disk is under 10 % free or memory under 5 %
+// free; healthy otherwise. Reasons name the threshold, not the reading, so a
+// hot GPU whose temperature moves does not write an event per sample. An unhealthy host is isolated
+// (not schedulable) and returns as soon as a report is no longer unhealthy.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +31,7 @@
 #include "common/status.h"
 #include "domain/decider.h"
 #include "domain/proto/host.pb.h"
+#include "domain/proto/metrics.pb.h"
 
 namespace remotegpu::domain {
 
@@ -87,6 +90,18 @@ Result<std::vector<HostEvent>> Decide(const HostState& state, const HostCommand&
 
 // The port pools of a host: its own, or the defaults where it names none.
 std::vector<PortRange> EffectivePortRanges(const HostSpec& spec);
+
+struct HealthVerdict {
+  HealthStatus status = HEALTHY;
+  std::vector<std::string> reasons;
+  bool operator==(const HealthVerdict&) const = default;
+};
+// What a report says about the host's health, by the rules above.
+HealthVerdict JudgeHealth(const ReportHealth& report);
+// The health report a metrics sample amounts to (what the server decides on
+// when samples arrive). A sample without memory or disk totals counts those
+// as fine.
+ReportHealth HealthReportOf(const HostSample& sample);
 
 const char* Name(OperationalStatus status);
 const char* Name(HealthStatus status);

@@ -166,38 +166,13 @@ Result<Moment> ParseMoment(const std::string& text) {
     moment.max_position = std::stoull(text);
     return moment;
   }
-  std::tm tm{};
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) {
+  auto at = ParseRfc3339(text);
+  if (!at.ok()) {
     return Status::InvalidArgument("'" + text +
-                                   "' is neither a log position nor an RFC 3339 time "
-                                   "(2026-11-22T09:30:00Z)");
+                                   "' is neither a log position nor an RFC 3339 time (" +
+                                   at.status().message() + ")");
   }
-  int64_t micros = 0;
-  if (*rest == '.') {
-    ++rest;
-    int digits = 0;
-    while (*rest >= '0' && *rest <= '9') {
-      if (digits < 6) micros = micros * 10 + (*rest - '0'), ++digits;
-      ++rest;
-    }
-    while (digits++ < 6) micros *= 10;
-  }
-  int64_t offset_seconds = 0;
-  if (*rest == 'Z' || *rest == 'z') {
-    ++rest;
-  } else if (*rest == '+' || *rest == '-') {
-    int hours = 0, minutes = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hours, &minutes) != 2) {
-      return Status::InvalidArgument("bad UTC offset in '" + text + "'");
-    }
-    offset_seconds = (hours * 3600 + minutes * 60) * (*rest == '+' ? 1 : -1);
-    rest += 6;
-  } else {
-    return Status::InvalidArgument("'" + text + "' needs a zone: Z or +hh:mm");
-  }
-  if (*rest != '\0') return Status::InvalidArgument("trailing text in '" + text + "'");
-  moment.max_time_us = (static_cast<int64_t>(timegm(&tm)) - offset_seconds) * 1'000'000 + micros;
+  moment.max_time_us = *at;
   return moment;
 }
 
