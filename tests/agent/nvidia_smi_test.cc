@@ -102,5 +102,45 @@ TEST(ParseNvLinkPeers, BridgedPairs) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(ParseQueryGpuMetrics, H100UnderLoadAndIdle) {
+  auto parsed = ParseQueryGpuMetrics(Fixture("query_gpu_metrics_h100.csv"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->size(), 2u);
+  const domain::GpuSample& busy = (*parsed)[0];
+  EXPECT_TRUE(busy.accessible());
+  EXPECT_EQ(busy.uuid(), "GPU-5a6f8e2d-3b1c-4f7a-9e0d-1c2b3a4d5e6f");
+  EXPECT_DOUBLE_EQ(busy.utilization_percent(), 97);
+  EXPECT_EQ(busy.memory_used_bytes(), 61234ull << 20);
+  EXPECT_EQ(busy.memory_total_bytes(), 81559ull << 20);
+  EXPECT_TRUE(busy.has_temperature());
+  EXPECT_DOUBLE_EQ(busy.temperature_c(), 71);
+  EXPECT_DOUBLE_EQ(busy.power_w(), 645.12);
+  EXPECT_DOUBLE_EQ(busy.power_limit_w(), 700);
+  const domain::GpuSample& idle = (*parsed)[1];
+  EXPECT_TRUE(idle.has_ecc());
+  EXPECT_EQ(idle.ecc_uncorrectable_errors(), 2u);
+  EXPECT_EQ(idle.ecc_corrected_errors(), 17u);
+}
+
+TEST(ParseQueryGpuMetrics, NotSupportedFieldsStayUnknown) {
+  auto parsed = ParseQueryGpuMetrics(Fixture("query_gpu_metrics_rtx4090.csv"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->size(), 1u);
+  const domain::GpuSample& gpu = (*parsed)[0];
+  EXPECT_TRUE(gpu.has_temperature());
+  EXPECT_FALSE(gpu.has_power());
+  EXPECT_FALSE(gpu.has_ecc());
+  EXPECT_DOUBLE_EQ(gpu.utilization_percent(), 12);
+}
+
+TEST(ParseQueryGpuMetrics, MalformedLinesAreNamed) {
+  auto short_line = ParseQueryGpuMetrics("0, GPU-x, 12\n");
+  ASSERT_FALSE(short_line.ok());
+  EXPECT_NE(short_line.status().message().find("line 1"), std::string::npos);
+  auto not_a_number = ParseQueryGpuMetrics("0, GPU-x, 1, 2, 3, hot, 5, 6, 7, 8\n");
+  ASSERT_FALSE(not_a_number.ok());
+  EXPECT_NE(not_a_number.status().message().find("not a number"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace remotegpu::agent

@@ -1,0 +1,124 @@
+// The process driver with real processes: start with the environment's
+// variables and GPUs, see it run, stop it (SIGTERM, then SIGKILL after the
+// grace period), see it end on its own with its status, and refuse what
+// cannot run.
+#include "agent/process_runtime.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "agent/proc_text.h"
+#include "tests/support/temp_dir.h"
+
+namespace remotegpu::agent {
+namespace {
+
+bool Alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
+
+// Polls List() until `env_id` has ended (or 10 s).
+WorkloadStatus WaitForEnd(ProcessRuntime& runtime, const std::string& env_id) {
+  for (int i = 0; i < 1000; ++i) {
+    auto listed = runtime.List();
+    EXPECT_TRUE(listed.ok());
+    for (const auto& workload : *listed) {
+      if (workload.env_id == env_id && !workload.running) return workload;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << env_id << " did not end";
+  return {};
+}
+
+TEST(ProcessRuntime, RunsWithItsVariablesAndStopsOnRemove) {
+  testing::TempDir dir;
+  ProcessRuntime runtime(dir.path());
+  WorkloadSpec spec{.env_id = "env-a",
+                    .command = {"sh", "-c",
+                                "echo \"gpus=$CUDA_VISIBLE_DEVICES ssh=$REMOTEGPU_PORT_SSH "
+                                "name=$GREETING\"; exec sleep 60"},
+                    .env = {{"GREETING", "hello"}},
+                    .gpu_indexes = {2, 3},
+                    .ports = {{"ssh", 30022, 22}},
+                    .generation = 4};
+  ASSERT_TRUE(runtime.Start(spec).ok());
+  const pid_t pid = runtime.PidOf("env-a");
+  ASSERT_TRUE(Alive(pid));
+  auto listed = runtime.List();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_TRUE((*listed)[0].running);
+  EXPECT_EQ((*listed)[0].generation, 4u);
+  std::string logs;
+  for (int i = 0; i < 200 && logs.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    logs = *runtime.Logs("env-a", 10);
+  }
+  EXPECT_EQ(logs, "gpus=2,3 ssh=30022 name=hello\n");
+  ASSERT_TRUE(runtime.Remove("env-a").ok());
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_TRUE(runtime.List()->empty());
+  EXPECT_TRUE(runtime.Remove("env-a").ok());  // Gone already: fine.
+}
+
+TEST(ProcessRuntime, AProcessIgnoringSigtermIsKilledAfterTheGrace) {
+  testing::TempDir dir;
+  ProcessRuntime runtime(dir.path(), /*stop_grace_ms=*/200);
+  ASSERT_TRUE(
+      runtime.Start({.env_id = "env-stubborn", .command = {"sh", "-c", "trap '' TERM; sleep 60"}})
+          .ok());
+  const pid_t pid = runtime.PidOf("env-stubborn");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // Let the trap be set.
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(runtime.Remove("env-stubborn").ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  EXPECT_FALSE(Alive(pid));
+}
+
+TEST(ProcessRuntime, AnEndedProcessReportsHowItEnded) {
+  testing::TempDir dir;
+  ProcessRuntime runtime(dir.path());
+  ASSERT_TRUE(runtime.Start({.env_id = "env-fails", .command = {"sh", "-c", "exit 3"}}).ok());
+  ASSERT_TRUE(runtime.Start({.env_id = "env-done", .command = {"true"}}).ok());
+  WorkloadStatus failed = WaitForEnd(runtime, "env-fails");
+  EXPECT_EQ(failed.exit_code, 3);
+  EXPECT_EQ(failed.reason, "process exited with status 3");
+  EXPECT_EQ(WaitForEnd(runtime, "env-done").exit_code, 0);
+  ASSERT_TRUE(runtime.Start({.env_id = "env-killed", .command = {"sleep", "60"}}).ok());
+  kill(runtime.PidOf("env-killed"), SIGKILL);
+  WorkloadStatus killed = WaitForEnd(runtime, "env-killed");
+  EXPECT_EQ(killed.exit_code, 128 + SIGKILL);
+  EXPECT_NE(killed.reason.find("killed by signal 9"), std::string::npos) << killed.reason;
+}
+
+TEST(ProcessRuntime, RefusesWhatCannotRun) {
+  testing::TempDir dir;
+  ProcessRuntime runtime(dir.path());
+  Status no_command = runtime.Start({.env_id = "env-image", .image = "pytorch/pytorch:2.3"});
+  EXPECT_EQ(no_command.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(no_command.message().find("needs a command"), std::string::npos);
+  Status missing = runtime.Start({.env_id = "env-x", .command = {"/no/such/program"}});
+  EXPECT_EQ(missing.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.message().find("No such file"), std::string::npos) << missing.message();
+  EXPECT_TRUE(runtime.List()->empty());
+}
+
+TEST(ProcessRuntime, ShutdownEndsEveryProcess) {
+  testing::TempDir dir;
+  pid_t first, second;
+  {
+    ProcessRuntime runtime(dir.path());
+    ASSERT_TRUE(runtime.Start({.env_id = "env-1", .command = {"sleep", "60"}}).ok());
+    ASSERT_TRUE(runtime.Start({.env_id = "env-2", .command = {"sleep", "60"}}).ok());
+    first = runtime.PidOf("env-1");
+    second = runtime.PidOf("env-2");
+  }
+  EXPECT_FALSE(Alive(first));
+  EXPECT_FALSE(Alive(second));
+}
+
+}  // namespace
+}  // namespace remotegpu::agent
