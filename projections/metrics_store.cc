@@ -416,8 +416,10 @@ void MetricsStore::WriterLoop() {
       std::unique_lock lock(mu_);
       if (!batch) {
         wake_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms), [this] {
-          return stopping_ || pending_->host_rows + pending_->gpu_rows >= options_.rows_per_copy;
+          return stopping_ || flush_wanted_ ||
+                 pending_->host_rows + pending_->gpu_rows >= options_.rows_per_copy;
         });
+        flush_wanted_ = false;
         if (pending_->last_seq == 0 || pending_->host_rows == 0) {
           if (stopping_) break;
           continue;
@@ -477,6 +479,7 @@ void MetricsStore::WriterLoop() {
 Status MetricsStore::Flush() {
   std::unique_lock lock(mu_);
   const uint64_t target = enqueued_seq_;
+  flush_wanted_ = true;
   wake_.notify_all();
   if (!written_.wait_for(lock, std::chrono::seconds(60),
                          [&] { return written_seq_ >= target || !last_error_.ok(); })) {

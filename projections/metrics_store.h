@@ -106,6 +106,7 @@ class MetricsStore {
   std::set<int64_t> touched_hours_;  // Hour starts (µs) not yet rolled up. Guarded by mu_.
   Status last_error_;                // Guarded by mu_.
   bool stopping_ = false;            // Guarded by mu_.
+  bool flush_wanted_ = false;        // Guarded by mu_.
   Stats stats_;                      // Guarded by mu_.
   std::thread writer_;
 };
