@@ -282,6 +282,52 @@ TEST(HostDeciderTest, HealthThresholdsIsolateAndRecover) {
             UNHEALTHY);
 }
 
+TEST(HostDeciderTest, AHotGpuWhoseTemperatureMovesWritesOneEvent) {
+  std::vector<HostEvent> history = RegisteredHost(1);
+  auto hot = [](double temp) {
+    HostCommand command;
+    auto* gpu = command.mutable_report_health()->add_gpus();
+    gpu->set_accessible(true);
+    gpu->set_temperature_c(temp);
+    command.mutable_report_health()->set_disk_free_percent(50);
+    command.mutable_report_health()->set_memory_free_percent(50);
+    return command;
+  };
+  auto first = When(Given(history), hot(88));
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(first->at(0).health_changed().reasons(0), "GPU 0 runs above 85 °C");
+  history.insert(history.end(), first->begin(), first->end());
+  EXPECT_TRUE(When(Given(history), hot(91))->empty());  // Same verdict, no event.
+}
+
+TEST(JudgeHealth, FromAMetricsSample) {
+  HostSample sample;
+  sample.set_memory_total_bytes(100);
+  sample.set_memory_available_bytes(4);  // 4 % free.
+  sample.set_disk_total_bytes(100);
+  sample.set_disk_available_bytes(50);
+  auto* power = sample.add_gpus();
+  power->set_index(0);
+  power->set_accessible(true);
+  power->set_has_power(true);
+  power->set_power_w(720);
+  power->set_power_limit_w(700);
+  auto* lost = sample.add_gpus();
+  lost->set_index(1);  // Not accessible: nvidia-smi stopped answering for it.
+  HealthVerdict verdict = JudgeHealth(HealthReportOf(sample));
+  EXPECT_EQ(verdict.status, UNHEALTHY);
+  EXPECT_EQ(verdict.reasons,
+            (std::vector<std::string>{"GPU 0 draws more than its power limit",
+                                      "GPU 1 is not accessible", "memory under 5 % free"}));
+
+  // No temperature or power reading is no reason; missing totals count as fine.
+  HostSample quiet;
+  auto* unknown = quiet.add_gpus();
+  unknown->set_accessible(true);
+  unknown->set_temperature_c(99);  // has_temperature false: not a reading.
+  EXPECT_EQ(JudgeHealth(HealthReportOf(quiet)).status, HEALTHY);
+}
+
 TEST(HostDeciderTest, AllocationNeverExceedsCapacityAndGpusHaveOneHolder) {
   std::vector<HostEvent> history = RegisteredHost(4);  // 64 cores, 512 GiB.
   HostState state = Given(history);
