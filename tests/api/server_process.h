@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -51,8 +52,11 @@ struct Server {
 // of every call afterwards). port 0 when it did not start.
 inline Server StartServer(const std::string& binary, const std::string& data_dir,
                           const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv = {binary,   "serve",    "--data-dir",
-                                   data_dir, "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv = {binary, "serve", "--data-dir", data_dir};
+  // A --listen among `extra` replaces the default (any free port).
+  if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  }
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto child = Subprocess::Spawn(argv, {.capture_stdout = true, .merge_stderr = true});
   if (!child.ok()) return {};
