@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "agent/docker_runtime.h"
 #include "agent/proc_text.h"
 #include "agent/process_runtime.h"
 #include "agent/reconciler.h"
@@ -23,8 +24,8 @@ int main(int argc, char** argv) {
       "Usage: remotegpu-agent --server URL --token TOKEN [flags]\n\n"
       "Speaks for this GPU host to a RemoteGPU server: reports the machine's facts and\n"
       "GPUs (NVML, else nvidia-smi), heartbeats, sends metrics, and runs the host's\n"
-      "environments with a runtime (process here; docker to come). The token comes\n"
-      "from POST /api/admin/hosts/:id/agent-tokens. Stops on SIGINT or SIGTERM.\n\n"
+      "environments with a runtime (a local process, or a Docker container). The token\n"
+      "comes from POST /api/admin/hosts/:id/agent-tokens. Stops on SIGINT or SIGTERM.\n\n"
       "Flags (each also REMOTEGPU_AGENT_<NAME>)");
   // clang-format off
   flags.add_options()
@@ -39,7 +40,12 @@ int main(int argc, char** argv) {
       ("metrics-buffer", po::value<int>()->default_value(1000),
        "samples kept while the server is away (oldest dropped beyond)")
       ("runtime", po::value<std::string>()->default_value("none"),
-       "what runs environments: none, process")
+       "what runs environments: none, process, docker")
+      ("docker-host", po::value<std::string>()->default_value("unix:///var/run/docker.sock"),
+       "the Docker engine: unix://path or tcp://host:port")
+      ("docker-tls-ca", po::value<std::string>()->default_value(""), "CA of the engine (tcp://)")
+      ("docker-tls-cert", po::value<std::string>()->default_value(""), "client certificate")
+      ("docker-tls-key", po::value<std::string>()->default_value(""), "client key")
       ("sync-ms", po::value<int>()->default_value(5'000),
        "how often the desired environments are fetched (with a runtime)")
       ("work-dir", po::value<std::string>()->default_value("/var/lib/remotegpu-agent"),
@@ -82,8 +88,8 @@ int main(int argc, char** argv) {
              vars["metrics-buffer"].as<int>() < 1) {
     bad =
         "--heartbeat-ms, --metrics-ms, --sync-ms >= 100; --facts-ms >= 1000; --metrics-buffer >= 1";
-  } else if (runtime != "none" && runtime != "process") {
-    bad = "--runtime must be none or process, not " + runtime;
+  } else if (runtime != "none" && runtime != "process" && runtime != "docker") {
+    bad = "--runtime must be none, process or docker, not " + runtime;
   }
   if (!bad.empty()) {
     std::cerr << "remotegpu-agent: " << bad << "\n";
@@ -106,6 +112,18 @@ int main(int argc, char** argv) {
   if (runtime == "process") {
     reconciler = std::make_unique<remotegpu::agent::Reconciler>(
         std::make_unique<remotegpu::agent::ProcessRuntime>(vars["work-dir"].as<std::string>()));
+  } else if (runtime == "docker") {
+    auto docker = remotegpu::agent::DockerClient::Connect(
+        {.host = vars["docker-host"].as<std::string>(),
+         .ca_file = vars["docker-tls-ca"].as<std::string>(),
+         .cert_file = vars["docker-tls-cert"].as<std::string>(),
+         .key_file = vars["docker-tls-key"].as<std::string>()});
+    if (!docker.ok()) {
+      std::cerr << "remotegpu-agent: " << docker.status().message() << "\n";
+      return 2;
+    }
+    reconciler = std::make_unique<remotegpu::agent::Reconciler>(
+        std::make_unique<remotegpu::agent::DockerRuntime>(std::move(*docker)));
   }
   using std::chrono::milliseconds;
   remotegpu::agent::Agent agent(

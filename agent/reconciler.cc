@@ -116,8 +116,8 @@ Status Reconciler::Sync(const HttpClient& server, const std::string& host_id) {
       case ReconcileAction::kRestart: {
         const DesiredEnvironment& want = *wanted.at(id);
         if (want.status == "scheduled") RGPU_RETURN_IF_ERROR(Report(server, id, "starting", ""));
-        if (action.kind == ReconcileAction::kRestart) RGPU_RETURN_IF_ERROR(runtime_->Remove(id));
-        Status started = runtime_->Start(want.spec);
+        Status started = action.kind == ReconcileAction::kRestart ? runtime_->Restart(want.spec)
+                                                                  : runtime_->Start(want.spec);
         if (!started.ok()) {
           RGPU_RETURN_IF_ERROR(Report(server, id, "failed", started.message()));
         } else if (want.status == "scheduled" || want.status == "starting") {

@@ -53,6 +53,11 @@ class Runtime {
   // Creates and starts the workload; InvalidArgument when the spec cannot
   // run on this driver, Unavailable/IoError when the engine fails.
   virtual Status Start(const WorkloadSpec& spec) = 0;
+  // Restarts it for a new generation; by default a fresh start.
+  virtual Status Restart(const WorkloadSpec& spec) {
+    RGPU_RETURN_IF_ERROR(Remove(spec.env_id));
+    return Start(spec);
+  }
   // Stops and removes the workload with its volumes; Ok when it is not
   // there.
   virtual Status Remove(const std::string& env_id) = 0;
