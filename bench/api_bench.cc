@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_flags.h"
+#include "bench/wrk.h"
 #include "common/subprocess.h"
 #include "tests/api/http_client.h"
 #include "tests/api/server_process.h"
@@ -52,46 +53,9 @@ requests/s and p99 latency of each.
   --help    print this and exit
 )";
 
-struct WrkFigures {
-  double rps = 0;
-  double p99_ms = 0;
-  std::string output;
-};
-
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "remotegpu-bench-api: " << what << "\n";
   std::exit(1);
-}
-
-double ToMillis(double value, const std::string& unit) {
-  if (unit == "us") return value / 1000.0;
-  if (unit == "s") return value * 1000.0;
-  return value;  // ms
-}
-
-WrkFigures RunWrk(const std::string& url, const std::string& script, int seconds) {
-  std::vector<std::string> argv = {"wrk", "-t2", "-c64", "-d" + std::to_string(seconds) + "s",
-                                   "--latency"};
-  if (!script.empty()) {
-    argv.push_back("-s");
-    argv.push_back(script);
-  }
-  argv.push_back(url);
-  auto out = RunCommand(argv);
-  if (!out.ok()) Die(out.status().ToString());
-  WrkFigures figures;
-  figures.output = *out;
-  std::smatch m;
-  if (std::regex_search(*out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) {
-    figures.rps = std::stod(m[1]);
-  }
-  if (std::regex_search(*out, m, std::regex(R"(99%\s+([0-9.]+)(us|ms|s))"))) {
-    figures.p99_ms = ToMillis(std::stod(m[1]), m[2]);
-  }
-  if (std::regex_search(*out, m, std::regex(R"(Non-2xx or 3xx responses:\s+(\d+))"))) {
-    std::cerr << "  note: " << m[1] << " non-2xx responses from " << url << "\n";
-  }
-  return figures;
 }
 
 int Main(int argc, char** argv) {
