@@ -142,29 +142,22 @@ bool Agent::ReportFacts() {
   if (!gpus.note.empty()) spdlog::info("GPU discovery: {}", gpus.note);
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(report, &json).ok()) return false;
-  auto reply = client_.Post("/internal/hosts/" + host_id_ + "/facts", json);
-  if (!reply.ok()) {
-    spdlog::warn("reporting facts: {}", reply.status().message());
-    return false;
-  }
-  if (reply->status != 200) {
-    spdlog::error("the server refused the facts: {}", ServerSays(*reply));
-    Forget(reply->status);
-    return false;
-  }
+  if (!PostForHost("facts", json)) return false;
   spdlog::info("reported {} with {} GPU(s) ({})", host_id_, report.gpus_size(), gpus.source);
   facts_due_ = Clock::now() + options_.facts_interval;
   return true;
 }
 
-bool Agent::Heartbeat() {
-  auto reply = client_.Post("/internal/hosts/" + host_id_ + "/heartbeat", "{}");
+bool Agent::Heartbeat() { return PostForHost("heartbeat", "{}"); }
+
+bool Agent::PostForHost(const std::string& what, const std::string& json) {
+  auto reply = client_.Post("/internal/hosts/" + host_id_ + "/" + what, json);
   if (!reply.ok()) {
-    spdlog::warn("heartbeat: {}", reply.status().message());
+    spdlog::warn("{}: {}", what, reply.status().message());
     return false;
   }
   if (reply->status != 200) {
-    spdlog::error("heartbeat refused: {}", ServerSays(*reply));
+    spdlog::error("the server refused the {}: {}", what, ServerSays(*reply));
     Forget(reply->status);
     return false;
   }
@@ -191,16 +184,7 @@ bool Agent::SendMetrics() {
   }
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(batch, &json).ok()) return false;
-  auto reply = client_.Post("/internal/hosts/" + host_id_ + "/metrics", json);
-  if (!reply.ok()) {
-    spdlog::warn("metrics: {}", reply.status().message());
-    return false;
-  }
-  if (reply->status != 200) {
-    spdlog::error("metrics refused: {}", ServerSays(*reply));
-    Forget(reply->status);
-    return false;
-  }
+  if (!PostForHost("metrics", json)) return false;
   std::lock_guard lock(mu_);
   // Sampling runs on this thread too: the front is still what was sent.
   for (int i = 0; i < batch.samples_size(); ++i) samples_.pop_front();

@@ -70,6 +70,9 @@ class Agent {
   bool Heartbeat();
   bool SendMetrics();
   void SampleMetrics();
+  // POST /internal/hosts/<host>/<what>; false (logged) when it failed or
+  // was refused.
+  bool PostForHost(const std::string& what, const std::string& json);
   // A refusal meaning the server no longer knows the host or the token.
   void Forget(int status);
   // Waits until `when` or Stop(); false when stopped.

@@ -69,10 +69,12 @@ bool GpuName(std::string_view cell, uint32_t* index) {
   return cell.starts_with("GPU") && ParseNumber(cell.substr(3), index);
 }
 
-}  // namespace
-
-Result<SmiGpus> ParseQueryGpu(std::string_view csv) {
-  SmiGpus out;
+// Calls `row(fields, index, bad)` for each non-empty line of a
+// --query-gpu CSV with at least `min_fields` fields, after checking that the
+// first is a GPU index not seen before; `bad(why)` makes the error naming
+// the line. Stops at the first error, from here or from `row`.
+template <typename Row>
+Status ForEachGpuRow(std::string_view csv, size_t min_fields, Row row) {
   std::set<uint32_t> seen;
   int line_number = 0;
   for (std::string_view line : Lines(csv)) {
@@ -83,11 +85,23 @@ Result<SmiGpus> ParseQueryGpu(std::string_view csv) {
       return Status::InvalidArgument("nvidia-smi line " + std::to_string(line_number) + ": " + why +
                                      ": '" + std::string(line) + "'");
     };
-    if (fields.size() < 6) return bad("expected 6 fields");
-    domain::Gpu gpu;
+    if (fields.size() < min_fields) {
+      return bad("expected " + std::to_string(min_fields) + " fields");
+    }
     uint32_t index = 0;
     if (!ParseNumber(fields[0], &index)) return bad("the index is not a number");
     if (!seen.insert(index).second) return bad("GPU " + std::to_string(index) + " twice");
+    RGPU_RETURN_IF_ERROR(row(fields, index, bad));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<SmiGpus> ParseQueryGpu(std::string_view csv) {
+  SmiGpus out;
+  Status parsed = ForEachGpuRow(csv, 6, [&](const auto& fields, uint32_t index, auto bad) {
+    domain::Gpu gpu;
     gpu.set_index(index);
     gpu.set_uuid(Value(fields[1]));
     gpu.set_model(Value(fields[2]));
@@ -98,7 +112,9 @@ Result<SmiGpus> ParseQueryGpu(std::string_view csv) {
     gpu.set_compute_capability(Value(fields[4]));
     if (out.driver_version.empty()) out.driver_version = Value(fields[5]);
     out.gpus.push_back(std::move(gpu));
-  }
+    return Status::Ok();
+  });
+  if (!parsed.ok()) return parsed;
   std::sort(out.gpus.begin(), out.gpus.end(),
             [](const domain::Gpu& a, const domain::Gpu& b) { return a.index() < b.index(); });
   return out;
@@ -106,17 +122,7 @@ Result<SmiGpus> ParseQueryGpu(std::string_view csv) {
 
 Result<std::vector<domain::GpuSample>> ParseQueryGpuMetrics(std::string_view csv) {
   std::vector<domain::GpuSample> samples;
-  std::set<uint32_t> seen;
-  int line_number = 0;
-  for (std::string_view line : Lines(csv)) {
-    ++line_number;
-    if (Trim(line).empty()) continue;
-    const auto fields = Split(line, ',');
-    auto bad = [&](const std::string& why) {
-      return Status::InvalidArgument("nvidia-smi line " + std::to_string(line_number) + ": " + why +
-                                     ": '" + std::string(line) + "'");
-    };
-    if (fields.size() < 10) return bad("expected 10 fields");
+  Status parsed = ForEachGpuRow(csv, 10, [&](const auto& fields, uint32_t index, auto bad) {
     // A field that is either "no value" (false, untouched) or a number.
     bool malformed = false;
     auto number = [&](size_t i, double* out) {
@@ -126,9 +132,6 @@ Result<std::vector<domain::GpuSample>> ParseQueryGpuMetrics(std::string_view csv
       return !malformed;
     };
     domain::GpuSample sample;
-    uint32_t index = 0;
-    if (!ParseNumber(fields[0], &index)) return bad("the index is not a number");
-    if (!seen.insert(index).second) return bad("GPU " + std::to_string(index) + " twice");
     sample.set_index(index);
     sample.set_uuid(Value(fields[1]));
     sample.set_accessible(true);
@@ -153,7 +156,9 @@ Result<std::vector<domain::GpuSample>> ParseQueryGpuMetrics(std::string_view csv
     }
     if (malformed) return bad("a reading is not a number");
     samples.push_back(std::move(sample));
-  }
+    return Status::Ok();
+  });
+  if (!parsed.ok()) return parsed;
   std::sort(samples.begin(), samples.end(),
             [](const auto& a, const auto& b) { return a.index() < b.index(); });
   return samples;
