@@ -41,6 +41,11 @@ size_t Agent::BufferedSamples() const {
   return samples_.size();
 }
 
+uint64_t Agent::DroppedSamples() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
 bool Agent::SleepUntil(Clock::time_point when) {
   std::unique_lock lock(mu_);
   return !wake_.wait_until(lock, when, [this] { return stop_; });

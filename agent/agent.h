@@ -26,12 +26,12 @@
 
 #include "agent/gpu_discovery.h"
 #include "agent/http_client.h"
+#include "agent/reconciler.h"
 #include "domain/proto/metrics.pb.h"
 
 namespace remotegpu::agent {
 
 class MetricsCollector;
-class Reconciler;
 
 struct AgentOptions {
   std::chrono::milliseconds heartbeat_interval{30'000};
@@ -58,8 +58,10 @@ class Agent {
   int Run();
   void Stop();
 
-  // Samples buffered and not yet taken by the server (for tests).
+  // Samples buffered and not yet taken by the server, and those the full
+  // buffer let go since the server last took a batch.
   size_t BufferedSamples() const;
+  uint64_t DroppedSamples() const;
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   // clang-format off
   flags.add_options()
       ("help,h", "print this help and exit")
+      ("config", po::value<std::string>()->default_value(""),
+       "a file of `name = value` lines for any flag below (the command line and the\n"
+       "environment win)")
       ("server", po::value<std::string>()->default_value("http://127.0.0.1:8080"),
        "the server, http://host:port")
       ("token", po::value<std::string>()->default_value(""), "the host's agent token (rgk.…)")

@@ -10,8 +10,10 @@
 
 namespace remotegpu {
 
-// Stores `argv`, then the `prefix` variables, into `vars` (command line
-// first: it wins). Throws what program_options throws for a bad flag.
+// Stores `argv`, then the `prefix` variables, then (when the program has a
+// --config flag and it names a file) that file's "name = value" lines into
+// `vars`: the command line wins, then the environment. Throws what
+// program_options throws for a bad flag or an unreadable file.
 inline void StoreFlags(int argc, char** argv, const std::string& prefix,
                        const boost::program_options::options_description& flags,
                        boost::program_options::variables_map& vars) {
@@ -27,6 +29,10 @@ inline void StoreFlags(int argc, char** argv, const std::string& prefix,
                                     return flags.find_nothrow(name, false) ? name : "";
                                   }),
             vars);
+  if (flags.find_nothrow("config", false) != nullptr && vars.count("config") != 0) {
+    const std::string file = vars["config"].as<std::string>();
+    if (!file.empty()) po::store(po::parse_config_file(file.c_str(), flags), vars);
+  }
   po::notify(vars);
 }
 

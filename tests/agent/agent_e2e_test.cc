@@ -53,7 +53,8 @@ class AgentEndToEndTest : public ::testing::Test {
         AGENT_BIN,        "--server",     "http://127.0.0.1:" + std::to_string(server_.port),
         "--heartbeat-ms", "300",          "--nvml-library",
         FAKE_NVML_LIB,    "--nvidia-smi", smi_};
-    if (std::find(extra.begin(), extra.end(), "--token-file") == extra.end()) {
+    if (std::find(extra.begin(), extra.end(), "--token-file") == extra.end() &&
+        std::find(extra.begin(), extra.end(), "--config") == extra.end()) {
       argv.insert(argv.end(), {"--token", token_});
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -228,18 +229,20 @@ TEST_F(AgentEndToEndTest, EnvironmentsRunAsProcesses) {
   ASSERT_EQ(Call(server_.port, http::verb::post, "/api/environments", form.dump()).status, 201);
   WaitFor("/api/environments/env-fails",
           [](const nlohmann::json& e) { return e["status"] == "failed"; });
-  Reply history = Call(server_.port, http::verb::get,
-                       "/api/audit/events?stream_prefix=env-fails");
+  Reply history = Call(server_.port, http::verb::get, "/api/audit/events?stream_prefix=env-fails");
   EXPECT_NE(history.raw.find("process exited with status 3"), std::string::npos) << history.raw;
 
   agent.Signal(SIGTERM);
   EXPECT_EQ(WEXITSTATUS(agent.Wait()), 0);
 }
 
-TEST_F(AgentEndToEndTest, AWipedServerIsFoundAgainWithANewToken) {
+TEST_F(AgentEndToEndTest, AWipedServerIsFoundAgainWithANewTokenFromAConfiguredFile) {
   const std::string token_file = dir_.Sub("token");
   std::ofstream(token_file) << token_ << "\n";
-  Subprocess agent = StartAgent({"--token-file", token_file});
+  const std::string config = dir_.Sub("agent.conf");  // Flags from a config file.
+  std::ofstream(config) << "# remotegpu-agent\ntoken-file = " << token_file
+                        << "\nmetrics-ms = 500\n";
+  Subprocess agent = StartAgent({"--config", config});
   WaitForHost([](const nlohmann::json& h) { return h["gpus"].size() == 2; });
 
   // The server is wiped: same address, empty data directory.
