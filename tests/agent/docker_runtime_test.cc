@@ -7,14 +7,18 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <utility>  // Before Boost: 1.74 Asio uses std::exchange without including it.
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 #include <gtest/gtest.h>
 
+#include "common/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::agent {
@@ -287,6 +291,121 @@ TEST_F(DockerRuntimeTest, AnEngineThatIsNotThereIsUnavailable) {
   EXPECT_EQ(runtime.List().status().code(), StatusCode::kUnavailable);
   EXPECT_FALSE(DockerClient::Connect({.host = "http://x"}).ok());
   EXPECT_FALSE(DockerClient::Connect({.host = "tcp://h:2376", .ca_file = "ca.pem"}).ok());
+}
+
+// A CA, and a server and a client certificate it signed (openssl's CLI).
+void MakeCertificates(const std::string& dir, const std::string& ca_name) {
+  auto run = [](const std::vector<std::string>& argv) {
+    auto done = RunCommand(argv);
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+  };
+  run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+       "/CN=" + ca_name, "-keyout", dir + "/ca-key.pem", "-out", dir + "/ca.pem"});
+  std::ofstream(dir + "/server.ext") << "subjectAltName=IP:127.0.0.1\n";
+  for (const std::string who : {"server", "client"}) {
+    run({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + who, "-keyout",
+         dir + "/" + who + "-key.pem", "-out", dir + "/" + who + ".csr"});
+    std::vector<std::string> sign = {"openssl",
+                                     "x509",
+                                     "-req",
+                                     "-in",
+                                     dir + "/" + who + ".csr",
+                                     "-CA",
+                                     dir + "/ca.pem",
+                                     "-CAkey",
+                                     dir + "/ca-key.pem",
+                                     "-CAcreateserial",
+                                     "-days",
+                                     "1",
+                                     "-out",
+                                     dir + "/" + who + ".pem"};
+    if (who == "server") sign.insert(sign.end(), {"-extfile", dir + "/server.ext"});
+    run(sign);
+  }
+}
+
+// An engine on TCP that speaks only TLS and wants a client certificate from
+// its CA; it answers every request with an empty container list.
+class TlsEngine {
+ public:
+  explicit TlsEngine(const std::string& dir)
+      : tls_(asio::ssl::context::tls_server),
+        acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    tls_.use_certificate_chain_file(dir + "/server.pem");
+    tls_.use_private_key_file(dir + "/server-key.pem", asio::ssl::context::pem);
+    tls_.load_verify_file(dir + "/ca.pem");
+    tls_.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~TlsEngine() {
+    io_.stop();
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    thread_.join();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  void Serve() {
+    while (true) {
+      asio::ip::tcp::socket socket(io_);
+      beast::error_code error;
+      acceptor_.accept(socket, error);
+      if (error) return;
+      beast::ssl_stream<asio::ip::tcp::socket> stream(std::move(socket), tls_);
+      stream.handshake(asio::ssl::stream_base::server, error);
+      if (error) continue;  // No or a foreign client certificate.
+      beast::flat_buffer buffer;
+      http::request<http::string_body> request;
+      http::read(stream, buffer, request, error);
+      if (error) continue;
+      http::response<http::string_body> response{http::status::ok, 11};
+      response.body() = "[]";
+      response.prepare_payload();
+      http::write(stream, response, error);
+      stream.shutdown(error);
+    }
+  }
+  asio::io_context io_;
+  asio::ssl::context tls_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+TEST(DockerTls, ClientCertificatesFromTheEnginesCa) {
+  testing::TempDir dir, stranger;
+  MakeCertificates(dir.path(), "engine-ca");
+  MakeCertificates(stranger.path(), "another-ca");
+  TlsEngine engine(dir.path());
+  const std::string host = "tcp://127.0.0.1:" + std::to_string(engine.port());
+
+  auto trusted = DockerClient::Connect({.host = host,
+                                        .ca_file = dir.Sub("ca.pem"),
+                                        .cert_file = dir.Sub("client.pem"),
+                                        .key_file = dir.Sub("client-key.pem")});
+  ASSERT_TRUE(trusted.ok()) << trusted.status().ToString();
+  DockerRuntime runtime(std::move(*trusted));
+  auto listed = runtime.List();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_TRUE(listed->empty());
+
+  // A client certificate from another CA, or none at all: no answer.
+  auto foreign = DockerClient::Connect({.host = host,
+                                        .ca_file = dir.Sub("ca.pem"),
+                                        .cert_file = stranger.Sub("client.pem"),
+                                        .key_file = stranger.Sub("client-key.pem")});
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_EQ(DockerRuntime(std::move(*foreign)).List().status().code(), StatusCode::kUnavailable);
+  auto plain = DockerClient::Connect({.host = host, .timeout = std::chrono::milliseconds(2000)});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(DockerRuntime(std::move(*plain)).List().status().code(), StatusCode::kUnavailable);
+  // An engine whose certificate another CA signed is not trusted.
+  auto distrustful = DockerClient::Connect({.host = host,
+                                            .ca_file = stranger.Sub("ca.pem"),
+                                            .cert_file = stranger.Sub("client.pem"),
+                                            .key_file = stranger.Sub("client-key.pem")});
+  ASSERT_TRUE(distrustful.ok());
+  EXPECT_EQ(DockerRuntime(std::move(*distrustful)).List().status().code(),
+            StatusCode::kUnavailable);
 }
 
 }  // namespace
