@@ -13,7 +13,9 @@
 //
 // Writes are queued and written by one thread with COPY, batching across
 // agents; a full queue refuses more (the agent keeps its samples and tries
-// again). Samples taken more than 7 days ago or more than a day ahead of the
+// again). A sample counts as taken once queued: a server that dies loses
+// what was queued and not yet written (normally the last flush interval,
+// 100 ms). Telemetry, so that is the trade; events never work this way. Samples taken more than 7 days ago or more than a day ahead of the
 // server's clock are refused one by one (counted), not stored in the wrong
 // place.
 //
