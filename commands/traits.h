@@ -5,6 +5,7 @@
 #include "domain/host.h"
 #include "domain/identity.h"
 #include "domain/lease.h"
+#include "domain/product_spec.h"
 #include "domain/quota.h"
 #include "domain/scheduling_policy.h"
 #include "domain/workspace.h"
@@ -28,6 +29,7 @@ using UserTraits = AggregateTraits<domain::UserState, domain::UserEvent>;
 using ApiKeyTraits = AggregateTraits<domain::ApiKeyState, domain::ApiKeyEvent>;
 using QuotaTraits = AggregateTraits<domain::QuotaState, domain::QuotaEvent>;
 using WorkspaceTraits = AggregateTraits<domain::WorkspaceState, domain::WorkspaceEvent>;
+using SpecTraits = AggregateTraits<domain::SpecState, domain::SpecEvent>;
 
 // Folds `events` into a copy of `state`.
 template <typename Traits>

@@ -7,6 +7,7 @@
 #include "domain/proto/host.pb.h"
 #include "domain/proto/identity.pb.h"
 #include "domain/proto/lease.pb.h"
+#include "domain/proto/commerce.pb.h"
 #include "domain/proto/quota.pb.h"
 #include "domain/proto/scheduling_policy.pb.h"
 #include "domain/proto/workspace.pb.h"
@@ -89,6 +90,7 @@ nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded) {
   if (id.starts_with("apikey-")) return DecodeRedacted<domain::ApiKeyEvent>(payload);
   if (id.starts_with("quota-")) return Decode<domain::QuotaEvent>(payload);
   if (id.starts_with("workspace-")) return Decode<domain::WorkspaceEvent>(payload);
+  if (id.starts_with("spec-")) return Decode<domain::SpecEvent>(payload);
   return nullptr;
 }
 
