@@ -22,12 +22,41 @@ Result<domain::SchedulingStrategy> ParseStrategy(const std::string& text) {
 // The create-environment form.
 Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* spec) {
   JsonFields f(body);
-  RGPU_RETURN_IF_ERROR(
-      f.OnlyAllowed({"env_id", "name", "owner", "image", "cpu_cores", "memory_mb", "gpu_count",
-                     "gpu_model", "min_gpu_memory_mb", "region", "os", "host_id", "prefer_nvlink",
-                     "strategy", "env", "ports", "storage_gb", "workspace_id", "command"}));
+  RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"env_id",
+                                      "name",
+                                      "owner",
+                                      "image",
+                                      "cpu_cores",
+                                      "memory_mb",
+                                      "gpu_count",
+                                      "gpu_model",
+                                      "min_gpu_memory_mb",
+                                      "region",
+                                      "os",
+                                      "host_id",
+                                      "prefer_nvlink",
+                                      "strategy",
+                                      "env",
+                                      "ports",
+                                      "storage_gb",
+                                      "workspace_id",
+                                      "command",
+                                      "product_spec_id"}));
   std::string text;
   int64_t number = 0;
+  // With a product spec, the resources are the spec's (filled in by the route).
+  RGPU_RETURN_IF_ERROR(f.String("product_spec_id", &text));
+  spec->set_product_spec_id(text);
+  const bool from_spec = !text.empty();
+  if (from_spec) {
+    for (const char* name :
+         {"cpu_cores", "memory_mb", "gpu_count", "gpu_model", "min_gpu_memory_mb", "storage_gb"}) {
+      if (body.contains(name)) {
+        return Status::InvalidArgument(std::string(name) +
+                                       " comes from the product spec; leave it out");
+      }
+    }
+  }
   RGPU_RETURN_IF_ERROR(f.String("env_id", env_id));
   RGPU_RETURN_IF_ERROR(f.String("name", &text, true));
   spec->set_name(text);
@@ -36,9 +65,9 @@ Status ReadSpec(const json& body, std::string* env_id, domain::EnvironmentSpec* 
   spec->set_owner(owner);
   RGPU_RETURN_IF_ERROR(f.String("image", &text, true));
   spec->set_image(text);
-  RGPU_RETURN_IF_ERROR(f.Integer("cpu_cores", &number, 1, 1024, true));
+  RGPU_RETURN_IF_ERROR(f.Integer("cpu_cores", &number, 1, 1024, !from_spec));
   spec->set_cpu_cores(static_cast<uint32_t>(number));
-  RGPU_RETURN_IF_ERROR(f.Integer("memory_mb", &number, 1, int64_t{1} << 30, true));
+  RGPU_RETURN_IF_ERROR(f.Integer("memory_mb", &number, 1, int64_t{1} << 30, !from_spec));
   spec->set_memory_mb(static_cast<uint64_t>(number));
   number = 0;
   RGPU_RETURN_IF_ERROR(f.Integer("gpu_count", &number, 0, 64));
@@ -189,6 +218,15 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
             return ErrorResponse(request, 422, "UNPROCESSABLE",
                                  spec.workspace_id() + " is not a workspace of " + spec.owner());
           }
+        }
+        if (!spec.product_spec_id().empty()) {
+          // Customers order listed specs only; another is "not found" to them.
+          auto product = api.specs->Get(spec.product_spec_id());
+          if (!product.ok() || (!request.identity.admin && !product->state.spec.listed())) {
+            return ErrorResponse(request, 404, "NOT_FOUND",
+                                 "no product spec " + spec.product_spec_id());
+          }
+          domain::ApplyProductSpec(product->state.spec, &spec);
         }
         if (env_id.empty()) env_id = "env-" + api.ids->NewId().ToString();
         auto placed = api.environments->Create(env_id, spec, MetaFor(request));

@@ -6,6 +6,7 @@
 #include "api/router.h"
 #include "commands/environment_service.h"
 #include "commands/identity_index.h"
+#include "commands/spec_service.h"
 #include "common/uuid.h"
 #include "projections/projection_runner.h"
 
@@ -19,6 +20,7 @@ struct EnvironmentApi {
   const projections::ProjectionRunner* projection = nullptr;  // "environments".
   QueryCache* cache = nullptr;                      // Versioned by `projection`; may be null.
   const commands::IdentityIndex* access = nullptr;  // Workspace roles.
+  commands::SpecService* specs = nullptr;           // Environments from a product spec.
 };
 
 void AddEnvironmentRoutes(Router& router, EnvironmentApi& api);

@@ -26,6 +26,7 @@
 #include "api/query_cache.h"
 #include "api/quota_routes.h"
 #include "api/scheduler_routes.h"
+#include "api/spec_routes.h"
 #include "api/workspace_routes.h"
 #include "commands/environment_service.h"
 #include "commands/host_service.h"
@@ -254,9 +255,17 @@ int RunServe(const ServeConfig& config) {
   AddWorkspaceRoutes(router, workspace_api);
   AddHealthRoutes(router, context);
   AddCmdbRoutes(router, context);
+  // Product specs: every one in memory, from the log.
+  commands::SpecService specs(**store, SystemClock::Instance());
+  if (Status opened = specs.Open(); !opened.ok()) {
+    spdlog::error("cannot read the product specs: {}", opened.ToString());
+    return 1;
+  }
+  SpecApi spec_api{&specs, &ids, &SystemClock::Instance()};
+  AddSpecRoutes(router, spec_api);
   EnvironmentApi environment_api{
-      &environments,           &reads,         &ids, runners[projections::kEnvironments].get(),
-      environment_cache.get(), &identity_index};
+      &environments,           &reads,          &ids,  runners[projections::kEnvironments].get(),
+      environment_cache.get(), &identity_index, &specs};
   AddEnvironmentRoutes(router, environment_api);
   LeaseApi lease_api{&leases, &reads, &ids, runners[projections::kLeases].get(),
                      runners[projections::kCmdb].get()};
@@ -414,6 +423,7 @@ int RunServe(const ServeConfig& config) {
   ticker.join();
   index.Stop();
   identity_index.Stop();
+  specs.Stop();
   for (auto& runner : runners) {
     runner->Stop();
     spdlog::info("projection {} stopped at position {}", runner->name(), runner->checkpoint());

@@ -100,6 +100,17 @@ Result<std::vector<SpecEvent>> Decide(const SpecState& state, const SpecCommand&
   return Status::InvalidArgument("empty spec command");
 }
 
+void ApplyProductSpec(const ProductSpec& product, EnvironmentSpec* environment) {
+  environment->set_cpu_cores(product.cpu_cores());
+  environment->set_memory_mb(uint64_t{product.memory_gb()} * 1024);
+  environment->set_gpu_count(product.gpu_count());
+  environment->set_storage_gb(uint64_t{product.system_disk_gb()} + product.data_disk_gb());
+  auto* constraints = environment->mutable_constraints();
+  constraints->set_gpu_model(product.gpu_count() > 0 ? product.gpu_model() : "");
+  constraints->set_min_gpu_memory_mb(
+      product.gpu_count() > 0 ? uint64_t{product.gpu_memory_gb()} * 1024 : 0);
+}
+
 int64_t PriceAt(const SpecState& state, int64_t at_us) {
   int64_t price = 0;
   for (const auto& point : state.prices) {

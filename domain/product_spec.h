@@ -19,6 +19,7 @@
 #include "domain/decider.h"
 #include "domain/metering.h"
 #include "domain/proto/commerce.pb.h"
+#include "domain/proto/environment.pb.h"
 
 namespace remotegpu::domain {
 
@@ -34,6 +35,11 @@ void Apply(SpecState& state, const SpecEvent& event);
 // FailedPrecondition for a retroactive price change.
 Result<std::vector<SpecEvent>> Decide(const SpecState& state, const SpecCommand& command,
                                       const DecideContext& context);
+
+// An environment ordered from `product`: its CPU, memory (GiB → MiB), GPUs
+// (count, model and memory as placement constraints; none for a CPU-only
+// spec, so any host matches) and disks (system + data as storage).
+void ApplyProductSpec(const ProductSpec& product, EnvironmentSpec* environment);
 
 // The price in force at `at_us` (0 before the spec was created).
 int64_t PriceAt(const SpecState& state, int64_t at_us);
