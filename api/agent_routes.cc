@@ -1,6 +1,7 @@
 #include "api/agent_routes.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
 
 #include "api/route_helpers.h"
 #include "domain/environment.h"
@@ -90,9 +91,14 @@ HttpResponse IngestMetrics(const HttpRequest& request, AgentApi& api) {
     const auto newest = std::max_element(
         batch.samples().begin(), batch.samples().end(),
         [](const auto& a, const auto& b) { return a.collected_at_us() < b.collected_at_us(); });
+    // The samples are taken either way: an error here must not make the
+    // agent send them again.
     auto observed = api.health->Observe(host_id, *newest, MetaFor(request));
-    if (!observed.ok()) return RefusedResponse(request, observed.status());
-    reported = *observed;
+    if (observed.ok()) {
+      reported = *observed;
+    } else {
+      spdlog::warn("health of {}: {}", host_id, observed.status().ToString());
+    }
   }
   return OkResponse(request, {{"host_id", host_id},
                               {"samples", accepted->samples},

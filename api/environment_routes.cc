@@ -302,8 +302,9 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
              },
              {.access = Access::kUser});
 
-  // Until the host agent drives runtimes, a stop completes at once: stopping,
-  // then stopped, which gives the GPUs and ports back.
+  // A stop completes at once on the server: stopping, then stopped, which
+  // gives the GPUs and ports back; the host's agent then ends the workload
+  // (it is no longer among the host's desired environments).
   router.Add("POST", "/api/environments/:id/stop",
              "Stop an environment, releasing its GPUs and ports",
              [&api](const HttpRequest& request) {
@@ -358,7 +359,9 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
       },
       {.access = Access::kAgent});
 
-  // Like stop, a restart completes at once until the agent drives runtimes.
+  // A restart completes at once on the server (restarting, then running);
+  // the environment's restart count grows, and the host's agent restarts the
+  // workload when it sees the new generation.
   router.Add("POST", "/api/environments/:id/restart", "Restart a running environment in place",
              [&api](const HttpRequest& request) {
                if (auto refused = MayNotUse(api, request)) return *refused;
