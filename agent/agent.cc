@@ -68,6 +68,10 @@ int Agent::Run() {
       if (Exchange(now)) {
         backoff = kFirstBackoff;
         retry_at = {};
+      } else if (retry_soon_) {
+        retry_soon_ = false;
+        backoff = kFirstBackoff;
+        retry_at = Clock::now() + kFirstBackoff;
       } else {
         // Full jitter over the upper half, so many agents do not retry in step.
         std::uniform_int_distribution<int64_t> pick(backoff.count() / 2, backoff.count());
@@ -115,7 +119,14 @@ void Agent::Forget(int status) {
   if (status != 404 && status != 401) return;
   // The host or token is gone (a wiped or restored server): start over.
   host_id_.clear();
-  if (status == 401 && options_.reload_token) client_.set_token(options_.reload_token());
+  if (status != 401 || !options_.reload_token) return;
+  std::string token = options_.reload_token();
+  if (token.empty() || token == token_) return;
+  // An operator wrote a new token: try it at once rather than after the
+  // back-off the outage built up.
+  token_ = token;
+  client_.set_token(std::move(token));
+  retry_soon_ = true;
 }
 
 bool Agent::LearnHost() {

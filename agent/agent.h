@@ -85,6 +85,8 @@ class Agent {
   std::unique_ptr<MetricsCollector> collector_;
   std::unique_ptr<Reconciler> reconciler_;
   std::string host_id_;
+  std::string token_;        // The last token read again from its file.
+  bool retry_soon_ = false;  // A new token was read: no back-off.
   Clock::time_point facts_due_{}, heartbeat_due_{}, metrics_due_{}, sync_due_{};
   std::mt19937 jitter_{std::random_device{}()};
 
