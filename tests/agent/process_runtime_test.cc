@@ -67,13 +67,14 @@ TEST(ProcessRuntime, RunsWithItsVariablesAndStopsOnRemove) {
 TEST(ProcessRuntime, AProcessIgnoringSigtermIsKilledAfterTheGrace) {
   testing::TempDir dir;
   ProcessRuntime runtime(dir.path(), /*stop_grace_ms=*/200);
-  ASSERT_TRUE(
-      runtime.Start({.env_id = "env-stubborn", .command = {"sh", "-c", "trap '' TERM; sleep 60"}})
-          .ok());
-  const pid_t pid = runtime.PidOf("env-stubborn");
+  ASSERT_TRUE(runtime
+                  .Start({.env_id = "env-ignores-sigterm",
+                          .command = {"sh", "-c", "trap '' TERM; sleep 60"}})
+                  .ok());
+  const pid_t pid = runtime.PidOf("env-ignores-sigterm");
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // Let the trap be set.
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(runtime.Remove("env-stubborn").ok());
+  ASSERT_TRUE(runtime.Remove("env-ignores-sigterm").ok());
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
   EXPECT_FALSE(Alive(pid));
 }

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "projections/embedded_postgres.h"
+#include "tests/support/suite_postgres.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::projections {
@@ -43,16 +44,8 @@ domain::HostSample Sample(int64_t at_us, double cpu, double temperature) {
 
 class MetricsStoreTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    pg_dir_ = new testing::TempDir();
-    auto pg = EmbeddedPostgres::Start({.data_dir = pg_dir_->Sub("pg")});
-    ASSERT_TRUE(pg.ok()) << pg.status().ToString();
-    pg_ = pg->release();
-  }
-  static void TearDownTestSuite() {
-    delete pg_;
-    delete pg_dir_;
-  }
+  static void SetUpTestSuite() { pg_.Start(); }
+  static void TearDownTestSuite() { pg_.Stop(); }
   void SetUp() override { schema_ = "m" + std::to_string(++counter_); }
 
   std::unique_ptr<MetricsStore> Open(int64_t now_us, MetricsStoreOptions options = {}) {
@@ -67,8 +60,7 @@ class MetricsStoreTest : public ::testing::Test {
     return tx.exec1(sql)[0].as<int64_t>();
   }
 
-  static inline testing::TempDir* pg_dir_ = nullptr;
-  static inline EmbeddedPostgres* pg_ = nullptr;
+  static inline testing::SuitePostgres pg_;
   static inline int counter_ = 0;
   std::string schema_;
 };
@@ -126,7 +118,8 @@ TEST_F(MetricsStoreTest, HourlyAggregatesOfEachHour) {
   EXPECT_NEAR(nine["cpu_usage_max"].get<double>(), 119 / 1.19, 0.01);
   EXPECT_NEAR(nine["gpu_avg_temperature"].get<double>(), 60.5, 0.01);
   EXPECT_NEAR(nine["gpu_max_temperature"].get<double>(), 80.5, 0.01);
-  EXPECT_EQ(nine["network_rx_bytes"], (hour + 119 * int64_t{30'000'000}) / kMinuteUs);  // The hour's last.
+  EXPECT_EQ(nine["network_rx_bytes"],
+            (hour + 119 * int64_t{30'000'000}) / kMinuteUs);  // The hour's last.
   EXPECT_EQ((*hourly)[1]["samples"], 1);
 
   auto gpu = store->GpuSeries(

@@ -12,6 +12,7 @@
 #include "projections/rebuild.h"
 #include "projections/standard_projections.h"
 #include "tests/commands/service_fixture.h"
+#include "tests/support/suite_postgres.h"
 
 namespace remotegpu::projections {
 namespace {
@@ -20,16 +21,8 @@ using commands::ServiceTest;
 
 class ProjectionTest : public ServiceTest {
  protected:
-  static void SetUpTestSuite() {
-    pg_dir_ = new testing::TempDir();
-    auto pg = EmbeddedPostgres::Start({.data_dir = pg_dir_->Sub("pg")});
-    ASSERT_TRUE(pg.ok()) << pg.status().ToString();
-    pg_ = pg->release();
-  }
-  static void TearDownTestSuite() {
-    delete pg_;
-    delete pg_dir_;
-  }
+  static void SetUpTestSuite() { pg_.Start(); }
+  static void TearDownTestSuite() { pg_.Stop(); }
 
   void SetUp() override {
     ServiceTest::SetUp();
@@ -90,8 +83,7 @@ class ProjectionTest : public ServiceTest {
     }
   }
 
-  static inline testing::TempDir* pg_dir_ = nullptr;
-  static inline EmbeddedPostgres* pg_ = nullptr;
+  static inline testing::SuitePostgres pg_;
   static inline int schema_counter_ = 0;
   std::string schema_;
   std::unique_ptr<pqxx::connection> conn_;
@@ -190,9 +182,7 @@ class FailingOnce final : public Projector {
       throw std::runtime_error("injected failure after writing rows");
     }
   }
-  void Warm(const std::vector<eventstore::RecordedEvent>& events) override {
-    inner_->Warm(events);
-  }
+  void Warm(const std::vector<eventstore::RecordedEvent>& events) override { inner_->Warm(events); }
   void Reset() override { inner_->Reset(); }
 
  private:
@@ -207,7 +197,8 @@ TEST_F(ProjectionTest, AFailedBatchNeitherSkipsNorRepeatsAndRestartsResumeCleanl
   ProjectionRunnerOptions options{pg_->ConnectionString(), schema_, 3};
   {
     ProjectionRunner runner(
-        *store_, std::make_unique<FailingOnce>(std::make_unique<CmdbProjector>(store_.get()), middle),
+        *store_,
+        std::make_unique<FailingOnce>(std::make_unique<CmdbProjector>(store_.get()), middle),
         options);
     ASSERT_TRUE(runner.Open().ok());
     Status first = runner.CatchUp();
@@ -353,11 +344,13 @@ TEST_F(ProjectionTest, RebuildOfOneProjectionReplacesOnlyItsTables) {
   ASSERT_TRUE(environments_service_->Create("env-after", Spec(1), meta_).ok());
   const uint64_t target = store_->LastPosition();
   for (auto& runner : runners) {
-    while (runner->checkpoint() < target) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (runner->checkpoint() < target)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     runner->Stop();
   }
   ProjectAll(schema_ + "_clean", 1000);
-  for (const auto& [table, differences] : ReadModelDifferences(*conn_, schema_, schema_ + "_clean")) {
+  for (const auto& [table, differences] :
+       ReadModelDifferences(*conn_, schema_, schema_ + "_clean")) {
     if (table == "hosts") continue;  // Still damaged on purpose.
     EXPECT_EQ(differences, 0) << table;
   }
