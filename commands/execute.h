@@ -1,10 +1,12 @@
 // Running a command against one aggregate: load, decide, append with the
 // loaded version as the expectation, and on a version conflict start over
-// with a fresh load, a bounded number of times.
+// with a fresh load after a growing pause, a bounded number of times.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "commands/aggregate.h"
 #include "commands/traits.h"
@@ -43,7 +45,12 @@ Result<CommandResult> ExecuteOne(
     auto appended = store.Append({{stream_id, eventstore::ExpectedVersion::Exact(loaded->version),
                                    ToEventData(*events, meta, now)}});
     if (!appended.ok()) {
-      if (appended.status().code() == StatusCode::kVersionConflict) continue;
+      if (appended.status().code() == StatusCode::kVersionConflict) {
+        // The winner's events may still be in its group commit, visible to
+        // the version check but not yet to reads: back off before loading.
+        std::this_thread::sleep_for(std::chrono::microseconds(500) * (1 << attempt));
+        continue;
+      }
       return appended.status();
     }
     Loaded<Traits> after{loaded->state, appended->streams[0].last_version};

@@ -1,6 +1,7 @@
 // The aggregates' folding functions, in the shape AggregateCache wants.
 #pragma once
 
+#include "domain/billing.h"
 #include "domain/environment.h"
 #include "domain/host.h"
 #include "domain/identity.h"
@@ -30,6 +31,9 @@ using ApiKeyTraits = AggregateTraits<domain::ApiKeyState, domain::ApiKeyEvent>;
 using QuotaTraits = AggregateTraits<domain::QuotaState, domain::QuotaEvent>;
 using WorkspaceTraits = AggregateTraits<domain::WorkspaceState, domain::WorkspaceEvent>;
 using SpecTraits = AggregateTraits<domain::SpecState, domain::SpecEvent>;
+using RatesTraits = AggregateTraits<domain::RatesState, domain::RatesEvent>;
+using AccountTraits = AggregateTraits<domain::AccountState, domain::AccountEvent>;
+using InvoiceTraits = AggregateTraits<domain::InvoiceState, domain::InvoiceEvent>;
 
 // Folds `events` into a copy of `state`.
 template <typename Traits>

@@ -1,7 +1,8 @@
 #include "domain/metering.h"
 
 #include <algorithm>
-#include <ctime>
+
+#include "domain/lease.h"
 
 namespace remotegpu::domain {
 namespace {
@@ -103,24 +104,7 @@ std::vector<int64_t> DueHours(int64_t billed_until_us, int64_t first_us, int64_t
 }
 
 int64_t LeaseMonthStart(int64_t start_us, int k) {
-  const time_t seconds = static_cast<time_t>(FloorTo(start_us, kSecondUs) / kSecondUs);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  const int day = tm.tm_mday;
-  int month = tm.tm_mon + k;
-  int year = tm.tm_year + month / 12;
-  month %= 12;
-  // Days in the target month: day 0 of the month after.
-  std::tm last{};
-  last.tm_year = month == 11 ? year + 1 : year;
-  last.tm_mon = (month + 1) % 12;
-  last.tm_mday = 0;
-  last.tm_hour = 12;
-  timegm(&last);  // Normalises to the last day of `month`.
-  tm.tm_year = year;
-  tm.tm_mon = month;
-  tm.tm_mday = std::min(day, last.tm_mday);
-  return static_cast<int64_t>(timegm(&tm)) * kSecondUs + (start_us - FloorTo(start_us, kSecondUs));
+  return AddMonths(start_us, static_cast<uint32_t>(k));
 }
 
 Result<std::vector<BillLineDraft>> MeterLeaseMonths(const std::string& resource, int64_t start_us,
