@@ -98,7 +98,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
 
   router.Add("POST", "/api/admin/projections/rebuild",
              "Replay the log into fresh read models and swap them in; queries keep answering: "
-             "{projections: [cmdb|environments|leases]} (absent: all)",
+             "{projections: [cmdb|environments|leases|billing]} (absent: all)",
              [&context](const HttpRequest& request) {
                if (context.rebuild == nullptr) {
                  return ErrorResponse(request, 503, "UNAVAILABLE", "rebuilds are not enabled");

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "domain/money.h"
 
 namespace remotegpu::api {
 
@@ -39,6 +40,19 @@ class JsonFields {
     if (!object_.at(name).is_string()) return WrongType(name, "a string");
     *out = object_.at(name).get<std::string>();
     if (required && out->empty()) return Status::InvalidArgument(prefix_ + name + " is empty");
+    return Status::Ok();
+  }
+
+  // A sum of money as text in yuan ("12.50"), never a JSON number (which
+  // would be a float to most clients), into fen.
+  Status Yuan(const std::string& name, int64_t* fen, bool required = false) const {
+    std::string text;
+    RGPU_RETURN_IF_ERROR(String(name, &text, required));
+    if (text.empty() && !required) return Status::Ok();
+    auto parsed = domain::ParseYuan(text);
+    if (!parsed.ok())
+      return Status::InvalidArgument(prefix_ + name + ": " + parsed.status().message());
+    *fen = *parsed;
     return Status::Ok();
   }
 

@@ -73,6 +73,8 @@ po::options_description ServeFlags() {
        "(https://console.example.com); * for any; empty: no CORS")
       ("agent-timeout-s", po::value<int>()->default_value(30),
        "seconds without a heartbeat before a host with an agent token is marked offline")
+      ("metering-interval-s", po::value<int>()->default_value(60),
+       "seconds between metering ticks (bill lines, balance checks, invoice drafts); 0: off")
       ("insecure-no-auth", po::bool_switch(),
        "BENCHMARKS ONLY: read no credentials, every caller acts as admin; only with a "
        "loopback --listen (measures what authentication costs)");
@@ -158,6 +160,11 @@ int Serve(int argc, char** argv) {
   }
   config.insecure_no_auth = vars["insecure-no-auth"].as<bool>();
   config.agent_timeout_s = vars["agent-timeout-s"].as<int>();
+  config.metering_interval_s = vars["metering-interval-s"].as<int>();
+  if (config.metering_interval_s < 0) {
+    std::cerr << "remotegpu serve: --metering-interval-s must be 0 or more\n";
+    return 2;
+  }
   if (config.agent_timeout_s < 1) {
     std::cerr << "remotegpu serve: --agent-timeout-s must be at least 1\n";
     return 2;

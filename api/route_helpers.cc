@@ -62,6 +62,31 @@ std::vector<std::pair<std::string, std::string>> EqualsFromQuery(
   return equals;
 }
 
+std::string WhereOf(pqxx::nontransaction& tx, const ListQuery& query) {
+  std::string where = " WHERE true" + query.conditions;
+  for (const auto& [column, value] : query.equals) {
+    where += " AND " + column + " = " + tx.quote(value);
+  }
+  for (const auto& [column, op, value] : query.compares) {
+    where += " AND " + column + " " + op + " " + tx.quote(value);
+  }
+  return where;
+}
+
+std::string FromOf(const std::string& schema, const ListQuery& query) {
+  if (query.from.empty()) return schema + "." + query.table;
+  std::string from;
+  for (size_t i = 0; i < query.from.size(); ++i) {
+    if (query.from.compare(i, 3, "{s}") == 0) {
+      from += schema;
+      i += 2;
+    } else {
+      from += query.from[i];
+    }
+  }
+  return from;
+}
+
 HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
                        const projections::ProjectionRunner& projection, const ListQuery& query) {
   auto paging = ParsePaging(request, query.sortable, query.default_sort);
@@ -70,26 +95,7 @@ HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
   if (!fresh.ok()) return StatusResponse(request, fresh);
   std::string page;
   Status read = reads.Read([&](pqxx::nontransaction& tx) {
-    std::string where = " WHERE true" + query.conditions;
-    for (const auto& [column, value] : query.equals) {
-      where += " AND " + column + " = " + tx.quote(value);
-    }
-    for (const auto& [column, op, value] : query.compares) {
-      where += " AND " + column + " " + op + " " + tx.quote(value);
-    }
-    std::string from = reads.schema() + "." + query.table;
-    if (!query.from.empty()) {
-      from.clear();
-      for (size_t i = 0; i < query.from.size(); ++i) {
-        if (query.from.compare(i, 3, "{s}") == 0) {
-          from += reads.schema();
-          i += 2;
-        } else {
-          from += query.from[i];
-        }
-      }
-    }
-    page = ListPage(tx, from, where, *paging, query.tiebreak);
+    page = ListPage(tx, FromOf(reads.schema(), query), WhereOf(tx, query), *paging, query.tiebreak);
   });
   if (!read.ok()) return StatusResponse(request, read);
   return OkRawResponse(request, page);

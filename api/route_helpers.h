@@ -69,6 +69,11 @@ struct ListQuery {
 std::vector<std::pair<std::string, std::string>> EqualsFromQuery(
     const HttpRequest& request, const std::vector<std::pair<std::string, std::string>>& params);
 
+// " WHERE true AND …" for the query's conditions, values quoted.
+std::string WhereOf(pqxx::nontransaction& tx, const ListQuery& query);
+// What the query selects from, in `schema`.
+std::string FromOf(const std::string& schema, const ListQuery& query);
+
 // Parses paging, honours X-Min-Position against `projection`, and answers
 // one page of the query in the envelope (or the error).
 HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,

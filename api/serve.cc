@@ -16,6 +16,7 @@
 #include "api/agent_routes.h"
 #include "api/audit_routes.h"
 #include "api/auth.h"
+#include "api/billing_routes.h"
 #include "api/cmdb_routes.h"
 #include "api/envelope.h"
 #include "api/environment_routes.h"
@@ -30,6 +31,7 @@
 #include "api/workspace_routes.h"
 #include "commands/environment_service.h"
 #include "commands/host_service.h"
+#include "commands/metering_process.h"
 #include "commands/process_managers.h"
 #include "commands/secrets.h"
 #include "eventstore/kafka_relay.h"
@@ -293,6 +295,18 @@ int RunServe(const ServeConfig& config) {
   AddAgentRoutes(router, agent_api);
   MonitoringApi monitoring_api{&metrics, &SystemClock::Instance()};
   AddMonitoringRoutes(router, monitoring_api);
+  // Commerce: rates, accounts, invoices; the metering process on the ticker.
+  commands::BillingService billing(**store, SystemClock::Instance());
+  BillingApi billing_api{&billing, &identity_index, &reads, runners[projections::kBilling].get(),
+                         &ids};
+  AddBillingRoutes(router, billing_api);
+  commands::MeteringProcess metering(
+      **store, SystemClock::Instance(), billing,
+      [&environments](const std::string& env_id, const std::string& reason) {
+        const commands::CommandMeta meta{
+            {eventstore::ActorKind::kSystem, "metering", ""}, "", "", ""};
+        return environments.Release(env_id, "", reason, meta).status();
+      });
   AuditApi audit_api{store->get(), &hosts, &SystemClock::Instance()};
   AddAuditRoutes(router, audit_api);
   const std::string openapi = router.OpenApiJson("RemoteGPU API", "0.1.0");
@@ -388,6 +402,7 @@ int RunServe(const ServeConfig& config) {
         {eventstore::ActorKind::kSystem, "process-managers", ""}, "", "", ""};
     // Metrics partitions, hourly roll-ups and retention every 5 minutes.
     auto metrics_due = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    auto metering_due = std::chrono::steady_clock::now();
     std::unique_lock lock(ticker_mu);
     const auto period =
         std::clamp(std::chrono::milliseconds(config.agent_timeout_s * 1000 / 3),
@@ -405,6 +420,19 @@ int RunServe(const ServeConfig& config) {
         Status maintained = metrics.Maintain(SystemClock::Instance().NowMicros());
         if (!maintained.ok()) spdlog::error("metrics upkeep: {}", maintained.ToString());
         metrics_due = now + std::chrono::minutes(5);
+      }
+      if (const auto now = std::chrono::steady_clock::now();
+          config.metering_interval_s > 0 && now >= metering_due) {
+        auto metered = metering.Tick(system);
+        if (!metered.ok()) {
+          spdlog::error("metering: {}", metered.status().ToString());
+        } else if (metered->lines > 0 || metered->invoices > 0 || metered->stopped > 0) {
+          spdlog::info(
+              "metering: {} bill line(s), {} fen; {} invoice(s) drafted; {} "
+              "environment(s) stopped for their balance",
+              metered->lines, metered->amount_fen, metered->invoices, metered->stopped);
+        }
+        metering_due = now + std::chrono::seconds(config.metering_interval_s);
       }
       lock.lock();
     }

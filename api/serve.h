@@ -44,6 +44,9 @@ struct ServeConfig {
   // Seconds without a heartbeat after which a host with an agent token is
   // marked offline.
   int agent_timeout_s = 30;
+  // Seconds between metering ticks (bill lines, balance checks, invoice
+  // drafts); 0: metering is off.
+  int metering_interval_s = 60;
 };
 
 // `remotegpu project`: projection workers fed from Kafka.

@@ -41,19 +41,6 @@ Status ReadProductSpec(const JsonFields& f, domain::ProductSpec* spec) {
   return Status::Ok();
 }
 
-// A price in yuan as text: "12.50".
-Status ReadPrice(const JsonFields& f, const char* name, int64_t* fen, bool required) {
-  std::string text;
-  RGPU_RETURN_IF_ERROR(f.String(name, &text, required));
-  if (text.empty() && !required) return Status::Ok();
-  auto parsed = domain::ParseYuan(text);
-  if (!parsed.ok()) {
-    return Status::InvalidArgument(std::string(name) + ": " + parsed.status().message());
-  }
-  *fen = *parsed;
-  return Status::Ok();
-}
-
 // The spec form's fields, and `more`.
 std::set<std::string> SpecFieldsAnd(std::initializer_list<const char*> more) {
   std::set<std::string> fields = {
@@ -110,7 +97,7 @@ void AddSpecRoutes(Router& router, SpecApi& api) {
         if (auto refused = ReadBody(request, [&](JsonFields& f) {
               RGPU_RETURN_IF_ERROR(f.OnlyAllowed(SpecFieldsAnd({"spec_id", "price_per_hour"})));
               RGPU_RETURN_IF_ERROR(f.String("spec_id", &spec_id));
-              RGPU_RETURN_IF_ERROR(ReadPrice(f, "price_per_hour", &fen, true));
+              RGPU_RETURN_IF_ERROR(f.Yuan("price_per_hour", &fen, true));
               return ReadProductSpec(f, &spec);
             })) {
           return *refused;
@@ -178,7 +165,7 @@ void AddSpecRoutes(Router& router, SpecApi& api) {
                int64_t effective_at = 0;
                if (auto refused = ReadBody(request, [&](JsonFields& f) {
                      RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"price_per_hour", "effective_at"}));
-                     RGPU_RETURN_IF_ERROR(ReadPrice(f, "price_per_hour", &fen, true));
+                     RGPU_RETURN_IF_ERROR(f.Yuan("price_per_hour", &fen, true));
                      std::string at;
                      RGPU_RETURN_IF_ERROR(f.String("effective_at", &at));
                      if (at.empty()) return Status::Ok();

@@ -180,6 +180,70 @@ CREATE INDEX ON {s}.environments (workspace_id) WHERE workspace_id IS NOT NULL;
 TRUNCATE {s}.environments;
 DELETE FROM {s}.projection_checkpoints WHERE name = 'environments';
 )sql",
+      // 6: commerce (seed 01 module 8): bill lines, accounts, payments and
+      // invoices, all from events (the billing projection).
+      R"sql(
+CREATE TABLE {s}.billing_records (
+  line_id text PRIMARY KEY,
+  customer_id text NOT NULL,
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  billing_mode text NOT NULL,
+  period_start timestamptz NOT NULL,
+  period_end timestamptz NOT NULL,
+  seconds bigint NOT NULL,
+  amount_fen bigint NOT NULL,
+  currency text NOT NULL,
+  parts jsonb NOT NULL,
+  price_source text NOT NULL,
+  position bigint NOT NULL,
+  recorded_at timestamptz NOT NULL
+);
+CREATE INDEX ON {s}.billing_records (customer_id, period_start);
+CREATE INDEX ON {s}.billing_records (period_start, line_id);
+CREATE TABLE {s}.accounts (
+  customer_id text PRIMARY KEY,
+  recharged_fen bigint NOT NULL DEFAULT 0,
+  consumed_fen bigint NOT NULL DEFAULT 0,
+  balance_fen bigint GENERATED ALWAYS AS (recharged_fen - consumed_fen) STORED,
+  credit_limit_fen bigint NOT NULL DEFAULT 0,
+  low_balance_threshold_fen bigint NOT NULL DEFAULT 0,
+  stop_when_exhausted boolean NOT NULL DEFAULT false,
+  low_balance boolean NOT NULL DEFAULT false,
+  exhausted boolean NOT NULL DEFAULT false,
+  position bigint NOT NULL
+);
+CREATE TABLE {s}.payments (
+  order_id text PRIMARY KEY,
+  customer_id text NOT NULL,
+  amount_fen bigint NOT NULL,
+  method text NOT NULL,
+  reference text NOT NULL,
+  status text NOT NULL,
+  paid_at timestamptz NOT NULL,
+  recorded_by text NOT NULL,
+  position bigint NOT NULL
+);
+CREATE INDEX ON {s}.payments (customer_id, paid_at);
+CREATE TABLE {s}.invoices (
+  invoice_id text PRIMARY KEY,
+  customer_id text NOT NULL,
+  month text NOT NULL,
+  period_start timestamptz NOT NULL,
+  period_end timestamptz NOT NULL,
+  total_fen bigint NOT NULL,
+  currency text NOT NULL,
+  status text NOT NULL,
+  groups jsonb NOT NULL,
+  drafted_at timestamptz NOT NULL,
+  issued_at timestamptz,
+  paid_at timestamptz,
+  payment_method text,
+  payment_reference text,
+  position bigint NOT NULL
+);
+CREATE INDEX ON {s}.invoices (customer_id, month);
+)sql",
   };
   return kMigrations;
 }

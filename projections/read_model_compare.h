@@ -10,8 +10,9 @@
 namespace remotegpu::projections {
 
 inline const char* const kReadModelTables[] = {
-    "hosts",      "gpus",         "port_mappings",     "port_pools",
-    "change_log", "environments", "scheduler_history", "leases"};
+    "hosts",           "gpus",         "port_mappings",     "port_pools",
+    "change_log",      "environments", "scheduler_history", "leases",
+    "billing_records", "accounts",     "payments",          "invoices"};
 
 // For each read-model table, the rows one schema has and the other lacks,
 // both ways (0 everywhere: the same read models).

@@ -2,21 +2,12 @@
 
 #include <sstream>
 
+#include "common/csv.h"
 #include "replay/event_json.h"
 #include "replay/stream_state.h"
 
 namespace remotegpu::replay {
 namespace {
-
-std::string CsvField(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 std::string Hex(const Sha256Digest& digest) { return ToHex(DigestBytes(digest)); }
 

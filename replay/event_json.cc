@@ -3,11 +3,12 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "common/sha256.h"
+#include "domain/proto/billing.pb.h"
+#include "domain/proto/commerce.pb.h"
 #include "domain/proto/environment.pb.h"
 #include "domain/proto/host.pb.h"
 #include "domain/proto/identity.pb.h"
 #include "domain/proto/lease.pb.h"
-#include "domain/proto/commerce.pb.h"
 #include "domain/proto/quota.pb.h"
 #include "domain/proto/scheduling_policy.pb.h"
 #include "domain/proto/workspace.pb.h"
@@ -26,8 +27,8 @@ std::string Hex(const Sha256Digest& digest) { return ToHex(DigestBytes(digest));
 
 // Password hashes and token digests stay out of every export, even though
 // none of them is a secret in clear.
-constexpr const char* kRedactedFields[] = {"password_hash", "refresh_hash", "presented_hash",
-                                           "new_refresh_hash", "secret_hash", "code_hash"};
+constexpr const char* kRedactedFields[] = {"password_hash",    "refresh_hash", "presented_hash",
+                                           "new_refresh_hash", "secret_hash",  "code_hash"};
 
 void Redact(nlohmann::json& value) {
   if (value.is_object()) {
@@ -91,6 +92,10 @@ nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded) {
   if (id.starts_with("quota-")) return Decode<domain::QuotaEvent>(payload);
   if (id.starts_with("workspace-")) return Decode<domain::WorkspaceEvent>(payload);
   if (id.starts_with("spec-")) return Decode<domain::SpecEvent>(payload);
+  if (id.starts_with("rates-")) return Decode<domain::RatesEvent>(payload);
+  if (id.starts_with("bill-")) return Decode<domain::BillEvent>(payload);
+  if (id.starts_with("account-")) return Decode<domain::AccountEvent>(payload);
+  if (id.starts_with("invoice-")) return Decode<domain::InvoiceEvent>(payload);
   return nullptr;
 }
 

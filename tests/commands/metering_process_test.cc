@@ -28,6 +28,21 @@ class MeteringTest : public ServiceTest {
     RegisterHost("host-1", 8);
   }
 
+  void TearDown() override {
+    CloseBilling();
+    ServiceTest::TearDown();
+  }
+
+  // Before the store closes: the spec catalog follows it on a thread.
+  void CloseBilling() {
+    process_.reset();
+    leases_.reset();
+    lease_cache_.reset();
+    if (specs_) specs_->Stop();
+    specs_.reset();
+    billing_.reset();
+  }
+
   void WireBilling() {
     billing_ = std::make_unique<BillingService>(*store_, clock_);
     specs_ = std::make_unique<SpecService>(*store_, clock_);
@@ -253,6 +268,7 @@ class MeteringCrashTest : public MeteringTest {
     auto sink =
         std::make_unique<eventstore::FaultInjectingCommitSink>(eventstore::NewRocksDbCommitSink());
     eventstore::FaultInjectingCommitSink* faults = sink.get();
+    CloseBilling();
     Close();
     auto store = eventstore::RocksDbEventStore::Open(
         {.path = dir_.Sub(crash ? "crash" : "clean"), .commit_sink = std::move(sink)});
