@@ -48,6 +48,19 @@ std::vector<eventstore::EventData> ToEventData(const std::vector<Event>& events,
   return out;
 }
 
+// The domain event inside `recorded`; Corruption when it does not parse.
+template <typename Event>
+Result<Event> ParseRecorded(const eventstore::RecordedEvent& recorded) {
+  Event event;
+  if (!event.ParseFromString(recorded.data.payload)) {
+    return Status::Corruption("event " + std::to_string(recorded.stream_version) + " of " +
+                              recorded.stream_id + " (position " +
+                              std::to_string(recorded.global_position) + ") does not parse as " +
+                              event.GetDescriptor()->name());
+  }
+  return event;
+}
+
 template <typename Traits>
 struct Loaded {
   typename Traits::State state;
@@ -75,13 +88,9 @@ class AggregateCache {
           store_.ReadStream(stream_id, {.from_version = loaded.version + 1, .max_count = 1000});
       if (!events.ok()) return events.status();
       for (const auto& recorded : *events) {
-        typename Traits::Event event;
-        if (!event.ParseFromString(recorded.data.payload)) {
-          return Status::Corruption("event " + std::to_string(recorded.stream_version) + " of " +
-                                    stream_id + " does not parse as " +
-                                    event.GetDescriptor()->name());
-        }
-        Traits::Apply(loaded.state, event);
+        auto event = ParseRecorded<typename Traits::Event>(recorded);
+        if (!event.ok()) return event.status();
+        Traits::Apply(loaded.state, *event);
         loaded.version = recorded.stream_version;
       }
       if (events->size() < 1000) break;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "commands/aggregate.h"
 #include "domain/lease.h"
 
 namespace remotegpu::commands {
@@ -9,16 +10,6 @@ namespace {
 
 bool Billed(domain::EnvironmentStatus status) {
   return status == domain::RUNNING || status == domain::RESTARTING;
-}
-
-template <typename Event>
-Result<Event> Parse(const eventstore::RecordedEvent& recorded) {
-  Event event;
-  if (!event.ParseFromString(recorded.data.payload)) {
-    return Status::Corruption("event " + std::to_string(recorded.stream_version) + " of " +
-                              recorded.stream_id + " does not parse");
-  }
-  return event;
 }
 
 // Only what pricing reads.
@@ -49,39 +40,39 @@ Status BillingBook::CatchUp(eventstore::EventStore& store) {
 Status BillingBook::Apply(const eventstore::RecordedEvent& recorded) {
   const std::string& id = recorded.stream_id;
   if (id.starts_with("env-")) {
-    auto event = Parse<domain::EnvironmentEvent>(recorded);
+    auto event = ParseRecorded<domain::EnvironmentEvent>(recorded);
     if (!event.ok()) return event.status();
     ApplyEnvironment(recorded, *event);
   } else if (id.starts_with("lease-")) {
-    auto event = Parse<domain::LeaseEvent>(recorded);
+    auto event = ParseRecorded<domain::LeaseEvent>(recorded);
     if (!event.ok()) return event.status();
     ApplyLease(recorded, *event);
   } else if (id.starts_with("bill-")) {
-    auto event = Parse<domain::BillEvent>(recorded);
+    auto event = ParseRecorded<domain::BillEvent>(recorded);
     if (!event.ok()) return event.status();
     if (event->has_line()) ApplyLine(id.substr(5), recorded.stream_version, event->line());
   } else if (id.starts_with("spec-")) {
-    auto event = Parse<domain::SpecEvent>(recorded);
+    auto event = ParseRecorded<domain::SpecEvent>(recorded);
     if (!event.ok()) return event.status();
     Spec& spec = specs_[id];
     if (recorded.stream_version != spec.version + 1) return Status::Ok();
     domain::Apply(spec.state, *event);
     spec.version = recorded.stream_version;
   } else if (id == domain::kRatesStream) {
-    auto event = Parse<domain::RatesEvent>(recorded);
+    auto event = ParseRecorded<domain::RatesEvent>(recorded);
     if (!event.ok()) return event.status();
     if (recorded.stream_version != rates_version_ + 1) return Status::Ok();
     domain::Apply(rates_, *event);
     rates_version_ = recorded.stream_version;
   } else if (id.starts_with("account-")) {
-    auto event = Parse<domain::AccountEvent>(recorded);
+    auto event = ParseRecorded<domain::AccountEvent>(recorded);
     if (!event.ok()) return event.status();
     Account& account = accounts_[id.substr(8)];
     if (recorded.stream_version != account.version + 1) return Status::Ok();
     domain::Apply(account.state, *event);
     account.version = recorded.stream_version;
   } else if (id.starts_with("invoice-")) {
-    auto event = Parse<domain::InvoiceEvent>(recorded);
+    auto event = ParseRecorded<domain::InvoiceEvent>(recorded);
     if (!event.ok()) return event.status();
     uint64_t& version = invoice_versions_[id];
     if (recorded.stream_version != version + 1) return Status::Ok();

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "commands/aggregate.h"
+
 namespace remotegpu::commands {
 namespace {
 
@@ -15,16 +17,6 @@ bool ApplyInOrder(Entry& entry, uint64_t version, const Event& event) {
   domain::Apply(entry.state, event);
   entry.version = version;
   return true;
-}
-
-template <typename Event>
-Result<Event> Parse(const eventstore::RecordedEvent& recorded) {
-  Event event;
-  if (!event.ParseFromString(recorded.data.payload)) {
-    return Status::Corruption("event at " + std::to_string(recorded.global_position) + " (" +
-                              recorded.stream_id + ") does not parse");
-  }
-  return event;
 }
 
 }  // namespace
@@ -50,19 +42,19 @@ void IdentityIndex::ObserveCommit(eventstore::EventStore& store, const std::stri
 Status IdentityIndex::Observe(const eventstore::RecordedEvent& recorded) {
   const std::string& stream = recorded.stream_id;
   if (stream.starts_with("user-")) {
-    auto event = Parse<domain::UserEvent>(recorded);
+    auto event = ParseRecorded<domain::UserEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveUser(stream, recorded.stream_version, *event);
   } else if (stream.starts_with("customer-")) {
-    auto event = Parse<domain::CustomerEvent>(recorded);
+    auto event = ParseRecorded<domain::CustomerEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveCustomer(stream, recorded.stream_version, *event);
   } else if (stream.starts_with("apikey-")) {
-    auto event = Parse<domain::ApiKeyEvent>(recorded);
+    auto event = ParseRecorded<domain::ApiKeyEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveApiKey(stream, recorded.stream_version, *event);
   } else if (stream.starts_with("workspace-")) {
-    auto event = Parse<domain::WorkspaceEvent>(recorded);
+    auto event = ParseRecorded<domain::WorkspaceEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveWorkspace(stream, recorded.stream_version, *event);
   }

@@ -19,12 +19,9 @@ Result<std::pair<domain::HostState, uint64_t>> FoldHost(eventstore::EventStore& 
     if (!events.ok()) return events.status();
     if (events->empty()) break;
     for (const auto& recorded : *events) {
-      domain::HostEvent event;
-      if (!event.ParseFromString(recorded.data.payload)) {
-        return Status::Corruption("event at position " + std::to_string(recorded.global_position) +
-                                  " does not parse");
-      }
-      domain::Apply(state, event);
+      auto event = ParseRecorded<domain::HostEvent>(recorded);
+      if (!event.ok()) return event.status();
+      domain::Apply(state, *event);
       version = recorded.stream_version;
     }
   }

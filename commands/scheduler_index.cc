@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "commands/aggregate.h"
+
 namespace remotegpu::commands {
 
 SchedulerIndex::SchedulerIndex(uint64_t random_seed) : random_(random_seed) {
@@ -21,12 +23,9 @@ Status SchedulerIndex::ApplyPolicyEvent(const eventstore::RecordedEvent& recorde
   if (it == policies_.end()) return Status::Ok();  // Not a policy this build knows.
   auto& [state, version] = it->second;
   if (recorded.stream_version <= version) return Status::Ok();
-  domain::PolicyEvent event;
-  if (!event.ParseFromString(recorded.data.payload)) {
-    return Status::Corruption("scheduler index: event at position " +
-                              std::to_string(recorded.global_position) + " does not parse");
-  }
-  domain::Apply(state, event);
+  auto event = ParseRecorded<domain::PolicyEvent>(recorded);
+  if (!event.ok()) return event.status();
+  domain::Apply(state, *event);
   version = recorded.stream_version;
   UsePolicies();
   return Status::Ok();
@@ -70,12 +69,9 @@ Status SchedulerIndex::Apply(const eventstore::RecordedEvent& recorded) {
                             std::to_string(version) + " to " +
                             std::to_string(recorded.stream_version));
   }
-  domain::HostEvent event;
-  if (!event.ParseFromString(recorded.data.payload)) {
-    return Status::Corruption("scheduler index: event at position " +
-                              std::to_string(recorded.global_position) + " does not parse");
-  }
-  domain::Apply(state, event);
+  auto event = ParseRecorded<domain::HostEvent>(recorded);
+  if (!event.ok()) return event.status();
+  domain::Apply(state, *event);
   version = recorded.stream_version;
   Reindex(recorded.stream_id);
   return Status::Ok();

@@ -70,12 +70,9 @@ class StreamCatalog {
     if (!recorded.stream_id.starts_with(prefix_)) return Status::Ok();
     auto& entry = streams_[recorded.stream_id];
     if (recorded.stream_version != entry.version + 1) return Status::Ok();
-    typename Traits::Event event;
-    if (!event.ParseFromString(recorded.data.payload)) {
-      return Status::Corruption("event " + std::to_string(recorded.stream_version) + " of " +
-                                recorded.stream_id + " does not parse");
-    }
-    Traits::Apply(entry.state, event);
+    auto event = ParseRecorded<typename Traits::Event>(recorded);
+    if (!event.ok()) return event.status();
+    Traits::Apply(entry.state, *event);
     entry.version = recorded.stream_version;
     return Status::Ok();
   }
