@@ -428,16 +428,16 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
                     {{"customer_id", customer}});
       });
 
-  router.Add(
-      "POST", "/api/admin/billing/invoices/:id/issue", "Issue a draft invoice",
-      [&api](const HttpRequest& request) {
-        if (auto refused = ReadBody(request, [](JsonFields& f) { return f.OnlyAllowed({}); })) {
-          if (!request.body.empty()) return *refused;
-        }
-        domain::InvoiceCommand command;
-        command.mutable_issue();
-        return InvoiceCommand(api, request, command);
-      });
+  router.Add("POST", "/api/admin/billing/invoices/:id/issue", "Issue a draft invoice",
+             [&api](const HttpRequest& request) {
+               if (!request.body.empty()) {  // No body, or an empty object.
+                 auto refused = ReadBody(request, [](JsonFields& f) { return f.OnlyAllowed({}); });
+                 if (refused) return *refused;
+               }
+               domain::InvoiceCommand command;
+               command.mutable_issue();
+               return InvoiceCommand(api, request, command);
+             });
 
   router.Add("POST", "/api/admin/billing/invoices/:id/pay",
              "Mark an issued invoice paid: payment_method, reference",

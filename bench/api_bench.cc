@@ -137,14 +137,8 @@ int Main(int argc, char** argv) {
     const std::string unique = " .. '_=' .. tid .. '-' .. counter";
     const std::string page_suffix = bust ? " .. '&'" + unique : "";
     const std::string detail_suffix = bust ? " .. '?'" + unique : "";
-    std::ofstream(path) << credentials
-                        << "counter = 0\n"
-                           "local threads = 0\n"
-                           "function setup(thread)\n"
-                           "  threads = threads + 1\n"
-                           "  thread:set('tid', threads)\n"
-                           "end\n"
-                           "request = function()\n"
+    std::ofstream(path) << credentials << kWrkCounters
+                        << "request = function()\n"
                            "  counter = counter + 1\n"
                            "  if counter % 2 == 0 then\n"
                            "    return wrk.format('GET', '/api/cmdb/hosts?page=' .. (counter % 50 "
@@ -166,14 +160,8 @@ int Main(int argc, char** argv) {
   const std::string open_queries = query_script("open-queries.lua", false, authorization);
   const std::string commands = dir.Sub("commands.lua");
   std::ofstream(commands)
-      << authorization
-      << "counter = 0\n"
-         "local threads = 0\n"
-         "function setup(thread)\n"
-         "  threads = threads + 1\n"
-         "  thread:set('tid', threads)\n"
-         "end\n"
-         "function init(args)\n"
+      << authorization << kWrkCounters
+      << "function init(args)\n"
          "  prefix = tostring(tid) .. '-' .. tostring(os.time())\n"
          "end\n"
          "wrk.method = 'POST'\n"

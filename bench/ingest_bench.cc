@@ -199,9 +199,9 @@ int Main(int argc, char** argv) {
   const std::string conninfo = (*pg)->ConnectionString();
 
   std::cerr << "  starting remotegpu serve\n";
-  api::testing_process::Server server = api::testing_process::StartServer(
-      (self / "remotegpu").string(), dir.Sub("data"),
-      {"--pg-url", conninfo, "--log-format", "text"});
+  api::testing_process::Server server =
+      api::testing_process::StartServer((self / "remotegpu").string(), dir.Sub("data"),
+                                        {"--pg-url", conninfo, "--log-format", "text"});
   if (server.port == 0) Die("server did not start:\n" + server.output);
   const uint16_t port = server.port;
 
@@ -243,13 +243,8 @@ int Main(int argc, char** argv) {
       << "')\n"
          "local body = file:read('*a')\n"
          "file:close()\n"
-         "counter = 0\n"
-         "local threads = 0\n"
-         "function setup(thread)\n"
-         "  threads = threads + 1\n"
-         "  thread:set('tid', threads)\n"
-         "end\n"
-         "request = function()\n"
+      << kWrkCounters
+      << "request = function()\n"
          "  counter = counter + 1\n"
          "  local host = 'host-' .. ((math.floor(counter / 2) * 2 + tid) % "
       << hosts

@@ -11,6 +11,16 @@
 
 namespace remotegpu::bench {
 
+// Lua for wrk scripts: a request `counter` and each thread's number `tid`
+// (1, 2, …), so that threads' requests can aim at distinct targets.
+inline constexpr char kWrkCounters[] =
+    "counter = 0\n"
+    "local threads = 0\n"
+    "function setup(thread)\n"
+    "  threads = threads + 1\n"
+    "  thread:set('tid', threads)\n"
+    "end\n";
+
 struct WrkFigures {
   double rps = 0;
   double p99_ms = 0;

@@ -249,6 +249,7 @@ TEST_F(BillingApiTest, InvoicesGroupByResourceAndMoveDraftIssuedPaid) {
 
   const std::string admin = "/api/admin/billing/invoices/" + id;
   EXPECT_EQ(Send(http::verb::post, admin + "/pay", {{"payment_method", "transfer"}}).status, 409);
+  EXPECT_EQ(Send(http::verb::post, admin + "/issue", {{"now", true}}).status, 400);
   ASSERT_EQ(Send(http::verb::post, admin + "/issue", json::object()).status, 200);
   EXPECT_EQ(Send(http::verb::post, admin + "/issue", json::object()).status, 409);
   EXPECT_EQ(Send(http::verb::post, admin + "/pay", {{"payment_method", 5}}).status, 400);
