@@ -20,6 +20,7 @@
 #include "bench/bench_flags.h"
 #include "commands/metering_process.h"
 #include "eventstore/rocksdb_event_store.h"
+#include "tests/support/metered_fleet.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu {
@@ -38,79 +39,6 @@ time; target: under 10 s).
 constexpr int64_t kHour = 3'600'000'000;
 constexpr int64_t kStart = 1'794'312'000'000'000;  // 2026-11-10T12:00:00Z, an hour boundary.
 
-template <typename Event>
-eventstore::EventData Data(const Event& event, int64_t at_us) {
-  return commands::EventDataOf(event, commands::EventTypeName(event), {}, at_us);
-}
-
-// Appends in unsynced batches of `per_batch` streams.
-class Loader {
- public:
-  explicit Loader(eventstore::EventStore& store) : store_(store) {}
-  void Add(eventstore::StreamAppend append) {
-    batch_.push_back(std::move(append));
-    if (batch_.size() >= 2000) Flush();
-  }
-  void Flush() {
-    if (batch_.empty()) return;
-    auto appended = store_.Append(batch_, {.sync = false});
-    if (!appended.ok()) {
-      std::cerr << "loading the fleet: " << appended.status().ToString() << "\n";
-      std::exit(1);
-    }
-    batch_.clear();
-  }
-
- private:
-  eventstore::EventStore& store_;
-  std::vector<eventstore::StreamAppend> batch_;
-};
-
-void LoadFleet(eventstore::EventStore& store, int environments, int leases, int customers) {
-  Loader loader(store);
-  domain::SpecEvent spec;
-  spec.mutable_created()->mutable_spec()->set_name("A100 x1");
-  spec.mutable_created()->set_fen_per_hour(1250);
-  spec.mutable_created()->set_created_at_us(kStart - 24 * kHour);
-  loader.Add(
-      {"spec-bench", eventstore::ExpectedVersion::NoStream(), {Data(spec, kStart - 24 * kHour)}});
-  domain::RatesEvent rates;
-  rates.mutable_set()->mutable_rates()->set_machine_month_fen(3'000'000);
-  rates.mutable_set()->set_effective_at_us(kStart - 24 * kHour);
-  loader.Add({domain::kRatesStream,
-              eventstore::ExpectedVersion::NoStream(),
-              {Data(rates, kStart - 24 * kHour)}});
-  const int64_t started = kStart - kHour / 2;  // Running since 11:30.
-  for (int i = 0; i < environments; ++i) {
-    domain::EnvironmentEvent created, starting, running;
-    auto* env = created.mutable_created()->mutable_spec();
-    env->set_name("work");
-    env->set_owner("customer-" + std::to_string(i % customers));
-    env->set_product_spec_id("spec-bench");
-    env->set_gpu_count(1);
-    starting.mutable_status_changed()->set_to(domain::STARTING);
-    running.mutable_status_changed()->set_to(domain::RUNNING);
-    loader.Add({"env-" + std::to_string(i),
-                eventstore::ExpectedVersion::NoStream(),
-                {Data(created, started - 60'000'000), Data(starting, started - 30'000'000),
-                 Data(running, started)}});
-  }
-  for (int i = 0; i < leases; ++i) {
-    domain::LeaseEvent created, activated;
-    auto* lease = created.mutable_created();
-    lease->set_customer_id("customer-" + std::to_string(i % customers));
-    lease->add_host_ids("host-" + std::to_string(i));
-    lease->set_starts_at_us(kStart + kHour / 2);  // The lease month begins at 12:30.
-    lease->set_months(3);
-    lease->set_expires_at_us(domain::AddMonths(kStart + kHour / 2, 3));
-    activated.mutable_activated();
-    loader.Add({"lease-" + std::to_string(i),
-                eventstore::ExpectedVersion::NoStream(),
-                {Data(created, kStart), Data(activated, kStart)}});
-  }
-  loader.Flush();
-}
-
 int Run(const bench::BenchFlags& flags) {
   const int environments = flags.quick ? 10'000 : 100'000;
   const int leases = flags.quick ? 1'000 : 10'000;
@@ -124,7 +52,7 @@ int Run(const bench::BenchFlags& flags) {
   eventstore::EventStore& store = **opened;
   std::printf("loading %d running environments and %d leases of %d customers …\n", environments,
               leases, customers);
-  LoadFleet(store, environments, leases, customers);
+  testing::LoadMeteredFleet(store, kStart, environments, leases, customers);
 
   ManualClock clock(kStart + 2 * 60'000'000);
   commands::BillingService billing(store, clock);
