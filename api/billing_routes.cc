@@ -1,7 +1,5 @@
 #include "api/billing_routes.h"
 
-#include <chrono>
-
 #include "api/envelope.h"
 #include "api/json_fields.h"
 #include "api/read_store.h"
@@ -80,11 +78,14 @@ HttpResponse RecordsCsv(BillingApi& api, const HttpRequest& request, const ListQ
   response.content_type = "text/csv; charset=utf-8";
   response.headers["Content-Disposition"] = "attachment; filename=\"billing-records.csv\"";
   response.body = std::string(kRecordColumns) + "\n";
+  bool too_many = false;
   Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
     const auto rows =
         tx.exec(std::string("SELECT ") + kRecordColumns + " FROM " +
                 FromOf(api.reads->schema(), query) + WhereOf(tx, query) +
-                " ORDER BY period_start, line_id LIMIT " + std::to_string(kMaxCsvRows));
+                " ORDER BY period_start, line_id LIMIT " + std::to_string(kMaxCsvRows + 1));
+    too_many = rows.size() > kMaxCsvRows;
+    if (too_many) return;
     for (const auto& row : rows) {
       for (int i = 0; i < static_cast<int>(row.size()); ++i) {
         if (i > 0) response.body += ',';
@@ -94,6 +95,11 @@ HttpResponse RecordsCsv(BillingApi& api, const HttpRequest& request, const ListQ
     }
   });
   if (!read.ok()) return StatusResponse(request, read);
+  if (too_many) {  // Never a silently cut export.
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                         "more than " + std::to_string(kMaxCsvRows) +
+                             " lines match; narrow start_date and end_date");
+  }
   return response;
 }
 
