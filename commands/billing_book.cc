@@ -189,7 +189,7 @@ Result<domain::PriceSchedule> BillingBook::MonthlyPrices(uint32_t machines) cons
   return domain::PriceSchedule::Of(std::move(points));
 }
 
-const std::string BillingBook::PriceSourceOf(const MeteredEnvironment& environment) const {
+std::string BillingBook::PriceSourceOf(const MeteredEnvironment& environment) const {
   return environment.spec_id.empty() ? domain::kRatesStream : environment.spec_id;
 }
 

@@ -83,7 +83,7 @@ class BillingBook {
   Result<domain::PriceSchedule> HourlyPrices(const MeteredEnvironment& environment) const;
   // Monthly prices of a lease of `machines` machines.
   Result<domain::PriceSchedule> MonthlyPrices(uint32_t machines) const;
-  const std::string PriceSourceOf(const MeteredEnvironment& environment) const;
+  std::string PriceSourceOf(const MeteredEnvironment& environment) const;
 
   struct Account {
     uint64_t version = 0;

@@ -76,6 +76,11 @@ Status MeteringProcess::MeterResources(int64_t until_us, const CommandMeta& meta
                                        MeteringReport& report) {
   std::vector<Pending> pending;
   std::vector<std::string> forget;
+  // A resource that cannot be metered now is counted and tried next tick.
+  auto failed = [&](const std::string& id, const Status& status) {
+    ++report.failures;
+    spdlog::warn("metering {}: {}", id, status.ToString());
+  };
   for (auto& [id, resource] : book_.resources()) {
     if (resource.customer_id.empty()) continue;  // Created before it was billable, or a stray.
     BillCursor& cursor = resource.cursor;
@@ -83,12 +88,14 @@ Status MeteringProcess::MeterResources(int64_t until_us, const CommandMeta& meta
     if (resource.is_lease) {
       if (!resource.lease.activated) continue;
       auto prices = book_.MonthlyPrices(resource.lease.machines);
-      auto months = prices.ok() ? domain::MeterLeaseMonths(id, resource.lease.start_us,
-                                                           resource.lease.end_us, *prices, until_us)
-                                : Result<std::vector<domain::BillLineDraft>>(prices.status());
+      if (!prices.ok()) {
+        failed(id, prices.status());
+        continue;
+      }
+      auto months = domain::MeterLeaseMonths(id, resource.lease.start_us, resource.lease.end_us,
+                                             *prices, until_us);
       if (!months.ok()) {
-        ++report.failures;
-        spdlog::warn("metering {}: {}", id, months.status().ToString());
+        failed(id, months.status());
         continue;
       }
       for (const auto& month : *months) {
@@ -108,19 +115,17 @@ Status MeteringProcess::MeterResources(int64_t until_us, const CommandMeta& meta
       }
       auto prices = book_.HourlyPrices(resource.environment);
       if (!prices.ok()) {
-        ++report.failures;
-        spdlog::warn("metering {}: {}", id, prices.status().ToString());
+        failed(id, prices.status());
         continue;
       }
       const int64_t from = std::max(cursor.scanned_until_us, FloorHour(spans.front().from_us));
       domain::FenSeconds carry = cursor.carry;
-      bool failed = false;
+      bool metered = true;
       for (int64_t hour : domain::DueHours(from, from, until_us)) {
         auto line = domain::MeterHour(id, spans, *prices, hour, carry);
         if (!line.ok()) {
-          ++report.failures;
-          spdlog::warn("metering {}: {}", id, line.status().ToString());
-          failed = true;
+          failed(id, line.status());
+          metered = false;
           break;
         }
         next.scanned_until_us = hour + domain::kHourUs;
@@ -129,7 +134,7 @@ Status MeteringProcess::MeterResources(int64_t until_us, const CommandMeta& meta
         next.lines.push_back(
             LineOf(resource, id, **line, book_.PriceSourceOf(resource.environment)));
       }
-      if (failed) continue;
+      if (!metered) continue;
     }
     if (next.lines.empty()) {
       cursor.scanned_until_us = std::max(cursor.scanned_until_us, next.scanned_until_us);

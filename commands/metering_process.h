@@ -41,7 +41,7 @@ struct MeteringOptions {
 struct MeteringReport {
   size_t lines = 0;           // Bill lines recorded.
   int64_t amount_fen = 0;     // Their sum.
-  size_t conflicts = 0;       // Resources someone else billed first (resynced).
+  size_t conflicts = 0;       // Resources someone else billed first (read back).
   size_t failures = 0;        // Resources that could not be metered (logged).
   size_t balance_events = 0;  // Warnings, exhaustions and recoveries written.
   size_t stopped = 0;         // Environments stopped for an exhausted balance.
