@@ -158,26 +158,25 @@ bool Agent::ReportFacts() {
   if (!gpus.note.empty()) spdlog::info("GPU discovery: {}", gpus.note);
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(report, &json).ok()) return false;
-  if (!PostForHost("facts", json)) return false;
+  if (PostForHost("facts", json) != 200) return false;
   spdlog::info("reported {} with {} GPU(s) ({})", host_id_, report.gpus_size(), gpus.source);
   facts_due_ = Clock::now() + options_.facts_interval;
   return true;
 }
 
-bool Agent::Heartbeat() { return PostForHost("heartbeat", "{}"); }
+bool Agent::Heartbeat() { return PostForHost("heartbeat", "{}") == 200; }
 
-bool Agent::PostForHost(const std::string& what, const std::string& json) {
-  auto reply = client_.Post("/internal/hosts/" + host_id_ + "/" + what, json);
+int Agent::PostForHost(const std::string& what, const std::string& json) {
+  auto reply = client_.Post("/internal/hosts/" + PercentEncode(host_id_) + "/" + what, json);
   if (!reply.ok()) {
     spdlog::warn("{}: {}", what, reply.status().message());
-    return false;
+    return 0;
   }
   if (reply->status != 200) {
     spdlog::error("the server refused the {}: {}", what, ServerSays(*reply));
     Forget(reply->status);
-    return false;
   }
-  return true;
+  return reply->status;
 }
 
 void Agent::SampleMetrics() {
@@ -200,10 +199,19 @@ bool Agent::SendMetrics() {
   }
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(batch, &json).ok()) return false;
-  if (!PostForHost("metrics", json)) return false;
+  const int status = PostForHost("metrics", json);
+  // 400: the server will never take these samples (a value out of range, a
+  // GPU it does not know yet); sending them again would block every later
+  // sample behind them, so they go, counted as dropped.
+  if (status != 200 && status != 400) return false;
   std::lock_guard lock(mu_);
   // Sampling runs on this thread too: the front is still what was sent.
   for (int i = 0; i < batch.samples_size(); ++i) samples_.pop_front();
+  if (status == 400) {
+    spdlog::error("dropping {} metrics sample(s) the server refused", batch.samples_size());
+    dropped_ += static_cast<uint64_t>(batch.samples_size());  // Reported with the next batch.
+    return false;
+  }
   dropped_ -= std::min(dropped_, batch.dropped());
   return true;
 }

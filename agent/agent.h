@@ -74,7 +74,9 @@ class Agent {
   void SampleMetrics();
   // POST /internal/hosts/<host>/<what>; false (logged) when it failed or
   // was refused.
-  bool PostForHost(const std::string& what, const std::string& json);
+  // The server's HTTP status for POST /internal/hosts/<id>/<what>, 0 when
+  // it could not be reached; anything but 200 is logged.
+  int PostForHost(const std::string& what, const std::string& json);
   // A refusal meaning the server no longer knows the host or the token.
   void Forget(int status);
   // Waits until `when` or Stop(); false when stopped.

@@ -8,6 +8,8 @@
 #include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "agent/http_client.h"
+
 namespace remotegpu::agent {
 namespace {
 
@@ -117,20 +119,6 @@ class TcpClient final : public DockerClient {
   std::unique_ptr<asio::ssl::context> tls_;
 };
 
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", c);
-      out += hex;
-    }
-  }
-  return out;
-}
-
 // The engine's {"message": …} or the start of the body.
 std::string EngineSays(const DockerReply& reply) {
   auto body = nlohmann::json::parse(reply.body, nullptr, false);
@@ -223,7 +211,7 @@ Result<DockerReply> DockerRuntime::Call(const std::string& method, const std::st
 
 Status DockerRuntime::Pull(const std::string& image) {
   spdlog::info("pulling {}", image);
-  auto pulled = Call("POST", "/images/create?fromImage=" + Escape(image));
+  auto pulled = Call("POST", "/images/create?fromImage=" + PercentEncode(image));
   if (!pulled.ok()) return pulled.status();
   if (pulled->status != 200) {
     return Status::InvalidArgument("cannot pull " + image + ": " + EngineSays(*pulled));
@@ -248,17 +236,17 @@ Status DockerRuntime::Start(const WorkloadSpec& spec) {
   RGPU_RETURN_IF_ERROR(Remove(spec.env_id));  // A leftover of an earlier generation.
   const std::string name = ContainerName(spec.env_id);
   const std::string body = ContainerCreateBody(spec).dump();
-  auto created = Call("POST", "/containers/create?name=" + Escape(name), body);
+  auto created = Call("POST", "/containers/create?name=" + PercentEncode(name), body);
   if (created.ok() && created->status == 404) {
     RGPU_RETURN_IF_ERROR(Pull(spec.image));
-    created = Call("POST", "/containers/create?name=" + Escape(name), body);
+    created = Call("POST", "/containers/create?name=" + PercentEncode(name), body);
   }
   if (!created.ok()) return created.status();
   if (created->status != 201) {
     return Status::InvalidArgument("docker refused to create " + name + ": " +
                                    EngineSays(*created));
   }
-  auto started = Call("POST", "/containers/" + name + "/start");
+  auto started = Call("POST", "/containers/" + PercentEncode(name) + "/start");
   if (!started.ok()) return started.status();
   if (started->status != 204 && started->status != 304) {
     Status removed = Remove(spec.env_id);
@@ -271,7 +259,7 @@ Status DockerRuntime::Start(const WorkloadSpec& spec) {
 
 Status DockerRuntime::Restart(const WorkloadSpec& spec) {
   const std::string name = ContainerName(spec.env_id);
-  auto restarted = Call("POST", "/containers/" + name + "/restart?t=10");
+  auto restarted = Call("POST", "/containers/" + PercentEncode(name) + "/restart?t=10");
   if (!restarted.ok()) return restarted.status();
   if (restarted->status == 404) return Start(spec);
   if (restarted->status != 204) {
@@ -284,10 +272,10 @@ Status DockerRuntime::Restart(const WorkloadSpec& spec) {
 
 Status DockerRuntime::Remove(const std::string& env_id) {
   const std::string name = ContainerName(env_id);
-  auto stopped = Call("POST", "/containers/" + name + "/stop?t=10");
+  auto stopped = Call("POST", "/containers/" + PercentEncode(name) + "/stop?t=10");
   if (!stopped.ok()) return stopped.status();
   if (stopped->status == 404) return Status::Ok();
-  auto removed = Call("DELETE", "/containers/" + name + "?v=1&force=1");
+  auto removed = Call("DELETE", "/containers/" + PercentEncode(name) + "?v=1&force=1");
   if (!removed.ok()) return removed.status();
   if (removed->status != 204 && removed->status != 404) {
     return Status::IoError("docker could not remove " + name + ": " + EngineSays(*removed));
@@ -298,7 +286,7 @@ Status DockerRuntime::Remove(const std::string& env_id) {
 
 Result<std::vector<WorkloadStatus>> DockerRuntime::List() {
   const std::string filters = nlohmann::json{{"label", {kEnvLabel}}}.dump();
-  auto listed = Call("GET", "/containers/json?all=1&filters=" + Escape(filters));
+  auto listed = Call("GET", "/containers/json?all=1&filters=" + PercentEncode(filters));
   if (!listed.ok()) return listed.status();
   auto containers = nlohmann::json::parse(listed->body, nullptr, false);
   if (listed->status != 200 || !containers.is_array()) {
@@ -317,7 +305,8 @@ Result<std::vector<WorkloadStatus>> DockerRuntime::List() {
     const std::string state = container.value("State", "");
     status.running = state == "running" || state == "restarting" || state == "created";
     if (!status.running) {
-      auto inspected = Call("GET", "/containers/" + ContainerName(status.env_id) + "/json");
+      auto inspected =
+          Call("GET", "/containers/" + PercentEncode(ContainerName(status.env_id)) + "/json");
       if (!inspected.ok()) return inspected.status();
       auto detail = nlohmann::json::parse(inspected->body, nullptr, false);
       const auto& s = detail.is_object() ? detail.value("State", nlohmann::json::object())
@@ -334,7 +323,7 @@ Result<std::vector<WorkloadStatus>> DockerRuntime::List() {
 }
 
 Result<std::string> DockerRuntime::Logs(const std::string& env_id, int tail) {
-  auto logs = Call("GET", "/containers/" + ContainerName(env_id) +
+  auto logs = Call("GET", "/containers/" + PercentEncode(ContainerName(env_id)) +
                               "/logs?stdout=1&stderr=1&tail=" + std::to_string(tail));
   if (!logs.ok()) return logs.status();
   if (logs->status == 404) return Status::NotFound("no workload " + env_id);
@@ -343,7 +332,8 @@ Result<std::string> DockerRuntime::Logs(const std::string& env_id, int tail) {
 }
 
 Result<nlohmann::json> DockerRuntime::Stats(const std::string& env_id) {
-  auto stats = Call("GET", "/containers/" + ContainerName(env_id) + "/stats?stream=false");
+  auto stats =
+      Call("GET", "/containers/" + PercentEncode(ContainerName(env_id)) + "/stats?stream=false");
   if (!stats.ok()) return stats.status();
   if (stats->status == 404) return Status::NotFound("no workload " + env_id);
   auto body = nlohmann::json::parse(stats->body, nullptr, false);

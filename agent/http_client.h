@@ -14,6 +14,11 @@ struct HttpReply {
   std::string body;
 };
 
+// `text` percent-encoded for a URL path segment or a query value: every byte
+// but RFC 3986's unreserved ones (A-Z a-z 0-9 - _ . ~) as %XX, so an id never
+// adds a segment, a query or a fragment to the URL it is spliced into.
+std::string PercentEncode(const std::string& text);
+
 // "<status> <the envelope's message>" (or the start of the raw body), for logs.
 std::string ServerSays(const HttpReply& reply);
 

@@ -1,6 +1,7 @@
 // remotegpu-agent: runs on each GPU host and speaks for it to the server.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -16,6 +17,7 @@
 #include "agent/reconciler.h"
 #include "common/env_flags.h"
 #include "common/logging.h"
+#include "common/subprocess.h"
 
 namespace po = boost::program_options;
 
@@ -53,6 +55,9 @@ int main(int argc, char** argv) {
        "how often the desired environments are fetched (with a runtime)")
       ("work-dir", po::value<std::string>()->default_value("/var/lib/remotegpu-agent"),
        "where the process runtime keeps its logs")
+      ("workload-user", po::value<std::string>()->default_value("nobody"),
+       "the unprivileged user the process runtime runs workloads as (the agent must be root);\n"
+       "'' runs them as the agent's own user, which can then read its token")
       ("facts-ms", po::value<int>()->default_value(600'000),
        "how often facts and GPUs are reported again")
       ("nvml-library", po::value<std::string>()->default_value("libnvidia-ml.so.1"),
@@ -93,6 +98,18 @@ int main(int argc, char** argv) {
         "--heartbeat-ms, --metrics-ms, --sync-ms >= 100; --facts-ms >= 1000; --metrics-buffer >= 1";
   } else if (runtime != "none" && runtime != "process" && runtime != "docker") {
     bad = "--runtime must be none, process or docker, not " + runtime;
+  } else if (const std::string user = vars["workload-user"].as<std::string>();
+             runtime == "process" && !user.empty()) {
+    const auto ids = remotegpu::LookupUser(user);
+    if (!ids) {
+      bad = "--workload-user: no user " + user;
+    } else if (ids->uid == 0) {
+      bad = "--workload-user must name an unprivileged user, not " + user;
+    } else if (geteuid() != 0 && geteuid() != ids->uid) {
+      bad = "--workload-user " + user +
+            " needs the agent to run as root; --workload-user '' runs workloads as the agent's "
+            "own user";
+    }
   }
   if (!bad.empty()) {
     std::cerr << "remotegpu-agent: " << bad << "\n";
@@ -114,7 +131,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<remotegpu::agent::Reconciler> reconciler;
   if (runtime == "process") {
     reconciler = std::make_unique<remotegpu::agent::Reconciler>(
-        std::make_unique<remotegpu::agent::ProcessRuntime>(vars["work-dir"].as<std::string>()));
+        std::make_unique<remotegpu::agent::ProcessRuntime>(
+            vars["work-dir"].as<std::string>(), 5000, vars["workload-user"].as<std::string>()));
   } else if (runtime == "docker") {
     auto docker = remotegpu::agent::DockerClient::Connect(
         {.host = vars["docker-host"].as<std::string>(),

@@ -1,6 +1,7 @@
 #include "agent/process_runtime.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -10,11 +11,11 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "agent/proc_text.h"
-
-extern char** environ;
+#include "common/subprocess.h"
 
 namespace remotegpu::agent {
 namespace {
@@ -54,13 +55,17 @@ Status ProcessRuntime::Start(const WorkloadSpec& spec) {
   if (error) return Status::IoError("cannot create " + work_dir_ + ": " + error.message());
 
   // Everything the child needs is built before fork: after it, only
-  // async-signal-safe calls.
-  std::map<std::string, std::string> variables;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    std::string text(*entry);
-    const size_t eq = text.find('=');
-    if (eq != std::string::npos) variables[text.substr(0, eq)] = text.substr(eq + 1);
+  // async-signal-safe calls. Nothing of the agent's environment is passed
+  // on: it may hold the agent's token.
+  std::optional<UserIds> user;
+  if (!run_as_user_.empty()) {
+    user = LookupUser(run_as_user_);
+    if (!user) return Status::FailedPrecondition("no user " + run_as_user_ + " to run workloads");
   }
+  std::map<std::string, std::string> variables = {
+      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+      {"HOME", "/tmp"},
+      {"LANG", "C.UTF-8"}};
   for (const auto& [name, value] : spec.env) variables[name] = value;
   std::string devices;
   for (uint32_t gpu : spec.gpu_indexes)
@@ -108,6 +113,13 @@ Status ProcessRuntime::Start(const WorkloadSpec& spec) {
     dup2(log, STDERR_FILENO);
     const int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    // Drop to the workload's user: groups first, then the group, then the
+    // user (after which nothing could be dropped any more).
+    if (user && (setgroups(0, nullptr) != 0 || setgid(user->gid) != 0 || setuid(user->uid) != 0)) {
+      const int failure = errno;
+      [[maybe_unused]] ssize_t ignored = write(report[1], &failure, sizeof failure);
+      _exit(127);
+    }
     execvpe(argv[0], argv.data(), envp.data());
     const int failure = errno;
     [[maybe_unused]] ssize_t ignored = write(report[1], &failure, sizeof failure);

@@ -3,8 +3,12 @@
 // container engine). The command is the environment's `command`; an image
 // means nothing here, and a spec without a command is refused.
 //
-// The process gets the environment's variables plus CUDA_VISIBLE_DEVICES
-// (its GPUs), REMOTEGPU_ENV_ID and REMOTEGPU_PORT_<SERVICE> (its host ports);
+// The process gets a clean environment: PATH, HOME (/tmp) and LANG, the
+// environment's variables, CUDA_VISIBLE_DEVICES (its GPUs), REMOTEGPU_ENV_ID
+// and REMOTEGPU_PORT_<SERVICE> (its host ports), and nothing of the agent's
+// own (its token among them). It runs as the configured unprivileged user
+// (`remotegpu-agent --workload-user`, nobody by default), so the agent's
+// token file and work directory are out of its reach;
 // it runs in its own process group with stdout and stderr in
 // <work_dir>/<env_id>.log, and dies with the agent (PR_SET_PDEATHSIG), so a
 // restarted agent starts what the server still wants afresh.
@@ -23,9 +27,14 @@ namespace remotegpu::agent {
 
 class ProcessRuntime final : public Runtime {
  public:
-  // `work_dir` is created when missing.
-  explicit ProcessRuntime(std::string work_dir, int stop_grace_ms = 5000)
-      : work_dir_(std::move(work_dir)), stop_grace_ms_(stop_grace_ms) {}
+  // `work_dir` is created when missing. `run_as_user`: the unprivileged
+  // user workloads run as (the agent must be root to switch); empty: the
+  // agent's own user.
+  explicit ProcessRuntime(std::string work_dir, int stop_grace_ms = 5000,
+                          std::string run_as_user = "")
+      : work_dir_(std::move(work_dir)),
+        stop_grace_ms_(stop_grace_ms),
+        run_as_user_(std::move(run_as_user)) {}
   ~ProcessRuntime() override { Shutdown(); }
 
   const char* name() const override { return "process"; }
@@ -52,6 +61,7 @@ class ProcessRuntime final : public Runtime {
 
   std::string work_dir_;
   int stop_grace_ms_;
+  std::string run_as_user_;
   std::map<std::string, Child> children_;
 };
 

@@ -80,7 +80,8 @@ Result<std::vector<DesiredEnvironment>> ParseDesired(const std::string& body) {
 Status Reconciler::Report(const HttpClient& server, const std::string& env_id,
                           const std::string& status, const std::string& reason) {
   const nlohmann::json body = {{"status", status}, {"reason", reason}};
-  auto reply = server.Post("/internal/environments/" + env_id + "/status", body.dump());
+  auto reply =
+      server.Post("/internal/environments/" + PercentEncode(env_id) + "/status", body.dump());
   if (!reply.ok()) return reply.status();
   if (reply->status != 200) {
     // The environment moved on meanwhile (deleted, stopped): nothing to redo.
@@ -92,7 +93,7 @@ Status Reconciler::Report(const HttpClient& server, const std::string& env_id,
 }
 
 Status Reconciler::Sync(const HttpClient& server, const std::string& host_id) {
-  auto reply = server.Get("/internal/hosts/" + host_id + "/environments");
+  auto reply = server.Get("/internal/hosts/" + PercentEncode(host_id) + "/environments");
   if (!reply.ok()) return reply.status();
   if (reply->status == 404 || reply->status == 401) {
     return Status::NotFound("the server does not know " + host_id + ": " + ServerSays(*reply));

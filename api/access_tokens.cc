@@ -133,11 +133,17 @@ Result<AccessClaims> AccessTokens::Verify(std::string_view token) const {
   const auto payload = nlohmann::json::parse(*payload_text, nullptr, false);
   if (!header.is_object() || !payload.is_object()) return Invalid("is not a JWT");
   // Only what this server issues: HS256 with a key id it knows.
-  if (header.value("alg", "") != "HS256") return Invalid("is not signed with HS256");
+  // Members of the wrong type are refused, never read (value() would throw).
+  const auto alg = header.find("alg");
+  const auto kid = header.find("kid");
+  if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "HS256") {
+    return Invalid("is not signed with HS256");
+  }
+  if (kid == header.end() || !kid->is_string()) return Invalid("is signed with an unknown key");
   std::string key;
   {
     std::lock_guard lock(mu_);
-    auto it = keys_.find(header.value("kid", ""));
+    auto it = keys_.find(kid->get_ref<const std::string&>());
     if (it == keys_.end()) return Invalid("is signed with an unknown key");
     key = it->second;
   }

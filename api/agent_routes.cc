@@ -79,6 +79,10 @@ HttpResponse IngestMetrics(const HttpRequest& request, AgentApi& api) {
   if (!host || !host->registered) {
     return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id);
   }
+  // Ranges at the edge: storage never sees a value it cannot hold.
+  if (Status valid = domain::ValidateMetricsBatch(batch, *host); !valid.ok()) {
+    return StatusResponse(request, valid);
+  }
   auto accepted = api.metrics->Enqueue(host_id, batch, api.clock->NowMicros());
   if (!accepted.ok()) {
     HttpResponse busy = ErrorResponse(request, 503, "UNAVAILABLE", accepted.status().message());

@@ -289,8 +289,9 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
             return Status::InvalidArgument(
                 "payment_method must be alipay, wechat, bank_card, transfer or manual");
           }
-          if (reference.size() > 200 || order_id.size() > 100) {
-            return Status::InvalidArgument("reference or order_id too long");
+          if (reference.size() > 200) return Status::InvalidArgument("reference too long");
+          if (!order_id.empty()) {
+            RGPU_RETURN_IF_ERROR(eventstore::ValidateIdText(order_id, "order_id"));
           }
           return Status::Ok();
         });

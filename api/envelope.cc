@@ -35,17 +35,34 @@ std::map<std::string, std::string> ParseQuery(const std::string& query) {
   return out;
 }
 
+void SplitTarget(const std::string& target, HttpRequest* out) {
+  const size_t question = target.find('?');
+  out->path = target.substr(0, question);
+  if (question != std::string::npos) out->query = ParseQuery(target.substr(question + 1));
+}
+
+namespace {
+
+// A client's bytes (a path, a query value, a field) may come back in a
+// message; bytes that are not UTF-8 become U+FFFD instead of making the
+// dump throw (which would turn a 4xx into a 500).
+std::string Dump(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 HttpResponse OkResponse(const HttpRequest& request, nlohmann::json data, int status) {
   nlohmann::json body = {
       {"code", 0}, {"message", "ok"}, {"data", std::move(data)}, {"traceId", request.trace_id}};
-  return {status, "application/json", body.dump(), {}};
+  return {status, "application/json", Dump(body), {}};
 }
 
 HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& code,
                            const std::string& message) {
   nlohmann::json body = {
       {"code", code}, {"message", message}, {"data", nullptr}, {"traceId", request.trace_id}};
-  return {status, "application/json", body.dump(), {}};
+  return {status, "application/json", Dump(body), {}};
 }
 
 HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
@@ -70,6 +87,8 @@ HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
       return ErrorResponse(request, 403, "FORBIDDEN", status.message());
     case StatusCode::kQuotaExceeded:
       return ErrorResponse(request, 403, "QUOTA_EXCEEDED", status.message());
+    case StatusCode::kOutOfRange:
+      return ErrorResponse(request, 412, "PRECONDITION_FAILED", status.message());
     default:
       return ErrorResponse(request, 500, "INTERNAL", status.ToString());
   }
@@ -121,14 +140,47 @@ HttpResponse RefusedResponse(const HttpRequest& request, const Status& status) {
   return StatusResponse(request, status);
 }
 
-std::optional<HttpResponse> RejectNonJsonBodies(HttpRequest& request, const RouteOptions&) {
+std::optional<std::string> UnsafeJson(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '"') {
+        in_string = false;
+      } else if (c == '\\' && i + 1 < text.size()) {
+        if (text.compare(i + 1, 5, "u0000") == 0) {
+          return std::string("the body holds a NUL character (\\u0000)");
+        }
+        ++i;  // The escaped character, whatever it is.
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return "the body nests arrays and objects deeper than " + std::to_string(max_depth) +
+               " levels";
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> CheckJsonBodies(HttpRequest& request, const RouteOptions&) {
   if (request.body.empty()) return std::nullopt;
   std::string type = request.Header("content-type");
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (type.rfind("application/json", 0) == 0) return std::nullopt;
-  return ErrorResponse(request, 415, "UNSUPPORTED_MEDIA_TYPE",
-                       "send the body as JSON with Content-Type: application/json" +
-                           (type.empty() ? std::string() : ", not " + type));
+  if (type.rfind("application/json", 0) != 0) {
+    return ErrorResponse(request, 415, "UNSUPPORTED_MEDIA_TYPE",
+                         "send the body as JSON with Content-Type: application/json" +
+                             (type.empty() ? std::string() : ", not " + type));
+  }
+  if (auto unsafe = UnsafeJson(request.body, kMaxJsonDepth)) {
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT", *unsafe);
+  }
+  return std::nullopt;
 }
 
 Result<nlohmann::json> ParseJsonObject(const HttpRequest& request) {

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,8 @@ HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::st
 // Maps an expected failure to its HTTP status and code: InvalidArgument 400,
 // NotFound 404, AlreadyExists / VersionConflict / FailedPrecondition /
 // ResourceExhausted 409, Unauthenticated 401, PermissionDenied 403 FORBIDDEN,
-// QuotaExceeded 403 QUOTA_EXCEEDED, Unavailable 503, anything else 500.
+// QuotaExceeded 403 QUOTA_EXCEEDED, OutOfRange 412 PRECONDITION_FAILED (a
+// position the log has not reached), Unavailable 503, anything else 500.
 HttpResponse StatusResponse(const HttpRequest& request, const Status& status);
 
 // A command the domain refused: like StatusResponse, except that
@@ -30,8 +32,24 @@ HttpResponse StatusResponse(const HttpRequest& request, const Status& status);
 // (syntax, types, unknown or missing fields).
 HttpResponse RefusedResponse(const HttpRequest& request, const Status& status);
 
-// Middleware: a request with a body whose Content-Type is not JSON gets 415.
-std::optional<HttpResponse> RejectNonJsonBodies(HttpRequest& request, const RouteOptions&);
+// How deep a request's JSON may nest: objects and arrays inside one another.
+// No route's body needs more than a few levels; past this a recursive copy
+// or walk of the parsed document could exhaust a worker's stack.
+inline constexpr int kMaxJsonDepth = 32;
+
+// Middleware, the one rule for every route's body before any handler sees
+// it: a body whose Content-Type is not JSON gets 415; a JSON body nested
+// deeper than kMaxJsonDepth, or holding a NUL character (\u0000, which no
+// field needs and PostgreSQL's text cannot store), gets 400. The size is
+// bounded by the server's body limit (413) before this runs; invalid UTF-8
+// is refused by the JSON parser.
+std::optional<HttpResponse> CheckJsonBodies(HttpRequest& request, const RouteOptions&);
+
+// Why `text` is unfit to parse, without parsing it: arrays and objects
+// nested deeper than `max_depth` (brackets inside strings do not count), or
+// a \u0000 escape in a string. nullopt when neither. One pass, no
+// allocation unless it answers.
+std::optional<std::string> UnsafeJson(std::string_view text, int max_depth);
 
 struct Paging {
   int page = 1;

@@ -45,9 +45,12 @@ Admission RateLimitAdmission(RateLimiter& limiter) {
       [&limiter](const HttpRequest& request, const RouteOptions&) -> std::optional<HttpResponse> {
         const Identity& who = request.identity;
         if (who.admin) return std::nullopt;
-        const std::string key = !who.api_key_id.empty() ? who.api_key_id
-                                : who.authenticated     ? who.user_id
-                                                        : "address:" + request.remote_address;
+        // One bucket per customer, whatever credential its users present: a
+        // customer cannot multiply its rate by minting users or API keys.
+        const std::string key = !who.customer_id.empty()  ? "customer:" + who.customer_id
+                                : !who.api_key_id.empty() ? who.api_key_id
+                                : who.authenticated       ? who.user_id
+                                                          : "address:" + request.remote_address;
         const auto retry_after = limiter.Admit(key);
         if (!retry_after) return std::nullopt;
         HttpResponse response =

@@ -46,9 +46,10 @@ class RateLimiter {
 };
 
 // Runs once per request, after authentication and before the handler:
-// callers are keyed by API key, else user, else remote address (anonymous
-// calls such as login). Platform admins (tokens and keys) are not limited, so
-// an operator's console and scripts keep working while customers are throttled.
+// callers are keyed by their customer (every user and API key of one
+// customer share a bucket), else API key or agent token, else user, else
+// remote address (anonymous calls such as login). Platform admins (tokens and keys) are not
+// limited, so an operator's console and scripts keep working while customers are throttled.
 Admission RateLimitAdmission(RateLimiter& limiter);
 
 // CORS for browser consoles served from `origins` ("https://console.example.com";

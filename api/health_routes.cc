@@ -46,6 +46,19 @@ std::string RelayMetrics(const eventstore::KafkaRelay& relay) {
   return text;
 }
 
+// One projection's progress and, while it is stuck, why.
+nlohmann::json ProjectionJson(const projections::ProjectionRunner& runner) {
+  nlohmann::json out = {
+      {"position", runner.checkpoint()}, {"lag", runner.lag()}, {"failing", runner.failing()}};
+  if (runner.failing()) {
+    const auto failure = runner.failure();
+    out["failed_position"] = failure.position;
+    out["error"] = failure.error;
+    out["failed_attempts"] = failure.attempts;
+  }
+  return out;
+}
+
 }  // namespace
 
 void AddHealthRoutes(Router& router, ApiContext& context) {
@@ -62,19 +75,30 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                for (const auto* runner : context.projections) {
                  const bool fine = !runner->failing() && runner->lag() <= kReadyLag;
                  ready &= fine;
-                 projections[runner->name()] = {
-                     {"position", runner->checkpoint()}, {"lag", runner->lag()}, {"ready", fine}};
+                 projections[runner->name()] = ProjectionJson(*runner);
+                 projections[runner->name()]["ready"] = fine;
                }
                nlohmann::json data = {{"ready", ready},
                                       {"log_position", context.store->LastPosition()},
                                       {"projections", projections}};
                if (context.relay != nullptr) data["kafka_relay"] = RelayJson(*context.relay);
                if (ready) return OkResponse(request, data);
-               HttpResponse response =
-                   ErrorResponse(request, 503, "NOT_READY",
-                                 "a projection is failing or more than " +
-                                     std::to_string(kReadyLag) + " events behind");
-               return response;
+               std::string stuck;
+               for (const auto* runner : context.projections) {
+                 if (!runner->failing()) continue;
+                 const auto failure = runner->failure();
+                 stuck += (stuck.empty() ? "" : "; ") + runner->name() + " cannot apply position " +
+                          std::to_string(failure.position) + ": " + failure.error;
+               }
+               // The state beside the message, so a probe or a person sees which.
+               nlohmann::json body = {
+                   {"code", "NOT_READY"},
+                   {"message", stuck.empty() ? "a projection is more than " +
+                                                   std::to_string(kReadyLag) + " events behind"
+                                             : stuck + " (see README: a stuck projection)"},
+                   {"data", data},
+                   {"traceId", request.trace_id}};
+               return HttpResponse{503, "application/json", body.dump(), {}};
              },
              {.access = Access::kPublic, .never_blocks = true});
 
@@ -83,10 +107,9 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
              [&context](const HttpRequest& request) {
                nlohmann::json list = nlohmann::json::array();
                for (const auto* runner : context.projections) {
-                 list.push_back({{"name", runner->name()},
-                                 {"position", runner->checkpoint()},
-                                 {"lag", runner->lag()},
-                                 {"failing", runner->failing()}});
+                 nlohmann::json entry = ProjectionJson(*runner);
+                 entry["name"] = runner->name();
+                 list.push_back(std::move(entry));
                }
                return OkResponse(
                    request, {{"projections", list},
@@ -135,6 +158,20 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
         for (const auto* runner : context.projections) {
           text += "remotegpu_projection_lag{projection=\"" + runner->name() + "\"} " +
                   std::to_string(runner->lag()) + "\n";
+        }
+        text += "# HELP remotegpu_projection_failing 1 while a projection cannot apply an event.\n";
+        text += "# TYPE remotegpu_projection_failing gauge\n";
+        for (const auto* runner : context.projections) {
+          text += "remotegpu_projection_failing{projection=\"" + runner->name() + "\"} " +
+                  (runner->failing() ? "1" : "0") + "\n";
+        }
+        text +=
+            "# HELP remotegpu_projection_failed_position The position a failing projection "
+            "cannot apply (0: none).\n";
+        text += "# TYPE remotegpu_projection_failed_position gauge\n";
+        for (const auto* runner : context.projections) {
+          text += "remotegpu_projection_failed_position{projection=\"" + runner->name() + "\"} " +
+                  std::to_string(runner->failure().position) + "\n";
         }
         if (context.store_metrics) text += context.store_metrics();
         if (context.relay != nullptr) text += RelayMetrics(*context.relay);

@@ -72,10 +72,7 @@ bool UsableRequestId(const std::string& id) {
 HttpRequest ToRequest(const http::request<http::string_body>& in, const std::string& trace_id) {
   HttpRequest out;
   out.method = std::string(in.method_string());
-  std::string target(in.target());
-  size_t question = target.find('?');
-  out.path = target.substr(0, question);
-  if (question != std::string::npos) out.query = ParseQuery(target.substr(question + 1));
+  SplitTarget(std::string(in.target()), &out);
   for (const auto& field : in) {
     std::string name(field.name_string());
     for (char& c : name) c = static_cast<char>(std::tolower(c));
@@ -119,11 +116,23 @@ class Session : public std::enable_shared_from_this<Session> {
                                      std::to_string(server_.options.body_limit) + " bytes"),
                    bare.trace_id, false);
     }
+    if (ec == http::error::header_limit) {
+      return Write(ErrorResponse(bare, 431, "HEADERS_TOO_LARGE",
+                                 "the request's headers are larger than the server accepts"),
+                   bare.trace_id, false);
+    }
     if (ec) {
-      return Write(ErrorResponse(bare, 400, "BAD_REQUEST", "malformed HTTP: " + ec.message()),
+      return Write(ErrorResponse(bare, 400, "INVALID_ARGUMENT", "malformed HTTP: " + ec.message()),
                    bare.trace_id, false);
     }
     http::request<http::string_body> request = parser_->release();
+    // A method token HTTP does not define never reaches routing, metrics or
+    // logs: one fixed answer, whatever the client invented.
+    if (request.method() == http::verb::unknown) {
+      return Write(ErrorResponse(bare, 501, "NOT_IMPLEMENTED",
+                                 "the method is not one this server implements"),
+                   bare.trace_id, false);
+    }
     const bool keep_alive = request.keep_alive();
     server_.active_requests.fetch_add(1);
     // The request stays active until its answer is written (see Write).

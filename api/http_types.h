@@ -61,4 +61,9 @@ using InlineHandler = std::function<std::optional<HttpResponse>(const HttpReques
 // Splits "a=1&b=x%20y" into decoded pairs; '+' is a space.
 std::map<std::string, std::string> ParseQuery(const std::string& query);
 
+// Fills `out`'s path and query from a request target ("/a/b?c=1"): the path
+// as sent (not percent-decoded, so routing sees '%' and refuses it in an
+// id), the query decoded.
+void SplitTarget(const std::string& target, HttpRequest* out);
+
 }  // namespace remotegpu::api

@@ -35,9 +35,17 @@ class JsonFields {
     return object_.contains(name) && !object_.at(name).is_null();
   }
 
+  // Strings longer than this are refused: names, reasons and remarks are
+  // short, and nothing a client types should grow events without bound.
+  static constexpr size_t kMaxStringBytes = 4096;
+
   Status String(const std::string& name, std::string* out, bool required = false) const {
     if (!Has(name)) return Missing(name, required);
     if (!object_.at(name).is_string()) return WrongType(name, "a string");
+    if (object_.at(name).get_ref<const std::string&>().size() > kMaxStringBytes) {
+      return Status::InvalidArgument(prefix_ + name + " must be at most " +
+                                     std::to_string(kMaxStringBytes) + " bytes");
+    }
     *out = object_.at(name).get<std::string>();
     if (required && out->empty()) return Status::InvalidArgument(prefix_ + name + " is empty");
     return Status::Ok();

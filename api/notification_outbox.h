@@ -1,5 +1,5 @@
 // The notification outbox: messages waiting for a relay (mail, SMS) in the
-// PostgreSQL table <schema>_notify.outbox, beside the read models but
+// PostgreSQL table <schema>_notify.outbox, their bodies sealed, beside the read models but
 // outside their schema, so that rebuilding the read models never drops it.
 // A relay takes rows whose delivered_at is null and sets it; until one is
 // configured, admins read the queue through GET /api/admin/notifications.
@@ -9,28 +9,38 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "commands/notifications.h"
+#include "commands/secrets.h"
 
 namespace remotegpu::api {
 
 class NotificationOutbox final : public commands::NotificationSink {
  public:
-  NotificationOutbox(std::string conninfo, std::string schema)
-      : conninfo_(std::move(conninfo)), schema_(std::move(schema) + "_notify") {}
+  // Bodies are sealed (AES-256-GCM) under a data key from `keys`, kept beside
+  // the log: the table never holds a reset code in clear.
+  NotificationOutbox(std::string conninfo, std::string schema, commands::DataKeyStore& keys)
+      : conninfo_(std::move(conninfo)), schema_(std::move(schema) + "_notify"), keys_(keys) {}
 
-  // Creates the schema and table when missing. IoError when PostgreSQL fails.
+  // Creates the schema and table when missing, and seals any body an
+  // earlier version stored in clear. IoError when PostgreSQL fails.
   Status Open();
   Status Send(const commands::Notification& notification) override;
   // The newest `limit` messages, of `user_id` only when not empty, as
-  // [{id, user_id, channel, address, subject, body, created_at, delivered_at}].
+  // [{id, user_id, channel, address, subject, body, created_at, delivered_at}],
+  // bodies opened (or "(sealed; …)" once their key is shredded).
   Result<nlohmann::json> List(const std::string& user_id, int limit) const;
 
  private:
+  // {base64url of the sealed body, key id}.
+  Result<std::pair<std::string, std::string>> SealBody(const commands::Notification& n) const;
+
   std::string conninfo_;
   std::string schema_;
+  commands::DataKeyStore& keys_;
 };
 
 }  // namespace remotegpu::api

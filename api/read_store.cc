@@ -53,6 +53,13 @@ Status ReadStore::Read(const std::function<void(pqxx::nontransaction&)>& query) 
 
 Status ReadStore::WaitFor(const projections::ProjectionRunner& runner, uint64_t min_position,
                           std::chrono::milliseconds timeout) {
+  // A position the log itself has not reached cannot be waited for: it may
+  // never come, and a worker would sit out the whole timeout for nothing.
+  if (const uint64_t head = runner.log_position(); min_position > head) {
+    return Status::OutOfRange("X-Min-Position " + std::to_string(min_position) +
+                              " is beyond the log's head, position " + std::to_string(head) +
+                              "; send a position a command returned");
+  }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (runner.checkpoint() < min_position) {
     if (std::chrono::steady_clock::now() >= deadline) {

@@ -37,7 +37,8 @@ class ReadStore {
   Status Read(const std::function<void(pqxx::nontransaction&)>& query);
 
   // Waits (up to `timeout`) until `runner` has projected position
-  // `min_position`; Unavailable saying how far it got otherwise.
+  // `min_position`; Unavailable saying how far it got otherwise; OutOfRange
+  // at once, naming the head, for a position beyond the log's head.
   static Status WaitFor(const projections::ProjectionRunner& runner, uint64_t min_position,
                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

@@ -4,11 +4,24 @@
 
 namespace remotegpu::api {
 
+namespace {
+
+// The methods routes use, else "OTHER": a label set no client can grow.
+const char* MethodLabel(const std::string& method) {
+  for (const char* known : {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}) {
+    if (method == known) return known;
+  }
+  return "OTHER";
+}
+
+}  // namespace
+
 void RequestMetrics::Record(const std::string& method, const std::string& route, int status,
                             double seconds) {
+  const std::string label = MethodLabel(method);
   std::lock_guard lock(mu_);
-  ++counts_[{method, route, status}];
-  Histogram& h = latency_[{method, route}];
+  ++counts_[{label, route, status}];
+  Histogram& h = latency_[{label, route}];
   for (size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) {
       ++h.buckets[i];

@@ -15,7 +15,9 @@ namespace remotegpu::api {
 
 class RequestMetrics {
  public:
-  // `route` is the matched pattern ("/api/cmdb/hosts/:id"), or "unmatched".
+  // `route` is the matched pattern ("/api/cmdb/hosts/:id"), or "unmatched";
+  // a method no route uses is counted as "OTHER", so every label comes from
+  // a fixed set whatever clients send.
   void Record(const std::string& method, const std::string& route, int status, double seconds);
   // remotegpu_http_requests_total and remotegpu_http_request_seconds.
   std::string Prometheus() const;

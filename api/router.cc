@@ -19,6 +19,16 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return segments;
 }
 
+bool UsablePathParameter(const std::string& value) {
+  if (value.empty() || value.size() > 128 || value == "." || value == "..") return false;
+  for (char c : value) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 const char* Name(Access access) {
   switch (access) {
     case Access::kPublic:
@@ -75,6 +85,7 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
         {"413", {{"description", "Body larger than the limit"}}},
         {"415", {{"description", "A body that is not application/json"}}},
         {"422", {{"description", "Well-formed, but a domain rule refuses it"}}},
+        {"412", {{"description", "X-Min-Position is beyond the log's head"}}},
         {"503", {{"description", "Not ready, or X-Min-Position not reached in time"}}}};
     nlohmann::json operation = {{"summary", route.summary},
                                 {"parameters", parameters},
@@ -133,6 +144,13 @@ Router::Found Router::Find(HttpRequest& request) const {
     request.params = std::move(params);
     for (const auto& middleware : middleware_) {
       if (auto answer = middleware(request, route.options)) return {&route, std::move(answer)};
+    }
+    for (const auto& [name, value] : request.params) {
+      if (!UsablePathParameter(value)) {
+        return {&route, ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                                      name + " in the path must be 1 to 128 of A-Z, a-z, 0-9, "
+                                             "'_', '-', '.' and ':' (and not . or ..)")};
+      }
     }
     return {&route, std::nullopt};
   }

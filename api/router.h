@@ -91,4 +91,10 @@ class Router {
 
 std::vector<std::string> SplitPath(const std::string& path);
 
+// Whether a path segment may fill a route's ":param": 1 to 128 of
+// [A-Za-z0-9_.:-], never "." or "..". Path segments are not percent-decoded,
+// so an id holding '%', '/', '?' or '#' can never reach a handler; every
+// id a client can choose is narrower still (eventstore::ValidateIdText).
+bool UsablePathParameter(const std::string& value);
+
 }  // namespace remotegpu::api

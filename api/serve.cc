@@ -63,6 +63,21 @@ std::string CacheMetrics(const std::vector<std::pair<std::string, const QueryCac
   return hits + misses;
 }
 
+// The agents' telemetry: rows stored, samples refused by time, batches
+// PostgreSQL refused (dead-lettered).
+template <typename Counter>
+std::string TelemetryMetrics(const projections::MetricsStore::Stats& stats, Counter counter) {
+  return counter("remotegpu_metrics_host_rows_total", "Host samples stored.", stats.host_rows) +
+         counter("remotegpu_metrics_gpu_rows_total", "GPU samples stored.", stats.gpu_rows) +
+         counter("remotegpu_metrics_refused_total",
+                 "Samples refused for their time (too old or ahead).", stats.refused) +
+         counter("remotegpu_metrics_dead_letter_batches_total",
+                 "Batches PostgreSQL kept refusing, set aside in dead_letters.",
+                 stats.dead_batches) +
+         counter("remotegpu_metrics_dead_letter_rows_total", "Rows in dead-lettered batches.",
+                 stats.dead_rows);
+}
+
 // Blocks until SIGINT or SIGTERM (blocked in every thread, see serve.h) and
 // logs which arrived.
 void WaitForStopSignal() {
@@ -181,7 +196,7 @@ int RunServe(const ServeConfig& config) {
     spdlog::error("cannot read the identities: {}", identities.ToString());
     return 1;
   }
-  NotificationOutbox outbox(conninfo, config.schema);
+  NotificationOutbox outbox(conninfo, config.schema, keys);
   if (Status opened = outbox.Open(); !opened.ok()) {
     spdlog::error("{}", opened.ToString());
     return 1;
@@ -245,7 +260,7 @@ int RunServe(const ServeConfig& config) {
   } else {
     router.Use(AuthMiddleware(auth_api));
   }
-  router.Use(RejectNonJsonBodies);
+  router.Use(CheckJsonBodies);
   RateLimiter rate_limiter(config.rate_limit, config.rate_burst, SystemClock::Instance());
   if (config.rate_limit > 0) router.Admit(RateLimitAdmission(rate_limiter));
   AddAuthRoutes(router, auth_api);
@@ -333,7 +348,7 @@ int RunServe(const ServeConfig& config) {
   }
   RequestMetrics request_metrics;
   context.requests = &request_metrics;
-  context.store_metrics = [&store, &cmdb_cache, &environment_cache] {
+  context.store_metrics = [&store, &cmdb_cache, &environment_cache, &metrics] {
     const eventstore::WriterStats stats = (*store)->Stats();
     auto counter = [](const char* name, const char* help, uint64_t value) {
       return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
@@ -346,7 +361,8 @@ int RunServe(const ServeConfig& config) {
                    stats.sync_micros) +
            counter("remotegpu_group_write_microseconds_total", "Time spent writing groups.",
                    stats.write_micros) +
-           CacheMetrics({{"cmdb", cmdb_cache.get()}, {"environments", environment_cache.get()}});
+           CacheMetrics({{"cmdb", cmdb_cache.get()}, {"environments", environment_cache.get()}}) +
+           TelemetryMetrics(metrics.stats(), counter);
   };
   // Both paths record the request's route, status and latency.
   auto measured = [&request_metrics](const HttpRequest& r, auto&& answer) {

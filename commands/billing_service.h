@@ -15,6 +15,8 @@ namespace remotegpu::commands {
 inline std::string AccountStreamOf(const std::string& customer_id) {
   return "account-" + customer_id;
 }
+// "payment-<order id>": the claim that makes an order id unique (OrderClaimed).
+inline std::string PaymentStreamOf(const std::string& order_id) { return "payment-" + order_id; }
 inline std::string InvoiceStreamOf(const std::string& customer_id, const std::string& month) {
   return "invoice-" + customer_id + "-" + month;
 }
@@ -29,7 +31,9 @@ class BillingService {
   Result<CommandResult> SetRates(const domain::SetRates& command, const CommandMeta& meta);
   Result<Loaded<RatesTraits>> Rates() { return rates_.Load(domain::kRatesStream); }
 
-  // InvalidArgument, AlreadyExists (the order is recorded already).
+  // InvalidArgument (a malformed customer or order id, a rule the decider
+  // refuses), AlreadyExists (the order id is recorded already, on this
+  // account or any other: nothing is written).
   Result<CommandResult> Account(const std::string& customer_id,
                                 const domain::AccountCommand& command, const CommandMeta& meta);
   Result<Loaded<AccountTraits>> AccountOf(const std::string& customer_id) {

@@ -237,6 +237,12 @@ Result<IssuedApiKey> IdentityService::CreateApiKey(const std::string& user_id,
                                                    UnixMicros expires_at_us,
                                                    const std::string& host_id,
                                                    const CommandMeta& meta) {
+  // A key is minted by a person's session, never by another key: a key
+  // (perhaps short-lived, perhaps leaked) must not outlive itself through a
+  // fresh one that never expires. Agent tokens are an admin's to mint.
+  if (host_id.empty() && meta.actor.kind == eventstore::ActorKind::kApiKey) {
+    return Status::PermissionDenied("an API key cannot create API keys; log in to create one");
+  }
   const std::string id = ToHex(RandomBytes(8));
   const std::string key_id = "apikey-" + id;
   const std::string secret = RandomToken(32);
@@ -306,12 +312,20 @@ Status IdentityService::RequestPasswordReset(const std::string& username, const 
 Status IdentityService::ResetPassword(const std::string& username, const std::string& code,
                                       const std::string& replacement, const CommandMeta& meta) {
   RGPU_RETURN_IF_ERROR(CheckPasswordRules(replacement));
+  // One answer and the same work (an argon2 verification) whether the user
+  // exists, has a code pending or has used its attempts up, so neither the
+  // words nor the time tell an attacker which usernames exist.
+  static const Status kRefused = Status::Unauthenticated("the code is wrong or has expired");
   const auto user_id = index_.UserIdByName(username);
-  if (!user_id) return Status::Unauthenticated("the code is wrong or has expired");
+  if (!user_id) {
+    (void)VerifyPassword(DummyHash(), code);
+    return kRefused;
+  }
   auto loaded = users_.Load(*user_id);
   if (!loaded.ok()) return loaded.status();
   const std::string& pending = loaded->state.reset_code_hash;
-  const bool matches = !pending.empty() && VerifyPassword(pending, code);
+  const bool matches =
+      VerifyPassword(pending.empty() ? DummyHash() : pending, code) && !pending.empty();
   std::string hash;
   if (matches) {
     auto hashed = HashPassword(replacement);
@@ -323,13 +337,11 @@ Status IdentityService::ResetPassword(const std::string& username, const std::st
   command.mutable_reset_password()->set_password_hash(hash);
   auto result = ExecuteOne<UserTraits>(store_, users_, clock_, *user_id, command, meta);
   if (!result.ok()) {
-    if (result.status().code() == StatusCode::kFailedPrecondition) {
-      return Status::Unauthenticated("the code is wrong or has expired; request a new one");
-    }
+    if (result.status().code() == StatusCode::kFailedPrecondition) return kRefused;
     return result.status();
   }
   index_.ObserveCommit(store_, *user_id, result->version, result->events);
-  if (!matches) return Status::Unauthenticated("the code is wrong or has expired");
+  if (!matches) return kRefused;
   return Status::Ok();
 }
 

@@ -97,7 +97,9 @@ class IdentityService {
   Status LogOut(const std::string& user_id, const std::string& session_id, const CommandMeta& meta);
 
   // A key acting as `user_id` (an agent token when `host_id` is set);
-  // expires_at_us 0: never.
+  // expires_at_us 0: never. PermissionDenied when the command comes from an
+  // API key (meta.actor) and is not an agent token: keys are minted by
+  // sessions only.
   Result<IssuedApiKey> CreateApiKey(const std::string& user_id, const std::string& name,
                                     UnixMicros expires_at_us, const std::string& host_id,
                                     const CommandMeta& meta);

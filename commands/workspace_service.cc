@@ -67,7 +67,9 @@ Result<CommandResult> WorkspaceService::AddMember(const Principal& by,
   // A user of another customer is as absent as one that never was.
   if (workspace && Visible(index_, by, workspace_id) &&
       (!member.ok() || member->customer_id != workspace->info.customer_id())) {
-    return Status::NotFound("no user " + user_id + " of " + workspace->info.customer_id());
+    // The same words for a user that never was and one of another tenant,
+    // and no id resolved from a username: nothing to enumerate.
+    return Status::NotFound("no such user among the users of " + workspace->info.customer_id());
   }
   domain::WorkspaceCommand command;
   command.mutable_add_member()->set_user_id(user_id);

@@ -18,6 +18,10 @@ std::string FormatRfc3339(UnixMicros at) {
 }
 
 Result<UnixMicros> ParseRfc3339(const std::string& text) {
+  // The C parsers below stop at a NUL; what follows one must not pass unseen.
+  if (text.find('\0') != std::string::npos || text.size() > 64) {
+    return Status::InvalidArgument("not like 2026-11-22T09:30:00Z");
+  }
   std::tm tm{};
   const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (rest == nullptr) return Status::InvalidArgument("not like 2026-11-22T09:30:00Z");
@@ -35,10 +39,16 @@ Result<UnixMicros> ParseRfc3339(const std::string& text) {
   if (*rest == 'Z' || *rest == 'z') {
     ++rest;
   } else if (*rest == '+' || *rest == '-') {
-    int hours = 0, minutes = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hours, &minutes) != 2) {
-      return Status::InvalidArgument("bad UTC offset");
+    // Exactly "+hh:mm": each character checked before the next is read, so a
+    // short offset can never send `rest` past the end of the text.
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!digit(rest[1]) || !digit(rest[2]) || rest[3] != ':' || !digit(rest[4]) ||
+        !digit(rest[5])) {
+      return Status::InvalidArgument("bad UTC offset: not +hh:mm");
     }
+    const int hours = (rest[1] - '0') * 10 + (rest[2] - '0');
+    const int minutes = (rest[4] - '0') * 10 + (rest[5] - '0');
+    if (hours > 23 || minutes > 59) return Status::InvalidArgument("bad UTC offset");
     offset_seconds = (hours * 3600 + minutes * 60) * (*rest == '+' ? 1 : -1);
     rest += 6;
   } else {

@@ -28,6 +28,8 @@ const char* StatusCodeName(StatusCode code) {
       return "PermissionDenied";
     case StatusCode::kQuotaExceeded:
       return "QuotaExceeded";
+    case StatusCode::kOutOfRange:
+      return "OutOfRange";
     case StatusCode::kUnavailable:
       return "Unavailable";
     case StatusCode::kInternal:

@@ -34,6 +34,7 @@ enum class StatusCode {
   kUnauthenticated,     // No credentials, or credentials that do not verify.
   kPermissionDenied,    // Known caller, not allowed to do this.
   kQuotaExceeded,       // Allowed, but past the caller's quota.
+  kOutOfRange,          // A position or offset past what exists (yet).
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -74,6 +75,7 @@ class [[nodiscard]] Status {
     return {StatusCode::kPermissionDenied, std::move(m)};
   }
   static Status QuotaExceeded(std::string m) { return {StatusCode::kQuotaExceeded, std::move(m)}; }
+  static Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
   static Status Conflict(VersionConflict conflict);
 
   bool ok() const { return code_ == StatusCode::kOk; }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <set>
 
 #include "domain/field_diff.h"
@@ -545,6 +547,110 @@ const char* Name(PortService service) {
     default:
       return "unspecified";
   }
+}
+
+namespace {
+
+// Checks one field of a metrics sample; the first failure names its path.
+class SampleChecker {
+ public:
+  explicit SampleChecker(std::string path) : path_(std::move(path)) {}
+
+  SampleChecker& Real(const char* name, double value, double min, double max) {
+    if (status_.ok() && !(std::isfinite(value) && value >= min && value <= max)) {
+      status_ = Status::InvalidArgument(path_ + name + " must be a number from " + Text(min) +
+                                        " to " + Text(max));
+    }
+    return *this;
+  }
+  // Counters stored as PostgreSQL bigint.
+  SampleChecker& Count(const char* name, uint64_t value) {
+    if (status_.ok() && value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      status_ = Status::InvalidArgument(path_ + name + " must be at most 2^63 - 1");
+    }
+    return *this;
+  }
+  SampleChecker& Small(const char* name, uint64_t value, uint64_t max) {
+    if (status_.ok() && value > max) {
+      status_ = Status::InvalidArgument(path_ + name + " must be at most " + std::to_string(max));
+    }
+    return *this;
+  }
+  SampleChecker& Fail(const std::string& message) {
+    if (status_.ok()) status_ = Status::InvalidArgument(path_ + message);
+    return *this;
+  }
+  Status status() const { return status_; }
+
+ private:
+  static std::string Text(double value) {
+    std::string text = std::to_string(value);
+    text.erase(text.find_last_not_of('0') + 1);
+    if (!text.empty() && text.back() == '.') text.pop_back();
+    return text;
+  }
+  std::string path_;
+  Status status_;
+};
+
+constexpr size_t kMaxXidsPerSample = 256;
+constexpr uint64_t kMaxCores = 1 << 20;
+constexpr double kMaxLoad = 1e6;
+constexpr double kMaxWatts = 1e5;
+
+}  // namespace
+
+Status ValidateMetricsBatch(const MetricsBatch& batch, const HostState& host) {
+  std::set<std::string> uuids;
+  for (const auto& [index, gpu] : host.gpus) uuids.insert(gpu.uuid());
+  for (int i = 0; i < batch.samples_size(); ++i) {
+    const HostSample& s = batch.samples(i);
+    const std::string at = "samples[" + std::to_string(i) + "].";
+    SampleChecker check(at);
+    check.Real("cpu_usage_percent", s.cpu_usage_percent(), 0, 100)
+        .Real("load_1m", s.load_1m(), 0, kMaxLoad)
+        .Real("load_5m", s.load_5m(), 0, kMaxLoad)
+        .Real("load_15m", s.load_15m(), 0, kMaxLoad)
+        .Small("cpu_cores", s.cpu_cores(), kMaxCores)
+        .Count("memory_total_bytes", s.memory_total_bytes())
+        .Count("memory_available_bytes", s.memory_available_bytes())
+        .Count("disk_total_bytes", s.disk_total_bytes())
+        .Count("disk_available_bytes", s.disk_available_bytes())
+        .Count("disk_read_bytes", s.disk_read_bytes())
+        .Count("disk_write_bytes", s.disk_write_bytes())
+        .Count("network_rx_bytes", s.network_rx_bytes())
+        .Count("network_tx_bytes", s.network_tx_bytes())
+        .Count("network_rx_packets", s.network_rx_packets())
+        .Count("network_tx_packets", s.network_tx_packets());
+    if (s.gpus_size() > static_cast<int>(host.gpus.size())) {
+      check.Fail("gpus holds " + std::to_string(s.gpus_size()) + " samples; the host has " +
+                 std::to_string(host.gpus.size()) + " GPU(s)");
+    }
+    RGPU_RETURN_IF_ERROR(check.status());
+    for (int g = 0; g < s.gpus_size(); ++g) {
+      const GpuSample& gpu = s.gpus(g);
+      SampleChecker gpu_check(at + "gpus[" + std::to_string(g) + "].");
+      // Never echoed: the text is the client's and may hold anything.
+      if (!uuids.contains(gpu.uuid())) gpu_check.Fail("uuid is not a GPU of this host");
+      gpu_check.Small("index", gpu.index(), 1023)
+          .Real("utilization_percent", gpu.utilization_percent(), 0, 100)
+          .Count("memory_used_bytes", gpu.memory_used_bytes())
+          .Count("memory_total_bytes", gpu.memory_total_bytes())
+          .Real("temperature_c", gpu.temperature_c(), -100, 300)
+          .Real("power_w", gpu.power_w(), 0, kMaxWatts)
+          .Real("power_limit_w", gpu.power_limit_w(), 0, kMaxWatts)
+          .Count("ecc_uncorrectable_errors", gpu.ecc_uncorrectable_errors())
+          .Count("ecc_corrected_errors", gpu.ecc_corrected_errors())
+          .Small("xid_errors (count)", static_cast<uint64_t>(gpu.xid_errors_size()),
+                 kMaxXidsPerSample);
+      for (uint32_t xid : gpu.xid_errors()) {
+        gpu_check.Small("xid_errors[]", xid,
+                        static_cast<uint64_t>(std::numeric_limits<int32_t>::max()));
+      }
+      RGPU_RETURN_IF_ERROR(gpu_check.status());
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace remotegpu::domain

@@ -103,6 +103,14 @@ HealthVerdict JudgeHealth(const ReportHealth& report);
 // as fine.
 ReportHealth HealthReportOf(const HostSample& sample);
 
+// Whether an agent's metrics batch is fit to store for `host`: every number
+// finite and in the range its column and meaning allow (percentages 0 to
+// 100, counters at most 2^63 - 1, temperatures -100 to 300 °C, …), every
+// GPU sample about a GPU of this host (its UUID among the host's GPUs).
+// InvalidArgument naming the first field that is not ("samples[3].gpus[0].
+// temperature_c must be …"): one poisoned sample never reaches storage.
+Status ValidateMetricsBatch(const MetricsBatch& batch, const HostState& host);
+
 const char* Name(OperationalStatus status);
 const char* Name(HealthStatus status);
 const char* Name(PortService service);

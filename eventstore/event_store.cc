@@ -1,5 +1,7 @@
 #include "eventstore/event_store.h"
 
+#include <algorithm>
+
 namespace remotegpu::eventstore {
 
 bool ExpectedVersion::IsSatisfiedBy(uint64_t actual) const {
@@ -58,13 +60,28 @@ Status ValidateStreamId(const std::string& stream_id) {
   return Status::Ok();
 }
 
+Status ValidateIdText(const std::string& text, const std::string& what) {
+  const bool fits = !text.empty() && text.size() <= kMaxIdText &&
+                    std::all_of(text.begin(), text.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                             (c >= '0' && c <= '9') || c == '_' || c == '-';
+                    });
+  if (fits) return Status::Ok();
+  // The id is not echoed: it may be long or hold bytes a log should not.
+  return Status::InvalidArgument(what + " must be 1 to " + std::to_string(kMaxIdText) +
+                                 " of A-Z, a-z, 0-9, '_' and '-'");
+}
+
 Status ValidateStreamIdOfKind(const std::string& stream_id, const std::string& kind) {
-  RGPU_RETURN_IF_ERROR(ValidateStreamId(stream_id));
   if (!stream_id.starts_with(kind + "-")) {
+    if (stream_id.size() > 2 * kMaxIdText) {
+      return Status::InvalidArgument("not a " + kind + " id: it must start with " + kind + "-");
+    }
     return Status::InvalidArgument("'" + stream_id + "' is not a " + kind + " id: it must start " +
                                    "with " + kind + "-");
   }
-  return Status::Ok();
+  return ValidateIdText(stream_id.substr(kind.size() + 1),
+                        "a " + kind + " id after '" + kind + "-'");
 }
 
 }  // namespace remotegpu::eventstore

@@ -1,10 +1,13 @@
 #include "projections/embedded_postgres.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
 #include "common/subprocess.h"
@@ -12,6 +15,14 @@
 namespace remotegpu::projections {
 namespace fs = std::filesystem;
 namespace {
+
+// pg_hba.conf of a cluster: local and loopback connections, each with the
+// password.
+constexpr char kPasswordHba[] =
+    "# Written by RemoteGPU: every connection authenticates with the password.\n"
+    "local all all scram-sha-256\n"
+    "host all all 127.0.0.1/32 scram-sha-256\n"
+    "host all all ::1/128 scram-sha-256\n";
 
 Result<std::string> FindBinDir() {
   const fs::path root = "/usr/lib/postgresql";
@@ -29,6 +40,30 @@ Result<std::string> FindBinDir() {
     return Status::NotFound("no PostgreSQL server under /usr/lib/postgresql; run ./scripts/setup");
   }
   return best_dir;
+}
+
+// 32 hex digits from the kernel's random source.
+Result<std::string> NewPassword() {
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  unsigned char bytes[16];
+  if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
+    return Status::IoError("cannot read /dev/urandom");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) out += {kHex[b >> 4], kHex[b & 15]};
+  return out;
+}
+
+// Writes `text` to `path` readable by its owner only (created that way, never
+// briefly open to others).
+Status WritePrivate(const fs::path& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IoError("cannot write " + path.string());
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const bool closed = ::close(fd) == 0;
+  if (!written || !closed) return Status::IoError("cannot write " + path.string());
+  return Status::Ok();
 }
 
 Status GiveTo(const std::string& user, const fs::path& dir) {
@@ -62,19 +97,24 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(EmbeddedPostgr
   std::error_code ec;
   fs::create_directories(pg->socket_dir_, ec);
   if (ec) return Status::IoError("cannot create " + pg->socket_dir_ + ": " + ec.message());
+  // The socket's directory is the server user's alone: no other local user
+  // reaches the socket, whatever the authentication.
+  fs::permissions(pg->socket_dir_, fs::perms::owner_all, ec);
+  if (ec) return Status::IoError("cannot make " + pg->socket_dir_ + " private: " + ec.message());
   if (!pg->run_as_.empty()) {
     // The server user must be able to reach its directories.
     fs::permissions(base, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec,
                     ec);
     RGPU_RETURN_IF_ERROR(GiveTo(pg->run_as_, pg->socket_dir_));
   }
+  RGPU_RETURN_IF_ERROR(pg->LoadPassword(base / "password"));
   RGPU_RETURN_IF_ERROR(pg->InitIfNeeded());
 
   SpawnOptions as_server;
   as_server.run_as_user = pg->run_as_;
   std::string server_options =
       "-c listen_addresses=" + std::string(pg->options_.tcp_port > 0 ? "127.0.0.1" : "''") +
-      " -c unix_socket_directories=" + pg->socket_dir_;
+      " -c unix_socket_directories=" + pg->socket_dir_ + " -c unix_socket_permissions=0700";
   if (pg->options_.tcp_port > 0) server_options += " -p " + std::to_string(pg->options_.tcp_port);
   // A server killed without stopping leaves its PostgreSQL running; the
   // caller holds the data directory (the event log's lock), so that
@@ -85,6 +125,7 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(EmbeddedPostgr
     spdlog::warn("adopting the PostgreSQL left running in {} by a server that did not stop cleanly",
                  pg->cluster_dir_);
     pg->running_ = true;
+    RGPU_RETURN_IF_ERROR(pg->RequirePasswords());
     return pg;
   }
   auto started =
@@ -99,9 +140,54 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(EmbeddedPostgr
                            "\nserver.log:\n" + tail);
   }
   pg->running_ = true;
+  RGPU_RETURN_IF_ERROR(pg->RequirePasswords());
   spdlog::info("embedded PostgreSQL is running in {} (socket {})", pg->cluster_dir_,
                pg->socket_dir_);
   return pg;
+}
+
+Status EmbeddedPostgres::LoadPassword(const fs::path& file) {
+  if (std::ifstream in(file); in) {
+    std::getline(in, password_);
+    if (!password_.empty()) return Status::Ok();
+  }
+  auto made = NewPassword();
+  if (!made.ok()) return made.status();
+  password_ = *made;
+  return WritePrivate(file, password_ + "\n");
+}
+
+Status EmbeddedPostgres::RequirePasswords() {
+  // A cluster made by an earlier version trusted every local connection:
+  // give `postgres` the password, then require it (scram) from now on.
+  const fs::path hba = fs::path(cluster_dir_) / "pg_hba.conf";
+  std::ifstream in(hba);
+  bool trusting = false;
+  for (std::string line; std::getline(in, line);) {
+    line = line.substr(0, line.find('#'));  // Comments mention trust too.
+    std::istringstream words(line);
+    for (std::string word; words >> word;) trusting |= word == "trust";
+  }
+  if (!trusting) return Status::Ok();
+  try {
+    pqxx::connection connection(
+        "host=" + socket_dir_ + " user=postgres dbname=postgres" +
+        (options_.tcp_port > 0 ? " port=" + std::to_string(options_.tcp_port) : std::string()));
+    pqxx::nontransaction tx(connection);
+    tx.exec0("ALTER ROLE postgres PASSWORD " + tx.quote(password_));
+    std::ofstream out(hba, std::ios::trunc);
+    out << kPasswordHba;
+    if (!out.flush()) return Status::IoError("cannot rewrite " + hba.string());
+    tx.exec("SELECT pg_reload_conf()");
+  } catch (const std::exception& e) {
+    return Status::IoError(std::string("requiring passwords of the embedded PostgreSQL: ") +
+                           e.what());
+  }
+  spdlog::warn(
+      "the embedded PostgreSQL in {} trusted local connections; it now requires a "
+      "password (kept in {})",
+      cluster_dir_, (fs::path(options_.data_dir) / "password").string());
+  return Status::Ok();
 }
 
 Status EmbeddedPostgres::InitIfNeeded() {
@@ -112,11 +198,17 @@ Status EmbeddedPostgres::InitIfNeeded() {
   if (!run_as_.empty()) RGPU_RETURN_IF_ERROR(GiveTo(run_as_, cluster_dir_));
   SpawnOptions as_server;
   as_server.run_as_user = run_as_;
-  // Only this machine's users can reach the socket, and the socket directory
-  // is private to the data dir: trust is the embedded default.
-  auto init = RunCommand({options_.bin_dir + "/initdb", "-D", cluster_dir_, "-U", "postgres",
-                          "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"},
-                         as_server);
+  // Every connection authenticates with the password (scram-sha-256), the
+  // socket's directory is private as well: a local user gets neither.
+  // initdb reads the password from a file in that private directory.
+  const fs::path pwfile = fs::path(socket_dir_) / "initdb-password";
+  RGPU_RETURN_IF_ERROR(WritePrivate(pwfile, password_ + "\n"));
+  if (!run_as_.empty()) RGPU_RETURN_IF_ERROR(GiveTo(run_as_, pwfile));
+  auto init = RunCommand(
+      {options_.bin_dir + "/initdb", "-D", cluster_dir_, "-U", "postgres", "--auth=scram-sha-256",
+       "--pwfile=" + pwfile.string(), "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"},
+      as_server);
+  fs::remove(pwfile, ec);
   if (!init.ok()) {
     std::string hint = run_as_.empty() ? ""
                                        : "\n(PostgreSQL runs as user " + run_as_ +
@@ -150,7 +242,8 @@ EmbeddedPostgres::~EmbeddedPostgres() {
 }
 
 std::string EmbeddedPostgres::ConnectionString(const std::string& dbname) const {
-  std::string conn = "host=" + socket_dir_ + " user=postgres dbname=" + dbname;
+  std::string conn =
+      "host=" + socket_dir_ + " user=postgres password=" + password_ + " dbname=" + dbname;
   if (options_.tcp_port > 0) conn += " port=" + std::to_string(options_.tcp_port);
   return conn;
 }

@@ -3,13 +3,18 @@
 // tests and benchmarks start for themselves.
 //
 // The cluster lives in `data_dir`; it listens on a unix socket inside that
-// directory and, unless a TCP port is asked for, on no TCP port at all.
+// directory and, unless a TCP port is asked for, on no TCP port at all. The
+// socket's directory is private to the server's user (0700), and every
+// connection authenticates with scram-sha-256 as `postgres` with a password
+// generated on first start and kept in `data_dir`/password (0600), so no
+// other local user can reach the read models or the notification outbox.
 // When this process is root, PostgreSQL (which refuses to run as root) runs
 // as the `postgres` user and `data_dir` is handed to it.
 //
 // Thread-safety: not thread-safe; one owner starts and stops it.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -50,11 +55,18 @@ class EmbeddedPostgres {
  private:
   explicit EmbeddedPostgres(EmbeddedPostgresOptions options) : options_(std::move(options)) {}
   Status InitIfNeeded();
+  // Reads the password of `postgres` from `file`, or makes one and writes
+  // it there (mode 0600) for the first start.
+  Status LoadPassword(const std::filesystem::path& file);
+  // A cluster an earlier version made with trust authentication gets the
+  // password and scram-sha-256 for every connection.
+  Status RequirePasswords();
 
   EmbeddedPostgresOptions options_;
   std::string run_as_;  // "postgres" when we are root, else empty.
   std::string cluster_dir_;
   std::string socket_dir_;
+  std::string password_;  // Of the `postgres` role; in ConnectionString.
   bool running_ = false;
 };
 

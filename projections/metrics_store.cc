@@ -1,5 +1,6 @@
 #include "projections/metrics_store.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <ctime>
@@ -302,6 +303,8 @@ struct MetricsStore::Pending {
   std::string host_text, gpu_text;
   size_t host_rows = 0, gpu_rows = 0;
   uint64_t last_seq = 0;
+  int64_t first_enqueued_us = 0;  // The server's clock when the first row came.
+  int failed_writes = 0;          // Attempts PostgreSQL refused, connection up.
 };
 
 MetricsStore::MetricsStore(std::string conninfo, std::string schema, MetricsStoreOptions options)
@@ -343,6 +346,11 @@ Status MetricsStore::Open(int64_t now_us) {
             "samples integer NOT NULL" +
             ColumnDefinitions(kHostColumns, true) + ", " + kHostExtras +
             ", PRIMARY KEY (host_id, hour))");
+    // Batches PostgreSQL kept refusing, kept for an operator to inspect.
+    tx.exec("CREATE TABLE IF NOT EXISTS " + m +
+            ".dead_letters (id bigserial PRIMARY KEY, enqueued_at timestamptz NOT NULL, "
+            "error text NOT NULL, host_rows integer NOT NULL, gpu_rows integer NOT NULL, "
+            "host_copy text NOT NULL, gpu_copy text NOT NULL)");
     tx.exec("CREATE TABLE IF NOT EXISTS " + m +
             ".gpu_metrics_hourly (uuid text NOT NULL, hour timestamptz NOT NULL, "
             "host_id text NOT NULL, gpu_index integer NOT NULL, samples integer NOT NULL" +
@@ -397,6 +405,7 @@ Result<MetricsStore::Accepted> MetricsStore::Enqueue(const std::string& host_id,
                                      " rows waiting" +
                                      (last_error_.ok() ? "" : "; " + last_error_.message()) + ")");
   }
+  if (pending_->host_rows == 0) pending_->first_enqueued_us = now_us;
   pending_->host_text += host_text;
   pending_->gpu_text += gpu_text;
   pending_->host_rows += static_cast<size_t>(accepted.samples);
@@ -465,6 +474,26 @@ void MetricsStore::WriterLoop() {
       written_.notify_all();
       continue;
     }
+    // PostgreSQL answered and refused the rows themselves: retrying the same
+    // batch forever would stop every host's metrics behind it. After a few
+    // attempts it is set aside (dead-lettered) and the writer carries on.
+    if (PQstatus(connection) == CONNECTION_OK && ++batch->failed_writes >= kWriteAttempts) {
+      lock.unlock();
+      Status kept = DeadLetter(connection, *batch, written);
+      lock.lock();
+      spdlog::error(
+          "metrics: a batch of {} host and {} GPU samples was refused {} times ({}); {}",
+          batch->host_rows, batch->gpu_rows, kWriteAttempts, written.message(),
+          kept.ok() ? "kept in " + schema_ + ".dead_letters" : "dropped: " + kept.message());
+      queued_rows_ -= batch->host_rows + batch->gpu_rows;
+      written_seq_ = batch->last_seq;
+      ++stats_.dead_batches;
+      stats_.dead_rows += batch->host_rows + batch->gpu_rows;
+      last_error_ = Status::Ok();
+      batch.reset();
+      written_.notify_all();
+      continue;
+    }
     spdlog::error("writing metrics: {} ({} samples waiting; retrying)", written.message(),
                   queued_rows_);
     if (stopping_) {
@@ -474,6 +503,31 @@ void MetricsStore::WriterLoop() {
     wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
   }
   if (connection != nullptr) PQfinish(connection);
+}
+
+Status MetricsStore::DeadLetter(pg_conn* connection, const Pending& batch, const Status& error) {
+  // Parameters are C strings: a NUL would cut them (the edge refuses NULs;
+  // this only keeps the record whole if one came another way).
+  auto printable = [](std::string text) {
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    return text;
+  };
+  const std::string enqueued = FormatRfc3339(batch.first_enqueued_us);
+  const std::string message = printable(error.message());
+  const std::string host_rows = std::to_string(batch.host_rows);
+  const std::string gpu_rows = std::to_string(batch.gpu_rows);
+  const std::string host_copy = printable(batch.host_text);
+  const std::string gpu_copy = printable(batch.gpu_text);
+  const char* values[] = {enqueued.c_str(), message.c_str(),   host_rows.c_str(),
+                          gpu_rows.c_str(), host_copy.c_str(), gpu_copy.c_str()};
+  const std::string sql = "INSERT INTO " + schema_ +
+                          ".dead_letters (enqueued_at, error, host_rows, gpu_rows, host_copy, "
+                          "gpu_copy) VALUES ($1, $2, $3, $4, $5, $6)";
+  PGresult* result = PQexecParams(connection, sql.c_str(), 6, nullptr, values, nullptr, nullptr, 0);
+  const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+  PQclear(result);
+  if (!ok) return Status::IoError(std::string("dead letter: ") + PQerrorMessage(connection));
+  return Status::Ok();
 }
 
 Status MetricsStore::Flush() {
@@ -497,8 +551,8 @@ Status MetricsStore::EnsurePartitions(int64_t now_us) {
     for (const char* table : {"host_metrics", "gpu_metrics"}) {
       for (int64_t day = first; day <= last; day += kDayUs) {
         tx.exec("CREATE TABLE IF NOT EXISTS " + schema_ + "." + table + "_p" + DayName(day) +
-                " PARTITION OF " + schema_ + "." + table + " FOR VALUES FROM ('" + FormatRfc3339(day) +
-                "') TO ('" + FormatRfc3339(day + kDayUs) + "')");
+                " PARTITION OF " + schema_ + "." + table + " FOR VALUES FROM ('" +
+                FormatRfc3339(day) + "') TO ('" + FormatRfc3339(day + kDayUs) + "')");
       }
       // Whole days older than the retention go.
       auto children = tx.exec(

@@ -15,9 +15,9 @@
 // agents; a full queue refuses more (the agent keeps its samples and tries
 // again). A sample counts as taken once queued: a server that dies loses
 // what was queued and not yet written (normally the last flush interval,
-// 100 ms). Telemetry, so that is the trade; events never work this way. Samples taken more than 7 days ago or more than a day ahead of the
-// server's clock are refused one by one (counted), not stored in the wrong
-// place.
+// 100 ms). Telemetry, so that is the trade; events never work this way. Samples taken more than 7
+// days ago or more than a day ahead of the server's clock are refused one by one (counted), not
+// stored in the wrong place.
 //
 // Thread-safety: all methods, from any thread.
 #pragma once
@@ -35,6 +35,8 @@
 
 #include "common/status.h"
 #include "domain/proto/metrics.pb.h"
+
+struct pg_conn;  // libpq's PGconn.
 
 namespace remotegpu::projections {
 
@@ -86,13 +88,21 @@ class MetricsStore {
 
   struct Stats {
     uint64_t host_rows = 0, gpu_rows = 0, copies = 0, refused = 0;
+    // Batches PostgreSQL refused kWriteAttempts times (kept in
+    // <schema>_metrics.dead_letters), and their rows.
+    uint64_t dead_batches = 0, dead_rows = 0;
   };
+  // Attempts at a batch PostgreSQL refuses (the connection up) before it is
+  // dead-lettered; a lost connection is retried without limit.
+  static constexpr int kWriteAttempts = 3;
   Stats stats() const;
 
  private:
   struct Pending;
   void WriterLoop();
   Status WritePending(Pending& batch);
+  // Keeps a refused batch in dead_letters with `error`.
+  Status DeadLetter(pg_conn* connection, const Pending& batch, const Status& error);
   Status EnsurePartitions(int64_t now_us);
   Status RollUp(const std::set<int64_t>& hours);
 

@@ -22,9 +22,9 @@ Status ProjectionRunner::Open() {
   connection_ = std::move(*connection);
   try {
     pqxx::work tx(*connection_);
-    auto rows = tx.exec_params("SELECT position FROM " + options_.schema +
-                                   ".projection_checkpoints WHERE name = $1",
-                               name_);
+    auto rows = tx.exec_params(
+        "SELECT position FROM " + options_.schema + ".projection_checkpoints WHERE name = $1",
+        name_);
     checkpoint_ = rows.empty() ? 0 : rows[0][0].as<uint64_t>();
   } catch (const std::exception& e) {
     return Status::IoError("reading checkpoint of " + name_ + ": " + e.what());
@@ -72,11 +72,21 @@ Status ProjectionRunner::ApplyBatch(const std::vector<eventstore::RecordedEvent>
   } catch (const std::exception& e) {
     projector_->Reset();
     failing_ = true;
-    return Status::IoError("projecting " + name_ + " at positions " + std::to_string(first) +
-                           ".." + std::to_string(last) + ": " + e.what());
+    {
+      std::lock_guard lock(failure_mu_);
+      failure_.position = first;
+      failure_.error = e.what();
+      ++failure_.attempts;
+    }
+    return Status::IoError("projecting " + name_ + " at positions " + std::to_string(first) + ".." +
+                           std::to_string(last) + ": " + e.what());
   }
   checkpoint_ = last;
   failing_ = false;
+  {
+    std::lock_guard lock(failure_mu_);
+    failure_ = {};
+  }
   return Status::Ok();
 }
 

@@ -60,6 +60,20 @@ class ProjectionRunner {
   }
   // Whether the last step failed (for /readyz); cleared by a good step.
   bool failing() const { return failing_.load(); }
+  // Why the projection is stuck, for /readyz and /metrics: the first
+  // position it could not apply, the error, and how many attempts failed in
+  // a row. Empty error when the last step was good.
+  struct Failure {
+    uint64_t position = 0;
+    std::string error;
+    uint64_t attempts = 0;
+  };
+  Failure failure() const {
+    std::lock_guard lock(failure_mu_);
+    return failure_;
+  }
+  // The log's last committed position (what the projection is heading for).
+  uint64_t log_position() const { return store_.LastPosition(); }
   uint64_t lag() const;  // Events committed to the log but not yet projected.
   const std::string& name() const { return name_; }
   std::vector<std::string> tables() const { return projector_->tables(); }
@@ -77,6 +91,8 @@ class ProjectionRunner {
   std::atomic<uint64_t> opens_{0};  // Successful Open calls.
   std::atomic<bool> running_{false};
   std::atomic<bool> failing_{false};
+  mutable std::mutex failure_mu_;
+  Failure failure_;  // Guarded by failure_mu_.
   std::mutex subscription_mu_;
   std::unique_ptr<eventstore::Subscription> subscription_;  // Guarded by subscription_mu_.
   std::thread thread_;

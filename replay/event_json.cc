@@ -95,6 +95,7 @@ nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded) {
   if (id.starts_with("rates-")) return Decode<domain::RatesEvent>(payload);
   if (id.starts_with("bill-")) return Decode<domain::BillEvent>(payload);
   if (id.starts_with("account-")) return Decode<domain::AccountEvent>(payload);
+  if (id.starts_with("payment-")) return Decode<domain::OrderClaimed>(payload);
   if (id.starts_with("invoice-")) return Decode<domain::InvoiceEvent>(payload);
   return nullptr;
 }

@@ -171,8 +171,14 @@ TEST_F(AgentEndToEndTest, EnvironmentsRunAsProcesses) {
   Subprocess agent =
       StartAgent({"--runtime", "process", "--work-dir", dir_.Sub("work"), "--sync-ms", "200"});
   WaitForHost([](const nlohmann::json& h) { return h["gpus"].size() == 2; });
-  const std::string pid_file = dir_.Sub("env.pid");
-  const std::string gpu_file = dir_.Sub("env.gpus");
+  // The workload runs as nobody (the agent's default --workload-user): it
+  // writes what the test reads into a directory open to it.
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0711), 0);
+  const std::string shared = dir_.Sub("shared");
+  ASSERT_EQ(mkdir(shared.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(shared.c_str(), 0777), 0);
+  const std::string pid_file = shared + "/env.pid";
+  const std::string gpu_file = shared + "/env.gpus";
   nlohmann::json form = {
       {"env_id", "env-e2e"},
       {"name", "job"},

@@ -5,6 +5,7 @@
 #include "agent/process_runtime.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/proc_text.h"
+#include "common/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace remotegpu::agent {
@@ -62,6 +64,34 @@ TEST(ProcessRuntime, RunsWithItsVariablesAndStopsOnRemove) {
   EXPECT_FALSE(Alive(pid));
   EXPECT_TRUE(runtime.List()->empty());
   EXPECT_TRUE(runtime.Remove("env-a").ok());  // Gone already: fine.
+}
+
+// Regression: a workload inherited the agent's environment (its token among
+// it) and ran as the agent's user, who can read the token file.
+TEST(ProcessRuntime, WorkloadsGetACleanEnvironmentAndAnUnprivilegedUser) {
+  testing::TempDir dir;
+  setenv("REMOTEGPU_AGENT_TOKEN", "the-agent-secret", 1);
+  const bool root = geteuid() == 0;
+  ProcessRuntime runtime(dir.path(), 5000, root ? "nobody" : "");
+  WorkloadSpec spec{
+      .env_id = "env-clean",
+      .command = {"sh", "-c", "id -u; env; cat /proc/1/environ >/dev/null || echo denied"},
+      .env = {{"MINE", "1"}}};
+  ASSERT_TRUE(runtime.Start(spec).ok());
+  EXPECT_EQ(WaitForEnd(runtime, "env-clean").exit_code, 0);
+  const std::string logs = *runtime.Logs("env-clean", 100);
+  unsetenv("REMOTEGPU_AGENT_TOKEN");
+  EXPECT_EQ(logs.find("the-agent-secret"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("MINE=1\n"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("PATH=/usr/local/sbin:"), std::string::npos) << logs;
+  if (root) {
+    const auto nobody = LookupUser("nobody");
+    ASSERT_TRUE(nobody);
+    EXPECT_EQ(logs.substr(0, logs.find('\n')), std::to_string(nobody->uid)) << logs;
+    EXPECT_NE(logs.find("denied\n"), std::string::npos) << logs;  // Not root's files.
+  }
+  ProcessRuntime nowhere(dir.path(), 5000, "no-such-user-here");
+  EXPECT_FALSE(nowhere.Start(spec).ok());
 }
 
 TEST(ProcessRuntime, AProcessIgnoringSigtermIsKilledAfterTheGrace) {

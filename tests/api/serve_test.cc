@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -70,7 +71,14 @@ TEST(ServeTest, EmbeddedPostgresByDefaultProjectsTheLogAndStopsOnSigterm) {
   std::string output = ReadUntil(*child, "ready:");
   ASSERT_NE(output.find("embedded PostgreSQL"), std::string::npos) << output;
 
-  const std::string conninfo = "host=" + data_dir + "/pg/run user=postgres dbname=postgres";
+  // The embedded server requires the password it generated on first start.
+  std::string password;
+  std::getline(std::ifstream(data_dir + "/pg/password"), password);
+  ASSERT_FALSE(password.empty());
+  const std::string conninfo =
+      "host=" + data_dir + "/pg/run user=postgres dbname=postgres password=" + password;
+  EXPECT_THROW(pqxx::connection("host=" + data_dir + "/pg/run user=postgres dbname=postgres"),
+               pqxx::broken_connection);
   EXPECT_EQ(WaitForHosts(conninfo, "rg", 3), 3) << output;
   // No TCP: the embedded server listens on its socket only.
   {

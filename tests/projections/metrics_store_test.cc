@@ -3,6 +3,9 @@
 // partitions and their retention, and a full queue refusing more.
 #include "projections/metrics_store.h"
 
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
@@ -195,6 +198,36 @@ TEST_F(MetricsStoreTest, AFullQueueRefusesAndKeepsNothingOfTheBatch) {
   EXPECT_EQ(
       Count("SELECT count(*) FROM " + schema_ + "_metrics.host_metrics WHERE host_id = 'host-2'"),
       0);
+}
+
+// Regression: one batch PostgreSQL cannot store (a temperature past real's
+// range) was retried forever, the queue filled and every host got 503.
+TEST_F(MetricsStoreTest, ABatchPostgresKeepsRefusingIsDeadLetteredAndTheWriterCarriesOn) {
+  const int64_t now = At("2026-11-23T10:00:00Z");
+  auto store = Open(now);
+  domain::MetricsBatch poisoned;
+  *poisoned.add_samples() = Sample(now - kMinuteUs, 1, 1e300);  // Beyond PostgreSQL's real.
+  ASSERT_TRUE(store->Enqueue("host-bad", poisoned, now).ok());
+  // The writer tries again a second apart, then sets the batch aside.
+  (void)store->Flush();  // May report a refusal while attempts remain.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (store->stats().dead_batches == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(store->stats().dead_batches, 1u);
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(store->stats().dead_rows, 3u);  // One host row, two GPU rows.
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ +
+                  "_metrics.dead_letters WHERE host_rows = 1 "
+                  "AND gpu_rows = 2 AND error LIKE '%out of range%'"),
+            1);
+
+  domain::MetricsBatch good;
+  *good.add_samples() = Sample(now - kMinuteUs, 1, 40);
+  ASSERT_TRUE(store->Enqueue("host-good", good, now).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + "_metrics.host_metrics"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + "_metrics.gpu_metrics"), 2);
 }
 
 TEST_F(MetricsStoreTest, ReopeningRollsUpWhatTheLastRunLeft) {
