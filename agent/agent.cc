@@ -210,7 +210,7 @@ bool Agent::SendMetrics() {
   if (status == 400) {
     spdlog::error("dropping {} metrics sample(s) the server refused", batch.samples_size());
     dropped_ += static_cast<uint64_t>(batch.samples_size());  // Reported with the next batch.
-    return false;
+    return true;  // The server answered: no back-off for the rest.
   }
   dropped_ -= std::min(dropped_, batch.dropped());
   return true;

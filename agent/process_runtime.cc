@@ -1,7 +1,6 @@
 #include "agent/process_runtime.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -104,6 +103,13 @@ Status ProcessRuntime::Start(const WorkloadSpec& spec) {
   }
   if (pid == 0) {
     setpgid(0, 0);
+    // Drop to the workload's user first: changing credentials clears the
+    // parent-death signal, which must outlast it.
+    if (user && !DropPrivilegesTo(*user)) {
+      const int failure = errno;
+      [[maybe_unused]] ssize_t ignored = write(report[1], &failure, sizeof failure);
+      _exit(127);
+    }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);  // The agent died before prctl.
     sigset_t none;
@@ -113,13 +119,6 @@ Status ProcessRuntime::Start(const WorkloadSpec& spec) {
     dup2(log, STDERR_FILENO);
     const int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    // Drop to the workload's user: groups first, then the group, then the
-    // user (after which nothing could be dropped any more).
-    if (user && (setgroups(0, nullptr) != 0 || setgid(user->gid) != 0 || setuid(user->uid) != 0)) {
-      const int failure = errno;
-      [[maybe_unused]] ssize_t ignored = write(report[1], &failure, sizeof failure);
-      _exit(127);
-    }
     execvpe(argv[0], argv.data(), envp.data());
     const int failure = errno;
     [[maybe_unused]] ssize_t ignored = write(report[1], &failure, sizeof failure);

@@ -1,6 +1,7 @@
 #include "api/envelope.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace remotegpu::api {
 
@@ -59,9 +60,11 @@ HttpResponse OkResponse(const HttpRequest& request, nlohmann::json data, int sta
 }
 
 HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& code,
-                           const std::string& message) {
-  nlohmann::json body = {
-      {"code", code}, {"message", message}, {"data", nullptr}, {"traceId", request.trace_id}};
+                           const std::string& message, nlohmann::json data) {
+  nlohmann::json body = {{"code", code},
+                         {"message", message},
+                         {"data", std::move(data)},
+                         {"traceId", request.trace_id}};
   return {status, "application/json", Dump(body), {}};
 }
 
@@ -140,6 +143,37 @@ HttpResponse RefusedResponse(const HttpRequest& request, const Status& status) {
   return StatusResponse(request, status);
 }
 
+bool IsUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](size_t at) { return static_cast<unsigned char>(text[at]); };
+    const unsigned char lead = byte(i);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length = 0;
+    uint32_t code = 0, min = 0;
+    if ((lead & 0xE0) == 0xC0) {
+      length = 2, code = lead & 0x1F, min = 0x80;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3, code = lead & 0x0F, min = 0x800;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4, code = lead & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80) return false;
+      code = (code << 6) | (byte(i + k) & 0x3F);
+    }
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    i += length;
+  }
+  return true;
+}
+
 std::optional<std::string> UnsafeJson(std::string_view text, int max_depth) {
   int depth = 0;
   bool in_string = false;
@@ -176,6 +210,9 @@ std::optional<HttpResponse> CheckJsonBodies(HttpRequest& request, const RouteOpt
     return ErrorResponse(request, 415, "UNSUPPORTED_MEDIA_TYPE",
                          "send the body as JSON with Content-Type: application/json" +
                              (type.empty() ? std::string() : ", not " + type));
+  }
+  if (!IsUtf8(request.body)) {
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT", "the body is not UTF-8");
   }
   if (auto unsafe = UnsafeJson(request.body, kMaxJsonDepth)) {
     return ErrorResponse(request, 400, "INVALID_ARGUMENT", *unsafe);

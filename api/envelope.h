@@ -17,8 +17,9 @@
 namespace remotegpu::api {
 
 HttpResponse OkResponse(const HttpRequest& request, nlohmann::json data, int status = 200);
+// `data` (null unless given) carries what a program needs beside the code.
 HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& code,
-                           const std::string& message);
+                           const std::string& message, nlohmann::json data = nullptr);
 // Maps an expected failure to its HTTP status and code: InvalidArgument 400,
 // NotFound 404, AlreadyExists / VersionConflict / FailedPrecondition /
 // ResourceExhausted 409, Unauthenticated 401, PermissionDenied 403 FORBIDDEN,
@@ -38,12 +39,15 @@ HttpResponse RefusedResponse(const HttpRequest& request, const Status& status);
 inline constexpr int kMaxJsonDepth = 32;
 
 // Middleware, the one rule for every route's body before any handler sees
-// it: a body whose Content-Type is not JSON gets 415; a JSON body nested
-// deeper than kMaxJsonDepth, or holding a NUL character (\u0000, which no
-// field needs and PostgreSQL's text cannot store), gets 400. The size is
-// bounded by the server's body limit (413) before this runs; invalid UTF-8
-// is refused by the JSON parser.
+// it: a body whose Content-Type is not JSON gets 415; a JSON body that is
+// not UTF-8, nests deeper than kMaxJsonDepth or holds a NUL character
+// (\u0000, which no field needs and PostgreSQL's text cannot store) gets
+// 400. The size is bounded by the server's body limit (413) before this runs.
 std::optional<HttpResponse> CheckJsonBodies(HttpRequest& request, const RouteOptions&);
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates,
+// nothing past U+10FFFF).
+bool IsUtf8(std::string_view text);
 
 // Why `text` is unfit to parse, without parsing it: arrays and objects
 // nested deeper than `max_depth` (brackets inside strings do not count), or

@@ -46,15 +46,17 @@ std::string RelayMetrics(const eventstore::KafkaRelay& relay) {
   return text;
 }
 
-// One projection's progress and, while it is stuck, why.
-nlohmann::json ProjectionJson(const projections::ProjectionRunner& runner) {
+// One projection's progress and, while it is stuck, where; `with_error`
+// adds PostgreSQL's words (admins only: they may quote rows).
+nlohmann::json ProjectionJson(const projections::ProjectionRunner& runner, bool with_error) {
   nlohmann::json out = {
       {"position", runner.checkpoint()}, {"lag", runner.lag()}, {"failing", runner.failing()}};
   if (runner.failing()) {
     const auto failure = runner.failure();
-    out["failed_position"] = failure.position;
-    out["error"] = failure.error;
+    out["failed_from"] = failure.from;
+    out["failed_to"] = failure.to;
     out["failed_attempts"] = failure.attempts;
+    if (with_error) out["error"] = failure.error;
   }
   return out;
 }
@@ -75,7 +77,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                for (const auto* runner : context.projections) {
                  const bool fine = !runner->failing() && runner->lag() <= kReadyLag;
                  ready &= fine;
-                 projections[runner->name()] = ProjectionJson(*runner);
+                 projections[runner->name()] = ProjectionJson(*runner, false);
                  projections[runner->name()]["ready"] = fine;
                }
                nlohmann::json data = {{"ready", ready},
@@ -83,22 +85,24 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                                       {"projections", projections}};
                if (context.relay != nullptr) data["kafka_relay"] = RelayJson(*context.relay);
                if (ready) return OkResponse(request, data);
+               // Which projection and where, for a probe or a person; the
+               // error itself (it may quote rows) only on the admin route.
                std::string stuck;
                for (const auto* runner : context.projections) {
                  if (!runner->failing()) continue;
                  const auto failure = runner->failure();
-                 stuck += (stuck.empty() ? "" : "; ") + runner->name() + " cannot apply position " +
-                          std::to_string(failure.position) + ": " + failure.error;
+                 stuck += (stuck.empty() ? "" : "; ") + runner->name() +
+                          " cannot apply an event in positions " + std::to_string(failure.from) +
+                          ".." + std::to_string(failure.to);
                }
-               // The state beside the message, so a probe or a person sees which.
-               nlohmann::json body = {
-                   {"code", "NOT_READY"},
-                   {"message", stuck.empty() ? "a projection is more than " +
-                                                   std::to_string(kReadyLag) + " events behind"
-                                             : stuck + " (see README: a stuck projection)"},
-                   {"data", data},
-                   {"traceId", request.trace_id}};
-               return HttpResponse{503, "application/json", body.dump(), {}};
+               return ErrorResponse(
+                   request, 503, "NOT_READY",
+                   stuck.empty()
+                       ? "a projection is more than " + std::to_string(kReadyLag) + " events behind"
+                       : stuck +
+                             "; see GET /api/admin/projections and the README's "
+                             "runbook for a stuck projection",
+                   data);
              },
              {.access = Access::kPublic, .never_blocks = true});
 
@@ -107,7 +111,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
              [&context](const HttpRequest& request) {
                nlohmann::json list = nlohmann::json::array();
                for (const auto* runner : context.projections) {
-                 nlohmann::json entry = ProjectionJson(*runner);
+                 nlohmann::json entry = ProjectionJson(*runner, true);
                  entry["name"] = runner->name();
                  list.push_back(std::move(entry));
                }
@@ -166,12 +170,12 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
                   (runner->failing() ? "1" : "0") + "\n";
         }
         text +=
-            "# HELP remotegpu_projection_failed_position The position a failing projection "
-            "cannot apply (0: none).\n";
+            "# HELP remotegpu_projection_failed_position First position of the batch a failing "
+            "projection cannot apply (0: none).\n";
         text += "# TYPE remotegpu_projection_failed_position gauge\n";
         for (const auto* runner : context.projections) {
           text += "remotegpu_projection_failed_position{projection=\"" + runner->name() + "\"} " +
-                  std::to_string(runner->failure().position) + "\n";
+                  std::to_string(runner->failure().from) + "\n";
         }
         if (context.store_metrics) text += context.store_metrics();
         if (context.relay != nullptr) text += RelayMetrics(*context.relay);

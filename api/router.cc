@@ -145,6 +145,15 @@ Router::Found Router::Find(HttpRequest& request) const {
     for (const auto& middleware : middleware_) {
       if (auto answer = middleware(request, route.options)) return {&route, std::move(answer)};
     }
+    // Query values are percent-decoded: any byte may come out. Text that
+    // is not UTF-8, or a NUL, is refused here, never handed to PostgreSQL.
+    for (const auto& [name, value] : request.query) {
+      if (!IsUtf8(name) || !IsUtf8(value) || name.find('\0') != std::string::npos ||
+          value.find('\0') != std::string::npos) {
+        return {&route, ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                                      "query parameters must be UTF-8 text without NULs")};
+      }
+    }
     for (const auto& [name, value] : request.params) {
       if (!UsablePathParameter(value)) {
         return {&route, ErrorResponse(request, 400, "INVALID_ARGUMENT",

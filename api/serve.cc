@@ -312,6 +312,12 @@ int RunServe(const ServeConfig& config) {
   AddMonitoringRoutes(router, monitoring_api);
   // Commerce: rates, accounts, invoices; the metering process on the ticker.
   commands::BillingService billing(**store, SystemClock::Instance());
+  if (Status claimed = billing.ClaimRecordedOrders(
+          {{eventstore::ActorKind::kSystem, "order-claims", "order id claims"}, "", "", ""});
+      !claimed.ok()) {
+    spdlog::error("cannot claim the order ids of earlier recharges: {}", claimed.ToString());
+    return 1;
+  }
   BillingApi billing_api{&billing, &identity_index, &reads, runners[projections::kBilling].get(),
                          &ids};
   AddBillingRoutes(router, billing_api);

@@ -1,5 +1,7 @@
 #include "commands/billing_service.h"
 
+#include <spdlog/spdlog.h>
+
 namespace remotegpu::commands {
 
 Result<CommandResult> BillingService::SetRates(const domain::SetRates& command,
@@ -24,6 +26,47 @@ Result<CommandResult> BillingService::Account(const std::string& customer_id,
               "order " + order_id + " is already recorded"};
   return ExecuteOne<AccountTraits>(store_, accounts_, clock_, AccountStreamOf(customer_id), command,
                                    meta, nullptr, {claim});
+}
+
+Status BillingService::ClaimRecordedOrders(const CommandMeta& meta) {
+  constexpr char kCheckpoint[] = "order-claims";
+  auto from = store_.LoadCheckpoint(kCheckpoint);
+  if (!from.ok()) return from.status();
+  const uint64_t last = store_.LastPosition();
+  uint64_t position = from->value_or(0) + 1;
+  size_t claimed = 0;
+  while (position <= last) {
+    auto batch = store_.ReadAll(position, 4096);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) break;
+    for (const auto& recorded : *batch) {
+      position = recorded.global_position + 1;
+      if (!recorded.stream_id.starts_with("account-") || recorded.data.type != "AccountRecharged") {
+        continue;
+      }
+      auto event = ParseRecorded<domain::AccountEvent>(recorded);
+      if (!event.ok()) return event.status();
+      const std::string& order_id = event->recharged().order_id();
+      if (!eventstore::ValidateIdText(order_id, "order_id").ok()) {
+        spdlog::warn("order id of recharge at position {} cannot be claimed (not an id): {}",
+                     recorded.global_position, order_id);
+        continue;
+      }
+      domain::OrderClaimed claim;
+      claim.set_customer_id(recorded.stream_id.substr(sizeof("account-") - 1));
+      auto appended =
+          store_.Append({{PaymentStreamOf(order_id),
+                          eventstore::ExpectedVersion::NoStream(),
+                          {EventDataOf(claim, "OrderClaimed", meta, clock_.NowMicros())}}});
+      if (appended.ok()) {
+        ++claimed;
+      } else if (appended.status().code() != StatusCode::kVersionConflict) {
+        return appended.status();
+      }  // A conflict: claimed already (by the recharge itself or a first one).
+    }
+  }
+  if (claimed > 0) spdlog::info("claimed the order ids of {} earlier recharge(s)", claimed);
+  return store_.SaveCheckpoint(kCheckpoint, last);
 }
 
 Result<CommandResult> BillingService::Invoice(const std::string& invoice_id,

@@ -40,6 +40,13 @@ class BillingService {
     return accounts_.Load(AccountStreamOf(customer_id));
   }
 
+  // Claims the order id of every recharge recorded before order ids were
+  // claimed (OrderClaimed in "payment-<order id>"), so that no recharge can
+  // reuse one; once, from the checkpoint "order-claims" on. Order ids that
+  // do not fit the id grammar cannot be claimed and are logged. Call at
+  // start, before commands are taken.
+  Status ClaimRecordedOrders(const CommandMeta& meta);
+
   // `invoice_id` is the stream id. NotFound, AlreadyExists, FailedPrecondition.
   Result<CommandResult> Invoice(const std::string& invoice_id,
                                 const domain::InvoiceCommand& command, const CommandMeta& meta);

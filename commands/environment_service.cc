@@ -31,7 +31,7 @@ int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
 Result<PlacementResult> EnvironmentService::Create(const std::string& env_id,
                                                    const domain::EnvironmentSpec& spec,
                                                    const CommandMeta& meta) {
-  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamIdOfKind(env_id, "env"));
+  RGPU_RETURN_IF_ERROR(eventstore::ValidateNewStreamId(env_id, "env"));
   EnvironmentCommand create;
   *create.mutable_create()->mutable_spec() = spec;
   auto created = domain::Decide(domain::EnvironmentState{}, create,

@@ -5,7 +5,9 @@ namespace remotegpu::commands {
 Result<CommandResult> HostService::Execute(const std::string& host_id,
                                            const domain::HostCommand& command,
                                            const CommandMeta& meta) {
-  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamIdOfKind(host_id, "host"));
+  RGPU_RETURN_IF_ERROR(command.has_register_()
+                           ? eventstore::ValidateNewStreamId(host_id, "host")
+                           : eventstore::ValidateStreamIdOfKind(host_id, "host"));
   std::lock_guard lock(host_locks_.For(host_id));
   return ExecuteOne<HostTraits>(store_, hosts_, clock_, host_id, command, meta,
                                 [&](const Loaded<HostTraits>& after) {

@@ -15,7 +15,7 @@ bool Ended(domain::LeaseStatus status) {
 Result<CommandResult> LeaseService::Create(const std::string& lease_id,
                                            const domain::CreateLease& create,
                                            const CommandMeta& meta) {
-  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamIdOfKind(lease_id, "lease"));
+  RGPU_RETURN_IF_ERROR(eventstore::ValidateNewStreamId(lease_id, "lease"));
   LeaseCommand command;
   *command.mutable_create() = create;
   return Execute(lease_id, command, meta);

@@ -10,7 +10,8 @@ Status SpecService::Open() {
 Result<CommandResult> SpecService::Execute(const std::string& spec_id,
                                            const domain::SpecCommand& command,
                                            const CommandMeta& meta) {
-  RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamIdOfKind(spec_id, "spec"));
+  RGPU_RETURN_IF_ERROR(command.has_create() ? eventstore::ValidateNewStreamId(spec_id, "spec")
+                                            : eventstore::ValidateStreamIdOfKind(spec_id, "spec"));
   return ExecuteOne<SpecTraits>(
       store_, specs_, clock_, spec_id, command, meta,
       [&](const Loaded<SpecTraits>& after) { catalog_.Observe(spec_id, after); });

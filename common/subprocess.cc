@@ -53,10 +53,7 @@ Result<Subprocess> Subprocess::Spawn(const std::vector<std::string>& argv,
       dup2(pipe_fds[1], STDOUT_FILENO);
       if (options.merge_stderr) dup2(pipe_fds[1], STDERR_FILENO);
     }
-    if (user) {
-      if (setgroups(0, nullptr) != 0 || setgid(user->gid) != 0 || setuid(user->uid) != 0)
-        _exit(126);
-    }
+    if (user && !DropPrivilegesTo(*user)) _exit(126);
     execve(args[0], args.data(), env.data());
     if (errno == ENOENT) execvpe(args[0], args.data(), env.data());
     _exit(127);
@@ -131,6 +128,11 @@ Result<std::string> RunCommand(const std::vector<std::string>& argv, const Spawn
   std::string how = WIFEXITED(status) ? "exited with " + std::to_string(WEXITSTATUS(status))
                                       : "was killed by signal " + std::to_string(WTERMSIG(status));
   return Status::IoError("`" + command + "` " + how + ": " + output);
+}
+
+bool DropPrivilegesTo(const UserIds& user) {
+  if (getuid() == user.uid && geteuid() == user.uid && getgid() == user.gid) return true;
+  return setgroups(0, nullptr) == 0 && setgid(user.gid) == 0 && setuid(user.uid) == 0;
 }
 
 }  // namespace remotegpu

@@ -68,4 +68,10 @@ struct UserIds {
 };
 std::optional<UserIds> LookupUser(const std::string& name);
 
+// In a child between fork and exec: becomes `user` (supplementary groups
+// dropped, then the group, then the user), or stays as it is when it already
+// runs as that user. Only async-signal-safe calls; false (errno set) when
+// the kernel refuses.
+bool DropPrivilegesTo(const UserIds& user);
+
 }  // namespace remotegpu

@@ -630,8 +630,12 @@ Status ValidateMetricsBatch(const MetricsBatch& batch, const HostState& host) {
     for (int g = 0; g < s.gpus_size(); ++g) {
       const GpuSample& gpu = s.gpus(g);
       SampleChecker gpu_check(at + "gpus[" + std::to_string(g) + "].");
-      // Never echoed: the text is the client's and may hold anything.
-      if (!uuids.contains(gpu.uuid())) gpu_check.Fail("uuid is not a GPU of this host");
+      // A GPU the driver no longer answers for comes without its UUID: then
+      // its index must be one of the host's. Never echoed: the text is the
+      // client's and may hold anything.
+      const bool known =
+          gpu.uuid().empty() ? host.gpus.contains(gpu.index()) : uuids.contains(gpu.uuid());
+      if (!known) gpu_check.Fail("uuid is not a GPU of this host");
       gpu_check.Small("index", gpu.index(), 1023)
           .Real("utilization_percent", gpu.utilization_percent(), 0, 100)
           .Count("memory_used_bytes", gpu.memory_used_bytes())

@@ -106,7 +106,9 @@ ReportHealth HealthReportOf(const HostSample& sample);
 // Whether an agent's metrics batch is fit to store for `host`: every number
 // finite and in the range its column and meaning allow (percentages 0 to
 // 100, counters at most 2^63 - 1, temperatures -100 to 300 °C, …), every
-// GPU sample about a GPU of this host (its UUID among the host's GPUs).
+// GPU sample about a GPU of this host (its UUID among the host's GPUs, or,
+// for a GPU the driver stopped answering for and whose UUID is unknown, its
+// index).
 // InvalidArgument naming the first field that is not ("samples[3].gpus[0].
 // temperature_c must be …"): one poisoned sample never reaches storage.
 Status ValidateMetricsBatch(const MetricsBatch& batch, const HostState& host);

@@ -73,6 +73,15 @@ Status ValidateIdText(const std::string& text, const std::string& what) {
 }
 
 Status ValidateStreamIdOfKind(const std::string& stream_id, const std::string& kind) {
+  RGPU_RETURN_IF_ERROR(ValidateStreamId(stream_id));
+  if (!stream_id.starts_with(kind + "-")) {
+    return Status::InvalidArgument("'" + stream_id + "' is not a " + kind + " id: it must start " +
+                                   "with " + kind + "-");
+  }
+  return Status::Ok();
+}
+
+Status ValidateNewStreamId(const std::string& stream_id, const std::string& kind) {
   if (!stream_id.starts_with(kind + "-")) {
     if (stream_id.size() > 2 * kMaxIdText) {
       return Status::InvalidArgument("not a " + kind + " id: it must start with " + kind + "-");

@@ -224,12 +224,16 @@ class EventStore {
 // Checks a stream id: "<kind>-<id>", printable ASCII without spaces or NULs,
 // 3 to 200 bytes. Returns InvalidArgument naming the problem otherwise.
 Status ValidateStreamId(const std::string& stream_id);
-// The one grammar of an id a client may name (in a body or a URL):
-// "<kind>-" then 1 to 64 of [A-Za-z0-9_-], so an id is never URL syntax
-// ('/', '?', '#', '%', '.') wherever it is spliced: a route, the agent's
-// calls, a Docker Engine path. InvalidArgument naming the id otherwise.
-// Every command that takes an id from outside checks it with this.
+// ValidateStreamId, and the id names a stream of `kind` ("host" for "host-42").
+// Commands on streams that exist already check their ids with this, so ids an
+// earlier version accepted keep working.
 Status ValidateStreamIdOfKind(const std::string& stream_id, const std::string& kind);
+// The one grammar of an id a client may choose for a new stream: "<kind>-"
+// then 1 to 64 of [A-Za-z0-9_-], so an id is never URL syntax ('/', '?',
+// '#', '%', '.') wherever it is spliced: a route, the agent's calls, a Docker
+// Engine path. InvalidArgument naming the id otherwise. Every command that
+// creates a stream under an id from outside checks it with this.
+Status ValidateNewStreamId(const std::string& stream_id, const std::string& kind);
 // The part after "<kind>-" under the same grammar (an order id, a request's
 // own key): 1 to 64 of [A-Za-z0-9_-]. `what` names it in the message.
 Status ValidateIdText(const std::string& text, const std::string& what);

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include <pqxx/pqxx>
+#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
 #include "common/subprocess.h"
@@ -151,37 +151,77 @@ Status EmbeddedPostgres::LoadPassword(const fs::path& file) {
     std::getline(in, password_);
     if (!password_.empty()) return Status::Ok();
   }
+  // A cluster that requires a password we no longer have cannot be opened
+  // with a new one: say so rather than fail to connect later.
+  if (fs::exists(fs::path(cluster_dir_) / "PG_VERSION") && !Trusting()) {
+    return Status::FailedPrecondition(
+        "the embedded PostgreSQL in " + cluster_dir_ + " requires the password kept in " +
+        file.string() + ", which is missing: restore it from a backup of the data directory");
+  }
   auto made = NewPassword();
   if (!made.ok()) return made.status();
   password_ = *made;
   return WritePrivate(file, password_ + "\n");
 }
 
-Status EmbeddedPostgres::RequirePasswords() {
-  // A cluster made by an earlier version trusted every local connection:
-  // give `postgres` the password, then require it (scram) from now on.
-  const fs::path hba = fs::path(cluster_dir_) / "pg_hba.conf";
-  std::ifstream in(hba);
+bool EmbeddedPostgres::Trusting() const {
+  std::ifstream in(fs::path(cluster_dir_) / "pg_hba.conf");
   bool trusting = false;
   for (std::string line; std::getline(in, line);) {
     line = line.substr(0, line.find('#'));  // Comments mention trust too.
     std::istringstream words(line);
     for (std::string word; words >> word;) trusting |= word == "trust";
   }
-  if (!trusting) return Status::Ok();
-  try {
-    pqxx::connection connection(
-        "host=" + socket_dir_ + " user=postgres dbname=postgres" +
-        (options_.tcp_port > 0 ? " port=" + std::to_string(options_.tcp_port) : std::string()));
-    pqxx::nontransaction tx(connection);
-    tx.exec0("ALTER ROLE postgres PASSWORD " + tx.quote(password_));
-    std::ofstream out(hba, std::ios::trunc);
-    out << kPasswordHba;
-    if (!out.flush()) return Status::IoError("cannot rewrite " + hba.string());
-    tx.exec("SELECT pg_reload_conf()");
-  } catch (const std::exception& e) {
-    return Status::IoError(std::string("requiring passwords of the embedded PostgreSQL: ") +
-                           e.what());
+  return trusting;
+}
+
+Status EmbeddedPostgres::RequirePasswords() {
+  // A cluster made by an earlier version trusted every local connection:
+  // give `postgres` the password (as a scram verifier, whatever the
+  // server's password_encryption), then require it from now on.
+  if (!Trusting()) return Status::Ok();
+  const std::string conninfo =
+      "host=" + socket_dir_ + " user=postgres dbname=postgres" +
+      (options_.tcp_port > 0 ? " port=" + std::to_string(options_.tcp_port) : std::string());
+  PGconn* connection = PQconnectdb(conninfo.c_str());
+  Status set = Status::Ok();
+  if (PQstatus(connection) != CONNECTION_OK) {
+    set = Status::IoError(std::string("connecting: ") + PQerrorMessage(connection));
+  } else if (char* verifier =
+                 PQencryptPasswordConn(connection, password_.c_str(), "postgres", "scram-sha-256");
+             verifier == nullptr) {
+    set = Status::IoError(std::string("making the verifier: ") + PQerrorMessage(connection));
+  } else {
+    // The verifier is base64, digits and '$', ':', '+', '/', '=': no quote.
+    PGresult* altered = PQexec(
+        connection, ("ALTER ROLE postgres PASSWORD '" + std::string(verifier) + "'").c_str());
+    PQfreemem(verifier);
+    if (PQresultStatus(altered) != PGRES_COMMAND_OK) {
+      set = Status::IoError(std::string("setting the password: ") + PQerrorMessage(connection));
+    }
+    PQclear(altered);
+  }
+  if (set.ok()) {
+    // A new file renamed over the old one: a crash leaves one or the other.
+    const fs::path hba = fs::path(cluster_dir_) / "pg_hba.conf";
+    const fs::path fresh = fs::path(cluster_dir_) / "pg_hba.conf.new";
+    set = WritePrivate(fresh, kPasswordHba);
+    if (set.ok() && !run_as_.empty()) set = GiveTo(run_as_, fresh);
+    std::error_code ec;
+    if (set.ok()) fs::rename(fresh, hba, ec);
+    if (set.ok() && ec)
+      set = Status::IoError("cannot replace " + hba.string() + ": " + ec.message());
+    if (set.ok()) {
+      PGresult* reloaded = PQexec(connection, "SELECT pg_reload_conf()");
+      if (PQresultStatus(reloaded) != PGRES_TUPLES_OK) {
+        set = Status::IoError(std::string("reloading: ") + PQerrorMessage(connection));
+      }
+      PQclear(reloaded);
+    }
+  }
+  PQfinish(connection);
+  if (!set.ok()) {
+    return Status::IoError("requiring passwords of the embedded PostgreSQL: " + set.message());
   }
   spdlog::warn(
       "the embedded PostgreSQL in {} trusted local connections; it now requires a "

@@ -61,6 +61,8 @@ class EmbeddedPostgres {
   // A cluster an earlier version made with trust authentication gets the
   // password and scram-sha-256 for every connection.
   Status RequirePasswords();
+  // Whether pg_hba.conf trusts any connection (an earlier version's cluster).
+  bool Trusting() const;
 
   EmbeddedPostgresOptions options_;
   std::string run_as_;  // "postgres" when we are root, else empty.

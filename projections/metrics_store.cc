@@ -4,6 +4,8 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
+#include <map>
+#include <string_view>
 
 #include <libpq-fe.h>
 #include <pqxx/pqxx>
@@ -288,12 +290,96 @@ Status CopyInto(PGconn* connection, const std::string& table, const std::string&
   Status result = Status::Ok();
   while (PGresult* done = PQgetResult(connection)) {
     if (PQresultStatus(done) != PGRES_COMMAND_OK) {
-      result =
-          Status::IoError(std::string("COPY into ") + table + ": " + PQresultErrorMessage(done));
+      // Classes 22 (data exception) and 23 (integrity): the rows themselves
+      // are refused, and would be again; anything else may pass.
+      const char* state = PQresultErrorField(done, PG_DIAG_SQLSTATE);
+      const bool rows_refused =
+          state != nullptr && state[0] == '2' && (state[1] == '2' || state[1] == '3');
+      const std::string message =
+          std::string("COPY into ") + table + ": " + PQresultErrorMessage(done);
+      result = rows_refused ? Status::InvalidArgument(message) : Status::IoError(message);
     }
     PQclear(done);
   }
   return result;
+}
+
+// Both tables' rows in one transaction: stored whole or not at all.
+// InvalidArgument when PostgreSQL refuses the rows themselves.
+Status WriteRows(PGconn* connection, const std::string& schema, const std::string& host_text,
+                 const std::string& gpu_text) {
+  if (PQstatus(connection) != CONNECTION_OK) {
+    return Status::IoError(std::string("connecting for metrics: ") + PQerrorMessage(connection));
+  }
+  Status written = Exec(connection, "BEGIN");
+  if (written.ok()) {
+    written =
+        CopyInto(connection, schema + ".host_metrics",
+                 std::string("host_id, collected_at") + ColumnList(kHostColumns, false), host_text);
+  }
+  if (written.ok()) {
+    written = CopyInto(
+        connection, schema + ".gpu_metrics",
+        std::string("host_id, gpu_index, uuid, collected_at") + ColumnList(kGpuColumns, false),
+        gpu_text);
+  }
+  if (written.ok()) written = Exec(connection, "COMMIT");
+  if (!written.ok() && PQstatus(connection) == CONNECTION_OK) (void)Exec(connection, "ROLLBACK");
+  return written;
+}
+
+// Rows of one host in COPY text: what a refused batch is split into.
+struct HostRows {
+  std::string host_text, gpu_text;
+  size_t host_rows = 0, gpu_rows = 0;
+};
+
+// Groups the COPY lines of both tables by their first field, the host id.
+std::map<std::string, HostRows> SplitByHost(const std::string& host_text,
+                                            const std::string& gpu_text) {
+  std::map<std::string, HostRows> hosts;
+  auto split = [&hosts](const std::string& text, bool gpu) {
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size() - 1;
+      const std::string_view line(text.data() + start, end + 1 - start);
+      HostRows& rows = hosts[std::string(line.substr(0, line.find('\t')))];
+      (gpu ? rows.gpu_text : rows.host_text).append(line);
+      ++(gpu ? rows.gpu_rows : rows.host_rows);
+      start = end + 1;
+    }
+  };
+  split(host_text, false);
+  split(gpu_text, true);
+  return hosts;
+}
+
+// Keeps one host's refused rows in dead_letters with `error`.
+Status DeadLetter(PGconn* connection, const std::string& schema, int64_t enqueued_us,
+                  const HostRows& rows, const Status& error) {
+  // Parameters are C strings: a NUL would cut them (the edge refuses NULs;
+  // this only keeps the record whole if one came another way).
+  auto printable = [](std::string text) {
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    return text;
+  };
+  const std::string enqueued = FormatRfc3339(enqueued_us);
+  const std::string message = printable(error.message());
+  const std::string host_rows = std::to_string(rows.host_rows);
+  const std::string gpu_rows = std::to_string(rows.gpu_rows);
+  const std::string host_copy = printable(rows.host_text);
+  const std::string gpu_copy = printable(rows.gpu_text);
+  const char* values[] = {enqueued.c_str(), message.c_str(),   host_rows.c_str(),
+                          gpu_rows.c_str(), host_copy.c_str(), gpu_copy.c_str()};
+  const std::string sql = "INSERT INTO " + schema +
+                          ".dead_letters (enqueued_at, error, host_rows, gpu_rows, host_copy, "
+                          "gpu_copy) VALUES ($1, $2, $3, $4, $5, $6)";
+  PGresult* result = PQexecParams(connection, sql.c_str(), 6, nullptr, values, nullptr, nullptr, 0);
+  const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+  PQclear(result);
+  if (!ok) return Status::IoError(std::string("dead letter: ") + PQerrorMessage(connection));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -443,25 +529,7 @@ void MetricsStore::WriterLoop() {
     }
     // Both tables in one transaction: a failed batch is retried whole,
     // never stored twice.
-    Status written =
-        PQstatus(connection) == CONNECTION_OK
-            ? Exec(connection, "BEGIN")
-            : Status::IoError(std::string("connecting for metrics: ") + PQerrorMessage(connection));
-    if (written.ok()) {
-      written = CopyInto(connection, schema_ + ".host_metrics",
-                         std::string("host_id, collected_at") + ColumnList(kHostColumns, false),
-                         batch->host_text);
-    }
-    if (written.ok()) {
-      written = CopyInto(
-          connection, schema_ + ".gpu_metrics",
-          std::string("host_id, gpu_index, uuid, collected_at") + ColumnList(kGpuColumns, false),
-          batch->gpu_text);
-    }
-    if (written.ok()) written = Exec(connection, "COMMIT");
-    if (!written.ok() && PQstatus(connection) == CONNECTION_OK) {
-      (void)Exec(connection, "ROLLBACK");
-    }
+    Status written = WriteRows(connection, schema_, batch->host_text, batch->gpu_text);
     std::unique_lock lock(mu_);
     last_error_ = written;
     if (written.ok()) {
@@ -474,25 +542,28 @@ void MetricsStore::WriterLoop() {
       written_.notify_all();
       continue;
     }
-    // PostgreSQL answered and refused the rows themselves: retrying the same
-    // batch forever would stop every host's metrics behind it. After a few
-    // attempts it is set aside (dead-lettered) and the writer carries on.
-    if (PQstatus(connection) == CONNECTION_OK && ++batch->failed_writes >= kWriteAttempts) {
+    // PostgreSQL refused the rows themselves: retrying the same batch
+    // forever would stop every host's metrics behind it. After a few
+    // attempts it is split by host; each host's rows that still fail are set
+    // aside (dead-lettered), the others written, and the writer carries on.
+    if (written.code() == StatusCode::kInvalidArgument &&
+        ++batch->failed_writes >= kWriteAttempts) {
       lock.unlock();
-      Status kept = DeadLetter(connection, *batch, written);
+      const Isolated isolated = IsolateByHost(connection, *batch);
       lock.lock();
-      spdlog::error(
-          "metrics: a batch of {} host and {} GPU samples was refused {} times ({}); {}",
-          batch->host_rows, batch->gpu_rows, kWriteAttempts, written.message(),
-          kept.ok() ? "kept in " + schema_ + ".dead_letters" : "dropped: " + kept.message());
-      queued_rows_ -= batch->host_rows + batch->gpu_rows;
-      written_seq_ = batch->last_seq;
-      ++stats_.dead_batches;
-      stats_.dead_rows += batch->host_rows + batch->gpu_rows;
-      last_error_ = Status::Ok();
-      batch.reset();
-      written_.notify_all();
-      continue;
+      queued_rows_ -= isolated.host_rows + isolated.gpu_rows + isolated.dead_rows;
+      stats_.host_rows += isolated.host_rows;
+      stats_.gpu_rows += isolated.gpu_rows;
+      stats_.dead_batches += isolated.dead_hosts;
+      stats_.dead_rows += isolated.dead_rows;
+      if (batch->host_rows + batch->gpu_rows == 0) {
+        written_seq_ = batch->last_seq;
+        last_error_ = Status::Ok();
+        batch.reset();
+        written_.notify_all();
+        continue;
+      }
+      // What is left met a passing error (the connection): tried again.
     }
     spdlog::error("writing metrics: {} ({} samples waiting; retrying)", written.message(),
                   queued_rows_);
@@ -505,29 +576,34 @@ void MetricsStore::WriterLoop() {
   if (connection != nullptr) PQfinish(connection);
 }
 
-Status MetricsStore::DeadLetter(pg_conn* connection, const Pending& batch, const Status& error) {
-  // Parameters are C strings: a NUL would cut them (the edge refuses NULs;
-  // this only keeps the record whole if one came another way).
-  auto printable = [](std::string text) {
-    std::replace(text.begin(), text.end(), '\0', ' ');
-    return text;
-  };
-  const std::string enqueued = FormatRfc3339(batch.first_enqueued_us);
-  const std::string message = printable(error.message());
-  const std::string host_rows = std::to_string(batch.host_rows);
-  const std::string gpu_rows = std::to_string(batch.gpu_rows);
-  const std::string host_copy = printable(batch.host_text);
-  const std::string gpu_copy = printable(batch.gpu_text);
-  const char* values[] = {enqueued.c_str(), message.c_str(),   host_rows.c_str(),
-                          gpu_rows.c_str(), host_copy.c_str(), gpu_copy.c_str()};
-  const std::string sql = "INSERT INTO " + schema_ +
-                          ".dead_letters (enqueued_at, error, host_rows, gpu_rows, host_copy, "
-                          "gpu_copy) VALUES ($1, $2, $3, $4, $5, $6)";
-  PGresult* result = PQexecParams(connection, sql.c_str(), 6, nullptr, values, nullptr, nullptr, 0);
-  const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
-  PQclear(result);
-  if (!ok) return Status::IoError(std::string("dead letter: ") + PQerrorMessage(connection));
-  return Status::Ok();
+MetricsStore::Isolated MetricsStore::IsolateByHost(PGconn* connection, Pending& batch) {
+  Isolated out;
+  Pending rest;
+  for (const auto& [host, rows] : SplitByHost(batch.host_text, batch.gpu_text)) {
+    const Status written = WriteRows(connection, schema_, rows.host_text, rows.gpu_text);
+    if (written.ok()) {
+      out.host_rows += rows.host_rows;
+      out.gpu_rows += rows.gpu_rows;
+    } else if (written.code() == StatusCode::kInvalidArgument) {
+      const Status kept = DeadLetter(connection, schema_, batch.first_enqueued_us, rows, written);
+      spdlog::error(
+          "metrics: {} host and {} GPU samples of {} were refused {} times ({}); {}",
+          rows.host_rows, rows.gpu_rows, host, kWriteAttempts, written.message(),
+          kept.ok() ? "kept in " + schema_ + ".dead_letters" : "dropped: " + kept.message());
+      ++out.dead_hosts;
+      out.dead_rows += rows.host_rows + rows.gpu_rows;
+    } else {
+      rest.host_text += rows.host_text;
+      rest.gpu_text += rows.gpu_text;
+      rest.host_rows += rows.host_rows;
+      rest.gpu_rows += rows.gpu_rows;
+    }
+  }
+  batch.host_text = std::move(rest.host_text);
+  batch.gpu_text = std::move(rest.gpu_text);
+  batch.host_rows = rest.host_rows;
+  batch.gpu_rows = rest.gpu_rows;
+  return out;
 }
 
 Status MetricsStore::Flush() {

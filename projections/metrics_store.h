@@ -88,12 +88,13 @@ class MetricsStore {
 
   struct Stats {
     uint64_t host_rows = 0, gpu_rows = 0, copies = 0, refused = 0;
-    // Batches PostgreSQL refused kWriteAttempts times (kept in
-    // <schema>_metrics.dead_letters), and their rows.
+    // Hosts' parts of batches PostgreSQL refused kWriteAttempts times (kept
+    // in <schema>_metrics.dead_letters), and their rows.
     uint64_t dead_batches = 0, dead_rows = 0;
   };
-  // Attempts at a batch PostgreSQL refuses (the connection up) before it is
-  // dead-lettered; a lost connection is retried without limit.
+  // Attempts at a batch whose rows PostgreSQL refuses (SQLSTATE classes 22
+  // and 23) before it is split by host and the refused hosts' rows are
+  // dead-lettered; any other error is retried without limit.
   static constexpr int kWriteAttempts = 3;
   Stats stats() const;
 
@@ -101,8 +102,14 @@ class MetricsStore {
   struct Pending;
   void WriterLoop();
   Status WritePending(Pending& batch);
-  // Keeps a refused batch in dead_letters with `error`.
-  Status DeadLetter(pg_conn* connection, const Pending& batch, const Status& error);
+  // Rows of a refused batch written host by host: each host's that
+  // PostgreSQL still refuses are dead-lettered, the rest written; `batch`
+  // keeps what met another error (to be tried again).
+  struct Isolated {
+    size_t host_rows = 0, gpu_rows = 0;  // Written.
+    size_t dead_hosts = 0, dead_rows = 0;
+  };
+  Isolated IsolateByHost(pg_conn* connection, Pending& batch);
   Status EnsurePartitions(int64_t now_us);
   Status RollUp(const std::set<int64_t>& hours);
 

@@ -71,13 +71,14 @@ Status ProjectionRunner::ApplyBatch(const std::vector<eventstore::RecordedEvent>
     tx.commit();
   } catch (const std::exception& e) {
     projector_->Reset();
-    failing_ = true;
     {
       std::lock_guard lock(failure_mu_);
-      failure_.position = first;
+      failure_.from = first;
+      failure_.to = last;
       failure_.error = e.what();
       ++failure_.attempts;
     }
+    failing_ = true;  // After the failure is there to read.
     return Status::IoError("projecting " + name_ + " at positions " + std::to_string(first) + ".." +
                            std::to_string(last) + ": " + e.what());
   }

@@ -60,11 +60,11 @@ class ProjectionRunner {
   }
   // Whether the last step failed (for /readyz); cleared by a good step.
   bool failing() const { return failing_.load(); }
-  // Why the projection is stuck, for /readyz and /metrics: the first
-  // position it could not apply, the error, and how many attempts failed in
-  // a row. Empty error when the last step was good.
+  // Why the projection is stuck, for the admin's projections route and
+  // /metrics: the batch it could not apply, PostgreSQL's error, and how many
+  // attempts failed in a row. Empty error when the last step was good.
   struct Failure {
-    uint64_t position = 0;
+    uint64_t from = 0, to = 0;  // The batch that failed: an event in it cannot be applied.
     std::string error;
     uint64_t attempts = 0;
   };

@@ -93,6 +93,20 @@ TEST(EmbeddedPostgresTest, AClusterThatTrustedEveryoneRequiresThePasswordAfterAR
                pqxx::broken_connection);
 }
 
+TEST(EmbeddedPostgresTest, AMissingPasswordFileIsAClearErrorNotANewPassword) {
+  testing::TempDir dir;
+  const std::string data = dir.Sub("pg");
+  {
+    auto pg = EmbeddedPostgres::Start({.data_dir = data});
+    ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  }
+  std::filesystem::remove(data + "/password");
+  auto pg = EmbeddedPostgres::Start({.data_dir = data});
+  ASSERT_FALSE(pg.ok());
+  EXPECT_EQ(pg.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(pg.status().message().find("password"), std::string::npos) << pg.status().ToString();
+}
+
 TEST(EmbeddedPostgresTest, TooLongSocketPathIsAClearError) {
   auto pg = EmbeddedPostgres::Start({.data_dir = "/tmp/" + std::string(120, 'x')});
   ASSERT_FALSE(pg.ok());

@@ -202,13 +202,16 @@ TEST_F(MetricsStoreTest, AFullQueueRefusesAndKeepsNothingOfTheBatch) {
 
 // Regression: one batch PostgreSQL cannot store (a temperature past real's
 // range) was retried forever, the queue filled and every host got 503.
-TEST_F(MetricsStoreTest, ABatchPostgresKeepsRefusingIsDeadLetteredAndTheWriterCarriesOn) {
+TEST_F(MetricsStoreTest, RowsPostgresKeepsRefusingAreDeadLetteredAndTheOtherHostsWritten) {
   const int64_t now = At("2026-11-23T10:00:00Z");
-  auto store = Open(now);
-  domain::MetricsBatch poisoned;
+  // The writer copies only when asked: both hosts' rows go in one batch.
+  auto store = Open(now, {.flush_interval_ms = 60'000});
+  domain::MetricsBatch poisoned, good;
   *poisoned.add_samples() = Sample(now - kMinuteUs, 1, 1e300);  // Beyond PostgreSQL's real.
+  *good.add_samples() = Sample(now - kMinuteUs, 1, 40);
   ASSERT_TRUE(store->Enqueue("host-bad", poisoned, now).ok());
-  // The writer tries again a second apart, then sets the batch aside.
+  ASSERT_TRUE(store->Enqueue("host-good", good, now).ok());
+  // The writer tries again a second apart, then splits the batch by host.
   (void)store->Flush();  // May report a refusal while attempts remain.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (store->stats().dead_batches == 0 && std::chrono::steady_clock::now() < deadline) {
@@ -219,15 +222,19 @@ TEST_F(MetricsStoreTest, ABatchPostgresKeepsRefusingIsDeadLetteredAndTheWriterCa
   EXPECT_EQ(store->stats().dead_rows, 3u);  // One host row, two GPU rows.
   EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ +
                   "_metrics.dead_letters WHERE host_rows = 1 "
-                  "AND gpu_rows = 2 AND error LIKE '%out of range%'"),
+                  "AND gpu_rows = 2 AND error LIKE '%out of range%' AND host_copy LIKE "
+                  "'host-bad%'"),
             1);
-
-  domain::MetricsBatch good;
-  *good.add_samples() = Sample(now - kMinuteUs, 1, 40);
-  ASSERT_TRUE(store->Enqueue("host-good", good, now).ok());
-  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ +
+                  "_metrics.host_metrics WHERE host_id = 'host-good'"),
+            1);
   EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + "_metrics.host_metrics"), 1);
-  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + "_metrics.gpu_metrics"), 2);
+
+  // And the writer goes on with what comes next.
+  ASSERT_TRUE(store->Enqueue("host-next", good, now).ok());
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + "_metrics.host_metrics"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + "_metrics.gpu_metrics"), 4);
 }
 
 TEST_F(MetricsStoreTest, ReopeningRollsUpWhatTheLastRunLeft) {
