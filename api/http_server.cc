@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -152,6 +153,10 @@ class Session : public std::enable_shared_from_this<Session> {
           self->Answer(plain, [&](const HttpRequest& r) -> std::optional<HttpResponse> {
             return self->server_.handler(r);
           });
+      if (answer->stream) {
+        return self->WriteStreamed(std::move(*answer), plain.trace_id,
+                                   keep_alive && !self->server_.draining.load());
+      }
       asio::post(
           self->stream_.get_executor(), [self, answer = std::move(*answer),
                                          id = std::move(plain.trace_id), keep_alive]() mutable {
@@ -193,6 +198,63 @@ class Session : public std::enable_shared_from_this<Session> {
           if (ec || !keep_alive) return self->Close();
           self->Read();
         });
+  }
+
+  // Sends a streamed answer (HttpResponse::stream) chunked. Runs on a
+  // worker thread, which it holds while the producer runs: each write is
+  // started on the connection's executor and waited for here, so at most one
+  // chunk is in memory and a slow reader slows the producer instead of
+  // filling a buffer (each write has the read timeout).
+  void WriteStreamed(HttpResponse response, const std::string& request_id, bool keep_alive) {
+    auto header = std::make_shared<http::response<http::empty_body>>();
+    header->result(static_cast<http::status>(response.status));
+    header->version(11);
+    header->set(http::field::server, "remotegpu");
+    header->set(http::field::content_type, response.content_type);
+    header->set("x-request-id", request_id);
+    for (const auto& [name, value] : response.headers) header->set(name, value);
+    header->keep_alive(keep_alive);
+    header->chunked(true);
+    http::response_serializer<http::empty_body> serializer(*header);
+    // Starts `write` on the connection's executor and waits for its end.
+    auto wait = [this](auto write) {
+      std::promise<beast::error_code> done;
+      auto ended = done.get_future();
+      asio::post(stream_.get_executor(), [this, &write, &done] {
+        stream_.expires_after(server_.options.read_timeout);
+        write([&done](beast::error_code ec, size_t) { done.set_value(ec); });
+      });
+      return ended.get();
+    };
+    beast::error_code ec =
+        wait([&](auto handler) { http::async_write_header(stream_, serializer, handler); });
+    Status produced = Status::Ok();
+    if (!ec) {
+      RequestIdScope logged_as(request_id);
+      try {
+        produced = response.stream([&](std::string_view chunk) {
+          if (ec) return false;
+          if (chunk.empty()) return true;
+          ec = wait([&](auto handler) {
+            asio::async_write(stream_, http::make_chunk(asio::buffer(chunk.data(), chunk.size())),
+                              handler);
+          });
+          return !ec;
+        });
+      } catch (const std::exception& e) {
+        produced = Status::Internal(std::string("the producer threw: ") + e.what());
+      }
+      if (!produced.ok()) spdlog::error("streaming the answer failed: {}", produced.ToString());
+    }
+    const bool whole = produced.ok() && !ec;
+    if (whole)
+      ec =
+          wait([&](auto handler) { asio::async_write(stream_, http::make_chunk_last(), handler); });
+    asio::post(stream_.get_executor(), [self = shared_from_this(), whole, ec, keep_alive] {
+      self->server_.RequestDone();
+      if (!whole || ec || !keep_alive) return self->Close();
+      self->Read();
+    });
   }
 
   void Close() {

@@ -6,6 +6,9 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "common/status.h"
 
 namespace remotegpu::api {
 
@@ -52,6 +55,16 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::map<std::string, std::string> headers;
+
+  // A body too large to hold in memory (an export): when set, `body` is
+  // ignored and the server sends the answer chunked, calling `stream` once,
+  // on a worker thread (it may block on a database). `stream` hands each
+  // chunk to `emit`, which returns once the chunk is written, false when the
+  // client is gone (stop then). A non-OK Status ends the body without its
+  // last chunk: the client sees a broken transfer, never a short file that
+  // looks whole. Only for routes answered on workers (not never_blocks).
+  using Emit = std::function<bool(std::string_view chunk)>;
+  std::function<Status(const Emit& emit)> stream;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

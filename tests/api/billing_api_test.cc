@@ -199,6 +199,7 @@ TEST_F(BillingApiTest, RecordsCarryExactAmountsFiltersAndCsv) {
   Reply csv = Get("/api/billing/records", *acme_, 0, "text/csv");
   ASSERT_EQ(csv.status, 200);
   EXPECT_EQ(csv.Header("content-type").rfind("text/csv", 0), 0u);
+  EXPECT_EQ(csv.Header("transfer-encoding"), "chunked");           // Streamed, never held whole.
   EXPECT_EQ(std::count(csv.raw.begin(), csv.raw.end(), '\n'), 4);  // A header and three lines.
   EXPECT_NE(csv.raw.find(",2700,938,9.38,CNY,spec-billing-a100,"), std::string::npos) << csv.raw;
 }

@@ -46,6 +46,21 @@ class HttpServerTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       return OkResponse(r, "done");
     });
+    // 1,000 chunks of 1 KiB, or two and then a failure.
+    router_.Add("GET", "/export/:how", "test route", [](const HttpRequest& r) {
+      HttpResponse response;
+      response.content_type = "text/csv";
+      const bool breaks = r.params.at("how") == "broken";
+      response.stream = [breaks](const HttpResponse::Emit& emit) -> Status {
+        const std::string kib(1024, 'x');
+        for (int i = 0; i < 1000; ++i) {
+          if (breaks && i == 2) return Status::IoError("the database went away");
+          if (!emit(kib)) return Status::Ok();
+        }
+        return Status::Ok();
+      };
+      return response;
+    });
     auto server =
         HttpServer::Start([this](const HttpRequest& r) { return router_.Handle(r); },
                           {.port = 0, .io_threads = 1, .worker_threads = 2, .body_limit = 1024});
@@ -102,6 +117,26 @@ TEST_F(HttpServerTest, PagingParametersAreChecked) {
                 .get<std::string>()
                 .find("sortBy"),
             std::string::npos);
+}
+
+TEST_F(HttpServerTest, StreamedAnswersArriveChunkedAndWholeOnAKeptConnection) {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
+  Reply exported = Exchange(stream, http::verb::get, "/export/whole");
+  EXPECT_EQ(exported.status, 200);
+  EXPECT_EQ(exported.Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(exported.raw, std::string(1000 * 1024, 'x'));
+  EXPECT_EQ(Exchange(stream, http::verb::get, "/things/7").status, 200);  // Same connection.
+}
+
+// A producer that fails after the headers went out cannot change the status:
+// the body ends without its last chunk, so the client sees a broken transfer
+// rather than a short file that looks whole.
+TEST_F(HttpServerTest, AStreamThatFailsMidwayIsABrokenTransferNotAShortFile) {
+  EXPECT_THROW(Call(server_->port(), http::verb::get, "/export/broken"),
+               boost::system::system_error);
+  EXPECT_EQ(Call(server_->port(), http::verb::get, "/things/7").status, 200);  // Still serving.
 }
 
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
