@@ -109,12 +109,15 @@ class HostileApiTest : public ApiTest {
   // verifies (hash chain, positions, versions).
   static void TearDownTestSuite() {
     EXPECT_EQ(WEXITSTATUS(testing_process::Terminate(*server_)), 0);
-    auto verify =
-        Subprocess::Spawn({REMOTEGPU_REPLAY_BIN, "verify", "--data-dir", dir_->Sub("data")},
-                          {.capture_stdout = true, .merge_stderr = true});
+    // The log's chain, and every read model equal to a fresh fold of it.
+    auto verify = Subprocess::Spawn(
+        {REMOTEGPU_REPLAY_BIN, "verify", "--read-models", "--data-dir", dir_->Sub("data")},
+        {.capture_stdout = true, .merge_stderr = true});
     ASSERT_TRUE(verify.ok());
-    const std::string output = testing_process::ReadUntil(*verify, "log ok");
-    EXPECT_EQ(WEXITSTATUS(verify->Wait()), 0) << output;
+    std::string output = testing_process::ReadUntil(*verify, "log ok");
+    const int status = verify->Wait();
+    output += verify->ReadAllStdout();
+    EXPECT_EQ(WEXITSTATUS(status), 0) << output;
     EXPECT_NE(output.find("log ok"), std::string::npos) << output;
     delete server_;
     delete dir_;
@@ -256,6 +259,41 @@ TEST_F(HostileApiTest, IdsWithUrlSyntaxAreRefusedEverywhereAClientNamesOne) {
   EXPECT_EQ(fine.status, 201) << fine.raw;
   EXPECT_EQ(Post("/api/specs", SpecForm("spec-Fine_id-1")).status, 201);
   EXPECT_EQ(Post("/api/cmdb/hosts", HostForm("host-Fine_id-1")).status, 201);
+}
+
+// Every route with an id in its path, from the OpenAPI document, with URL
+// syntax in each id: 400 before any handler, nothing written.
+TEST_F(HostileApiTest, EveryRoutesPathIdsWithUrlSyntaxAre400) {
+  Reply document = Get("/api/openapi.json");
+  ASSERT_EQ(document.status, 200);
+  const uint64_t before = LogPosition();
+  int swept = 0;
+  for (const auto& [path, operations] : document.body["paths"].items()) {
+    if (path.find('{') == std::string::npos) continue;
+    for (const char* id : {"a%2F..%2Fb", "a%3Fb", "..", "a%23b", "%00"}) {
+      std::string target;
+      for (size_t i = 0; i < path.size(); ++i) {
+        if (path[i] != '{') {
+          target += path[i];
+          continue;
+        }
+        i = path.find('}', i);
+        target += id;
+      }
+      for (const auto& [method, operation] : operations.items()) {
+        const http::verb verb = http::string_to_verb(method == "get"      ? "GET"
+                                                     : method == "post"   ? "POST"
+                                                     : method == "put"    ? "PUT"
+                                                     : method == "delete" ? "DELETE"
+                                                                          : "PATCH");
+        Reply answer = Call(port_, verb, target, verb == http::verb::get ? "" : "{}");
+        EXPECT_EQ(answer.status, 400) << method << " " << target << ": " << answer.raw;
+        ++swept;
+      }
+    }
+  }
+  EXPECT_GT(swept, 100);
+  EXPECT_EQ(LogPosition(), before);
 }
 
 TEST_F(HostileApiTest, MethodsNoRouteUsesGetAFixedAnswerAndNoNewMetricsLabels) {
