@@ -5,9 +5,12 @@
 #include "agent/process_runtime.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -149,6 +152,44 @@ TEST(ProcessRuntime, ShutdownEndsEveryProcess) {
   }
   EXPECT_FALSE(Alive(first));
   EXPECT_FALSE(Alive(second));
+}
+
+// Whether `pid` runs (a zombie waiting for init to reap it does not).
+bool Running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
+}
+
+// Regression: the workload dropped to its user after asking for the parent-
+// death signal, which a change of credentials clears: a workload outlived a
+// killed agent, and the next agent started a second copy on the same GPUs.
+TEST(ProcessRuntime, WorkloadsOfAnotherUserStillDieWithTheAgent) {
+  testing::TempDir dir;
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t agent = fork();
+  ASSERT_GE(agent, 0);
+  if (agent == 0) {  // A stand-in agent: starts a workload, reports it, dies.
+    ProcessRuntime runtime(dir.path(), 5000, geteuid() == 0 ? "nobody" : "");
+    pid_t workload = -1;
+    if (runtime.Start({.env_id = "env-orphan", .command = {"sleep", "60"}}).ok()) {
+      workload = runtime.PidOf("env-orphan");
+    }
+    [[maybe_unused]] ssize_t written = write(pipe_fds[1], &workload, sizeof workload);
+    _exit(0);  // No Shutdown: the kernel's signal is all that is left.
+  }
+  close(pipe_fds[1]);
+  pid_t workload = -1;
+  ASSERT_EQ(read(pipe_fds[0], &workload, sizeof workload), static_cast<ssize_t>(sizeof workload));
+  close(pipe_fds[0]);
+  waitpid(agent, nullptr, 0);
+  ASSERT_GT(workload, 0);
+  for (int i = 0; i < 500 && Running(workload); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(Running(workload)) << "the workload outlived its agent";
 }
 
 }  // namespace
