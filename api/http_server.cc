@@ -217,12 +217,14 @@ class Session : public std::enable_shared_from_this<Session> {
     header->chunked(true);
     http::response_serializer<http::empty_body> serializer(*header);
     // Starts `write` on the connection's executor and waits for its end.
+    // The promise is shared with the completion, which may still be inside
+    // set_value when this thread wakes and leaves.
     auto wait = [this](auto write) {
-      std::promise<beast::error_code> done;
-      auto ended = done.get_future();
-      asio::post(stream_.get_executor(), [this, &write, &done] {
+      auto done = std::make_shared<std::promise<beast::error_code>>();
+      auto ended = done->get_future();
+      asio::post(stream_.get_executor(), [this, &write, done] {
         stream_.expires_after(server_.options.read_timeout);
-        write([&done](beast::error_code ec, size_t) { done.set_value(ec); });
+        write([done](beast::error_code ec, size_t) { done->set_value(ec); });
       });
       return ended.get();
     };

@@ -108,6 +108,18 @@ class HostileApiTest : public ApiTest {
   // Stops the server, then checks that the log written under attack still
   // verifies (hash chain, positions, versions).
   static void TearDownTestSuite() {
+    // The read models caught up with the log first: a server stops its
+    // projections where they are, and verify compares at the log's head.
+    for (int i = 0; i < 500; ++i) {
+      const Reply ready = Get("/readyz");
+      const auto& data = ready.body["data"];
+      bool caught_up = ready.status == 200;
+      for (const auto& [name, projection] : data["projections"].items()) {
+        caught_up &= projection["position"] == data["log_position"];
+      }
+      if (caught_up) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     EXPECT_EQ(WEXITSTATUS(testing_process::Terminate(*server_)), 0);
     // The log's chain, and every read model equal to a fresh fold of it.
     auto verify = Subprocess::Spawn(
