@@ -178,18 +178,25 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // The status line and headers every answer carries.
+  template <typename Body>
+  static void SetHeader(http::response<Body>& out, const HttpResponse& response,
+                        const std::string& request_id, bool keep_alive) {
+    out.result(static_cast<http::status>(response.status));
+    out.version(11);
+    out.set(http::field::server, "remotegpu");
+    out.set(http::field::content_type, response.content_type);
+    out.set("x-request-id", request_id);
+    for (const auto& [name, value] : response.headers) out.set(name, value);
+    out.keep_alive(keep_alive);
+  }
+
   // `counted`: the request was counted active and is finished once written.
   void Write(HttpResponse response, const std::string& request_id, bool keep_alive,
              bool counted = false) {
     auto out = std::make_shared<http::response<http::string_body>>();
-    out->result(static_cast<http::status>(response.status));
-    out->version(11);
-    out->set(http::field::server, "remotegpu");
-    out->set(http::field::content_type, response.content_type);
-    out->set("x-request-id", request_id);
-    for (const auto& [name, value] : response.headers) out->set(name, value);
+    SetHeader(*out, response, request_id, keep_alive);
     out->body() = std::move(response.body);
-    out->keep_alive(keep_alive);
     out->prepare_payload();
     http::async_write(
         stream_, *out,
@@ -206,16 +213,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // chunk is in memory and a slow reader slows the producer instead of
   // filling a buffer (each write has the read timeout).
   void WriteStreamed(HttpResponse response, const std::string& request_id, bool keep_alive) {
-    auto header = std::make_shared<http::response<http::empty_body>>();
-    header->result(static_cast<http::status>(response.status));
-    header->version(11);
-    header->set(http::field::server, "remotegpu");
-    header->set(http::field::content_type, response.content_type);
-    header->set("x-request-id", request_id);
-    for (const auto& [name, value] : response.headers) header->set(name, value);
-    header->keep_alive(keep_alive);
-    header->chunked(true);
-    http::response_serializer<http::empty_body> serializer(*header);
+    http::response<http::empty_body> header;
+    SetHeader(header, response, request_id, keep_alive);
+    header.chunked(true);
+    http::response_serializer<http::empty_body> serializer(header);
     // Starts `write` on the connection's executor and waits for its end.
     // The promise is shared with the completion, which may still be inside
     // set_value when this thread wakes and leaves.
