@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sha256.h"
 #include "common/subprocess.h"
 
 namespace remotegpu::projections {
@@ -49,10 +50,7 @@ Result<std::string> NewPassword() {
   if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
     return Status::IoError("cannot read /dev/urandom");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) out += {kHex[b >> 4], kHex[b & 15]};
-  return out;
+  return ToHex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 // Writes `text` to `path` readable by its owner only (created that way, never
