@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include "api/metrics_feed.h"
 #include "api/route_helpers.h"
 #include "domain/environment.h"
 
@@ -89,6 +90,7 @@ HttpResponse IngestMetrics(const HttpRequest& request, AgentApi& api) {
     busy.headers["Retry-After"] = "5";
     return busy;
   }
+  if (api.live != nullptr) api.live->Publish(host_id, batch);
   bool reported = false;
   if (batch.samples_size() > 0) {
     // The newest sample speaks for the host's health now.

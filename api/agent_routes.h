@@ -13,6 +13,8 @@
 
 namespace remotegpu::api {
 
+class MetricsFeed;
+
 struct AgentApi {
   commands::HostService* hosts = nullptr;
   commands::OfflineDetector* liveness = nullptr;
@@ -21,6 +23,7 @@ struct AgentApi {
   commands::HealthMonitor* health = nullptr;
   projections::MetricsStore* metrics = nullptr;
   const Clock* clock = nullptr;
+  MetricsFeed* live = nullptr;  // Accepted batches go here too (/ws/admin/monitoring); may be null.
 };
 
 // At most this many samples in one metrics POST.

@@ -21,6 +21,11 @@ std::string CredentialOf(const HttpRequest& request) {
       std::string_view(authorization).substr(0, kBearer.size()) == kBearer) {
     return authorization.substr(kBearer.size());
   }
+  // A browser cannot set headers on a WebSocket: stream routes also take
+  // the token as ?access_token= (never logged: logs carry the path only).
+  if (request.method == "GET" && request.path.starts_with("/ws/")) {
+    return request.Query("access_token");
+  }
   return "";
 }
 

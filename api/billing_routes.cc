@@ -75,8 +75,7 @@ Result<ListQuery> RecordsQuery(const HttpRequest& request) {
 // before the next is read, so memory holds one page whatever the export's
 // size. More matches than kMaxCsvRows are refused up front (400), never cut.
 HttpResponse RecordsCsv(BillingApi& api, const HttpRequest& request, const ListQuery& query) {
-  Status fresh = WaitForMinPosition(request, *api.projection);
-  if (!fresh.ok()) return StatusResponse(request, fresh);
+  if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
   const std::string from = FromOf(api.reads->schema(), query);
   int64_t matches = 0;
   Status counted = api.reads->Read([&](pqxx::nontransaction& tx) {
@@ -200,8 +199,7 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
         if (request.identity.admin && !api.identity->CustomerExists(customer)) {
           return ErrorResponse(request, 404, "NOT_FOUND", "customer " + customer + " not found");
         }
-        Status fresh = WaitForMinPosition(request, *api.projection);
-        if (!fresh.ok()) return StatusResponse(request, fresh);
+        if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
         json account = {{"customer_id", customer}, {"currency", domain::kCurrency}};
         Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
           const std::string s = api.reads->schema() + ".";
@@ -270,8 +268,7 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
   router.Add("GET", "/api/billing/invoices/:id",
              "One invoice with its lines grouped by resource; Accept text/csv for CSV",
              [&api](const HttpRequest& request) {
-               Status fresh = WaitForMinPosition(request, *api.projection);
-               if (!fresh.ok()) return StatusResponse(request, fresh);
+               if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
                const std::string& id = request.params.at("id");
                auto invoice =
                    OneRow(api, InvoiceSql(api.reads->schema()) + " WHERE invoice_id = $1", id);
@@ -334,8 +331,7 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
 
   router.Add("GET", "/api/billing/payments/:order_id", "A recharge's status",
              [&api](const HttpRequest& request) {
-               Status fresh = WaitForMinPosition(request, *api.projection);
-               if (!fresh.ok()) return StatusResponse(request, fresh);
+               if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
                const std::string& id = request.params.at("order_id");
                auto payment = OneRow(api,
                                      "SELECT order_id, customer_id, status, paid_at, amount_fen, " +

@@ -275,8 +275,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
 
   router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs",
              [&context](const HttpRequest& request) {
-               Status fresh = WaitForMinPosition(request, *context.cmdb_projection);
-               if (!fresh.ok()) return StatusResponse(request, fresh);
+               if (auto wait = AwaitMinPosition(request, *context.cmdb_projection)) return *wait;
                std::string host;  // JSON text rendered by PostgreSQL, empty when absent.
                Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
                  const std::string s = context.reads->schema() + ".";

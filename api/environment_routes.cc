@@ -259,8 +259,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
 
   router.Add("GET", "/api/environments/:id", "Environment detail",
              [&api](const HttpRequest& request) {
-               Status fresh = WaitForMinPosition(request, *api.projection);
-               if (!fresh.ok()) return StatusResponse(request, fresh);
+               if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
                std::string env;  // JSON text rendered by PostgreSQL, empty when absent.
                Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
                  std::string sql =

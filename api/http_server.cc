@@ -1,6 +1,8 @@
 #include "api/http_server.h"
 
 #include <atomic>
+#include <deque>
+#include <unordered_set>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -9,11 +11,13 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
 #include "api/envelope.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/progress.h"
 #include "common/uuid.h"
 
 namespace remotegpu::api {
@@ -21,12 +25,71 @@ namespace remotegpu::api {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 // A connection lives on one io_context run by one thread: no strand is
 // needed, and the concrete executor type avoids type-erased dispatch.
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Stream = beast::basic_stream<tcp, Executor>;
+
+// A request parked until a read model reaches its X-Min-Position
+// (HttpResponse::park): no thread, only this and a timer for its deadline.
+// Resumed once, by whichever comes first: the position, the deadline or
+// Shutdown.
+struct Parked {
+  explicit Parked(asio::io_context::executor_type executor) : timer(executor) {}
+  asio::steady_timer timer;  // The deadline, on the connection's executor.
+  std::mutex mu;
+  std::function<void()> resume;      // Runs the handler again; null once taken. Guarded by mu.
+  ProgressSignal* progress = nullptr;
+  ProgressSignal::Ticket ticket = 0;  // Guarded by mu.
+};
+
+// What stream routes' producers hold instead of a connection: a connection
+// lives on an io_context and must be gone before it is, while a producer
+// (the event feed) may keep its peers longer than the server lives. Through
+// the gate, a handle reaches its connection only while the server exists.
+struct StreamGate {
+  std::mutex mu;
+  bool open = true;  // Guarded by mu; false once the server is being destroyed.
+};
+
+class PeerHandle final : public StreamPeer {
+ public:
+  PeerHandle(std::weak_ptr<StreamPeer> connection, std::shared_ptr<StreamGate> gate)
+      : connection_(std::move(connection)), gate_(std::move(gate)) {}
+
+  bool Send(std::shared_ptr<const std::string> message) override {
+    return With([&](StreamPeer& c) { return c.Send(std::move(message)); }, false);
+  }
+  void Close() override {
+    With([](StreamPeer& c) {
+      c.Close();
+      return true;
+    }, true);
+  }
+  bool closed() const override {
+    return With([](StreamPeer& c) { return c.closed(); }, true);
+  }
+  size_t queued_bytes() const override {
+    return With([](StreamPeer& c) { return c.queued_bytes(); }, size_t{0});
+  }
+
+ private:
+  // `use` on the connection while the server exists (the connection is
+  // released under the gate too), else `gone`.
+  template <typename Use, typename T>
+  T With(Use use, T gone) const {
+    std::lock_guard lock(gate_->mu);
+    if (!gate_->open) return gone;
+    std::shared_ptr<StreamPeer> connection = connection_.lock();
+    return connection ? use(*connection) : gone;
+  }
+
+  std::weak_ptr<StreamPeer> connection_;
+  std::shared_ptr<StreamGate> gate_;
+};
 
 struct HttpServer::Impl {
   HttpHandler handler;
@@ -44,11 +107,40 @@ struct HttpServer::Impl {
 
   std::atomic<bool> draining{false};
   std::atomic<int> active_requests{0};
+  std::atomic<int> queued{0};  // Posted to workers, not yet started.
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> dropped{0};
   std::mutex mu;
   std::condition_variable idle;
   bool stopped = false;  // Guarded by mu.
 
+  // Parked requests and open stream peers, so that Shutdown can wake and
+  // close them. Entries remove themselves.
+  std::mutex live_mu;
+  std::unordered_set<std::shared_ptr<Parked>> parked;  // Guarded by live_mu.
+  std::unordered_set<std::shared_ptr<StreamPeer>> streams;     // Guarded by live_mu.
+  std::shared_ptr<StreamGate> gate = std::make_shared<StreamGate>();
+
   void Accept();
+  // Takes `parked`'s resume and runs it, unless taken already.
+  void Resume(const std::shared_ptr<Parked>& parked) {
+    std::function<void()> resume;
+    ProgressSignal::Ticket ticket = 0;
+    {
+      std::lock_guard lock(parked->mu);
+      resume = std::move(parked->resume);
+      parked->resume = nullptr;
+      ticket = parked->ticket;
+    }
+    if (!resume) return;
+    if (ticket != 0) parked->progress->Cancel(ticket);
+    asio::post(parked->timer.get_executor(), [parked] { parked->timer.cancel(); });
+    {
+      std::lock_guard lock(live_mu);
+      this->parked.erase(parked);
+    }
+    resume();
+  }
   void RequestDone() {
     if (active_requests.fetch_sub(1) == 1 && draining.load()) {
       std::lock_guard lock(mu);
@@ -84,6 +176,265 @@ HttpRequest ToRequest(const http::request<http::string_body>& in, const std::str
   out.trace_id = UsableRequestId(client_id) ? client_id : trace_id;
   return out;
 }
+
+// What a stream peer does whatever its wire: a bounded queue of messages
+// written one at a time on the connection's executor. `Derived` writes one
+// message (WriteOne) and tears the connection down (Teardown).
+template <typename Derived>
+class QueuedPeer : public StreamPeer, public std::enable_shared_from_this<Derived> {
+ public:
+  QueuedPeer(HttpServer::Impl& server, Executor executor)
+      : server_(server), executor_(std::move(executor)) {}
+
+  bool Send(std::shared_ptr<const std::string> message) override {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return false;
+      if (queued_bytes_ + message->size() > server_.options.stream_queue_bytes) {
+        server_.dropped.fetch_add(1);
+        spdlog::warn("dropping a stream peer at {}: its reader is {} bytes behind", peer_,
+                     queued_bytes_);
+      } else {
+        queued_bytes_ += message->size();
+        queue_.push_back(std::move(message));
+        if (!writing_ && started_) {
+          writing_ = true;
+          asio::post(executor_, [self = this->shared_from_this()] { self->WriteNext(); });
+        }
+        return true;
+      }
+    }
+    Close();
+    return false;
+  }
+
+  void Close() override {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
+    asio::post(executor_, [self = this->shared_from_this()] { self->Finish(); });
+  }
+
+  bool closed() const override {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+  size_t queued_bytes() const override {
+    std::lock_guard lock(mu_);
+    return queued_bytes_;
+  }
+
+ protected:
+  // After the handshake: writes what was queued so far, from now on as it comes.
+  void Started() {
+    std::lock_guard lock(mu_);
+    started_ = true;
+    if (!queue_.empty() && !writing_ && !closed_) {
+      writing_ = true;
+      asio::post(executor_, [self = this->shared_from_this()] { self->WriteNext(); });
+    }
+  }
+
+  // On the executor.
+  void WriteNext() {
+    std::shared_ptr<const std::string> next;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty() || closed_) {
+        writing_ = false;
+        return;
+      }
+      next = queue_.front();
+    }
+    static_cast<Derived*>(this)->WriteOne(next, [self = this->shared_from_this(),
+                                                 next](beast::error_code ec) {
+      if (ec) return self->Close();
+      {
+        std::lock_guard lock(self->mu_);
+        if (!self->queue_.empty() && self->queue_.front() == next) {
+          self->queued_bytes_ -= next->size();
+          self->queue_.pop_front();
+        }
+      }
+      self->WriteNext();
+    });
+  }
+
+  // On the executor, once: the connection goes, the server forgets the peer.
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    static_cast<Derived*>(this)->Teardown();
+    std::lock_guard lock(server_.live_mu);
+    server_.streams.erase(this->shared_from_this());
+  }
+
+  HttpServer::Impl& server_;
+  Executor executor_;
+  std::string peer_;  // The client's address, for logs.
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<std::shared_ptr<const std::string>> queue_;  // Guarded by mu_.
+  size_t queued_bytes_ = 0;                               // Guarded by mu_.
+  bool writing_ = false;                                  // Guarded by mu_.
+  bool started_ = false;                                  // Guarded by mu_.
+  bool closed_ = false;                                   // Guarded by mu_.
+  bool finished_ = false;                                 // On the executor.
+};
+
+// A WebSocket: text frames out, the client's frames read and ignored (they
+// carry its pongs and close), pings when idle.
+class WebSocketPeer : public QueuedPeer<WebSocketPeer> {
+ public:
+  WebSocketPeer(HttpServer::Impl& server, Stream stream, std::string peer)
+      : QueuedPeer(server, stream.get_executor()), ws_(std::move(stream)) {
+    peer_ = std::move(peer);
+  }
+
+  // Completes the handshake for `request`, then hands the peer to `open`.
+  void Accept(http::request<http::string_body> upgrade,
+              std::function<void(std::shared_ptr<StreamPeer>)> open, std::string request_id) {
+    // Kept until the handshake completes.
+    auto request = std::make_shared<http::request<http::string_body>>(std::move(upgrade));
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeout{};
+    timeout.handshake_timeout = std::chrono::seconds(30);
+    timeout.idle_timeout = server_.options.stream_idle;
+    timeout.keep_alive_pings = true;
+    ws_.set_option(timeout);
+    ws_.set_option(websocket::stream_base::decorator([request_id](websocket::response_type& r) {
+      r.set(http::field::server, "remotegpu");
+      r.set("x-request-id", request_id);
+    }));
+    ws_.read_message_max(64 * 1024);
+    auto self = shared_from_this();
+    ws_.async_accept(*request, [self, request, open = std::move(open)](beast::error_code ec) {
+      if (ec) return self->Close();
+      open(std::make_shared<PeerHandle>(self, self->server_.gate));
+      self->Started();
+      self->Read();
+    });
+  }
+
+  template <typename Done>
+  void WriteOne(const std::shared_ptr<const std::string>& message, Done done) {
+    ws_.text(true);
+    ws_.async_write(asio::buffer(*message),
+                    [done = std::move(done)](beast::error_code ec, size_t) { done(ec); });
+  }
+
+  void Teardown() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+ private:
+  void Read() {
+    ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      self->read_buffer_.clear();
+      self->Read();
+    });
+  }
+
+  websocket::stream<Stream> ws_;
+  beast::flat_buffer read_buffer_;
+};
+
+// Server-sent events: one "data:" event per message, a comment line as a
+// ping every half of stream_idle, and a read that notices the client leave.
+class EventSourcePeer : public QueuedPeer<EventSourcePeer> {
+ public:
+  EventSourcePeer(HttpServer::Impl& server, Stream stream, std::string peer)
+      : QueuedPeer(server, stream.get_executor()),
+        stream_(std::move(stream)),
+        ping_timer_(executor_) {
+    peer_ = std::move(peer);
+  }
+
+  void Start(std::function<void(std::shared_ptr<StreamPeer>)> open, const std::string& request_id) {
+    stream_.expires_never();
+    auto header = std::make_shared<std::string>(
+        "HTTP/1.1 200 OK\r\nServer: remotegpu\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-store\r\nConnection: close\r\nX-Request-Id: " +
+        request_id + "\r\n\r\n");
+    auto self = shared_from_this();
+    asio::async_write(stream_, asio::buffer(*header),
+                      [self, header, open = std::move(open)](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        open(std::make_shared<PeerHandle>(self, self->server_.gate));
+                        self->Started();
+                        self->Read();
+                        self->Ping();
+                      });
+  }
+
+  template <typename Done>
+  void WriteOne(const std::shared_ptr<const std::string>& message, Done done) {
+    auto event = std::make_shared<std::string>(
+        message == PingComment() ? *message : EventOf(*message));
+    asio::async_write(stream_, asio::buffer(*event),
+                      [event, done = std::move(done)](beast::error_code ec, size_t) { done(ec); });
+  }
+
+  // Every line of the message its own data: line, so a newline inside
+  // cannot end the event early.
+  static std::string EventOf(const std::string& message) {
+    std::string event;
+    size_t start = 0;
+    while (true) {
+      const size_t end = message.find('\n', start);
+      event += "data: ";
+      event.append(message, start, end == std::string::npos ? std::string::npos : end - start);
+      event += "\n";
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    return event + "\n";
+  }
+
+  void Teardown() {
+    ping_timer_.cancel();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+ private:
+  void Read() {
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->Read();
+                            });
+  }
+  // A comment line every half of stream_idle keeps proxies and the
+  // client's timer content; through the queue, so that it never interleaves
+  // with an event being written, and a reader that stopped reading fills
+  // the queue with them and is dropped.
+  void Ping() {
+    ping_timer_.expires_after(server_.options.stream_idle / 2);
+    ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed()) return;
+      self->Send(PingComment());
+      self->Ping();
+    });
+  }
+  static const std::shared_ptr<const std::string>& PingComment() {
+    static const auto ping = std::make_shared<const std::string>(": ping\n\n");
+    return ping;
+  }
+
+  Stream stream_;
+  asio::steady_timer ping_timer_;
+  char scratch_[512];
+};
 
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
@@ -141,28 +492,127 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code peer_error;
     const auto peer = stream_.socket().remote_endpoint(peer_error);
     if (!peer_error) plain.remote_address = peer.address().to_string();
+    // Kept in case the route is a stream (see Upgrade).
+    upgrade_.reset();
+    if (websocket::is_upgrade(request)) upgrade_.emplace(std::move(request));
+    wants_event_stream_ = plain.Header("accept").find("text/event-stream") != std::string::npos;
     if (server_.try_inline) {
       if (auto answer = Answer(plain, server_.try_inline)) {
         return Write(std::move(*answer), plain.trace_id, keep_alive && !server_.draining.load(),
                      true);
       }
     }
+    Work(std::move(plain), keep_alive, true);
+  }
+
+  // Runs the handler on a worker; `bounded`: unless max_queued requests
+  // wait for one already (a resumed request was admitted before).
+  void Work(HttpRequest plain, bool keep_alive, bool bounded) {
+    if (bounded && server_.queued.load() >= server_.options.max_queued) {
+      server_.refused.fetch_add(1);
+      HttpResponse busy =
+          ErrorResponse(plain, 503, "UNAVAILABLE", "the server is busy; retry shortly");
+      busy.headers["Retry-After"] = "1";
+      return PostWrite(std::move(busy), plain.trace_id, keep_alive);
+    }
+    server_.queued.fetch_add(1);
     asio::post(*server_.workers, [self = shared_from_this(), plain = std::move(plain),
                                   keep_alive]() mutable {
+      self->server_.queued.fetch_sub(1);
       std::optional<HttpResponse> answer =
           self->Answer(plain, [&](const HttpRequest& r) -> std::optional<HttpResponse> {
             return self->server_.handler(r);
           });
+      if (answer->park && !plain.resumed && answer->park->progress != nullptr) {
+        return self->Park(std::move(plain), *answer->park, keep_alive);
+      }
+      if (answer->park) {  // A handler must answer a resumed request; this one did not.
+        spdlog::error("handler for {} {} parked a resumed request", plain.method, plain.path);
+        answer = ErrorResponse(plain, 500, "INTERNAL", "internal error; see the server log");
+      }
       if (answer->stream) {
         return self->WriteStreamed(std::move(*answer), plain.trace_id,
                                    keep_alive && !self->server_.draining.load());
       }
-      asio::post(
-          self->stream_.get_executor(), [self, answer = std::move(*answer),
-                                         id = std::move(plain.trace_id), keep_alive]() mutable {
-            self->Write(std::move(answer), id, keep_alive && !self->server_.draining.load(), true);
-          });
+      self->PostWrite(std::move(*answer), plain.trace_id, keep_alive);
     });
+  }
+
+  // Write, from any thread.
+  void PostWrite(HttpResponse answer, std::string request_id, bool keep_alive) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), answer = std::move(answer),
+                                        id = std::move(request_id), keep_alive]() mutable {
+      self->Write(std::move(answer), id, keep_alive && !self->server_.draining.load(), true);
+    });
+  }
+
+  // Holds `request` (no thread) until `park.progress` reaches `park.position`
+  // or `park.timeout` passes, then runs the handler again (see Parked).
+  void Park(HttpRequest request, const HttpResponse::Park& park, bool keep_alive) {
+    auto parked = std::make_shared<Parked>(stream_.get_executor());
+    parked->progress = park.progress;
+    request.resumed = true;
+    parked->resume = [self = shared_from_this(), request = std::move(request),
+                      keep_alive]() mutable { self->Work(std::move(request), keep_alive, false); };
+    HttpServer::Impl* server = &server_;
+    {
+      std::lock_guard lock(server->live_mu);
+      server->parked.insert(parked);
+    }
+    // Shutdown wakes what is parked; one parked after its sweep wakes here.
+    if (server->draining.load()) return server->Resume(parked);
+    asio::post(stream_.get_executor(), [server, parked, timeout = park.timeout] {
+      parked->timer.expires_after(timeout);
+      parked->timer.async_wait([server, parked](beast::error_code ec) {
+        if (!ec) server->Resume(parked);
+      });
+    });
+    const ProgressSignal::Ticket ticket =
+        park.progress->WhenReached(park.position, [server, parked] { server->Resume(parked); });
+    std::lock_guard lock(parked->mu);
+    if (parked->resume) {
+      parked->ticket = ticket;
+    } else if (ticket != 0) {
+      park.progress->Cancel(ticket);  // Resumed by its deadline meanwhile.
+    }
+  }
+
+  // Turns the connection into a stream peer for a stream route's answer
+  // (HttpResponse::open). A stream is not an in-flight request: Shutdown
+  // closes it instead of waiting for it.
+  void Upgrade(HttpResponse response, const std::string& request_id, bool keep_alive,
+               bool counted) {
+    if (counted) server_.RequestDone();
+    if (server_.draining.load()) {
+      return Write(ErrorResponse(HttpRequest{.trace_id = request_id}, 503, "UNAVAILABLE",
+                                 "the server is stopping"),
+                   request_id, false);
+    }
+    if (!upgrade_ && !wants_event_stream_) {
+      return Write(ErrorResponse(HttpRequest{.trace_id = request_id}, 400, "INVALID_ARGUMENT",
+                                 "this route is a stream: open it as a WebSocket, or with "
+                                 "Accept: text/event-stream"),
+                   request_id, keep_alive);
+    }
+    beast::error_code ignored;
+    const auto endpoint = stream_.socket().remote_endpoint(ignored);
+    const std::string peer = endpoint.address().to_string();
+    std::shared_ptr<StreamPeer> registered;
+    if (upgrade_) {
+      auto ws = std::make_shared<WebSocketPeer>(server_, std::move(stream_), peer);
+      registered = ws;
+      Register(registered);
+      ws->Accept(std::move(*upgrade_), std::move(response.open), request_id);
+    } else {
+      auto events = std::make_shared<EventSourcePeer>(server_, std::move(stream_), peer);
+      registered = events;
+      Register(registered);
+      events->Start(std::move(response.open), request_id);
+    }
+  }
+  void Register(const std::shared_ptr<StreamPeer>& peer) {
+    std::lock_guard lock(server_.live_mu);
+    server_.streams.insert(peer);
   }
 
   // `handler`'s answer, with the request's id on every line it logs; a
@@ -194,6 +644,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // `counted`: the request was counted active and is finished once written.
   void Write(HttpResponse response, const std::string& request_id, bool keep_alive,
              bool counted = false) {
+    if (response.open && response.status == 200) {
+      return Upgrade(std::move(response), request_id, keep_alive, counted);
+    }
     auto out = std::make_shared<http::response<http::string_body>>();
     SetHeader(*out, response, request_id, keep_alive);
     out->body() = std::move(response.body);
@@ -269,6 +722,8 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request<http::string_body>> upgrade_;  // The last request, if it asked for a WebSocket.
+  bool wants_event_stream_ = false;  // The last request accepts text/event-stream.
 };
 
 }  // namespace
@@ -334,6 +789,17 @@ void HttpServer::Shutdown() {
     beast::error_code ignored;
     impl_->acceptor->close(ignored);
   });
+  // Parked requests are answered now (with what their read model has);
+  // streams are closed (their clients reconnect elsewhere and resume).
+  std::vector<std::shared_ptr<Parked>> parked;
+  std::vector<std::shared_ptr<StreamPeer>> streams;
+  {
+    std::lock_guard lock(impl_->live_mu);
+    parked.assign(impl_->parked.begin(), impl_->parked.end());
+    streams.assign(impl_->streams.begin(), impl_->streams.end());
+  }
+  for (const auto& request : parked) impl_->Resume(request);
+  for (const auto& peer : streams) peer->Close();
   {
     std::unique_lock lock(impl_->mu);
     impl_->idle.wait_for(lock, impl_->options.shutdown_grace,
@@ -346,6 +812,23 @@ void HttpServer::Shutdown() {
   for (auto& thread : impl_->threads) thread.join();
 }
 
-HttpServer::~HttpServer() { Shutdown(); }
+HttpServer::Stats HttpServer::stats() const {
+  Stats stats;
+  {
+    std::lock_guard lock(impl_->live_mu);
+    stats.parked = impl_->parked.size();
+    stats.streams = impl_->streams.size();
+  }
+  stats.queued = static_cast<uint64_t>(std::max(0, impl_->queued.load()));
+  stats.refused = impl_->refused.load();
+  stats.dropped = impl_->dropped.load();
+  return stats;
+}
+
+HttpServer::~HttpServer() {
+  Shutdown();
+  std::lock_guard lock(impl_->gate->mu);
+  impl_->gate->open = false;  // Producers' handles no longer reach a connection.
+}
 
 }  // namespace remotegpu::api

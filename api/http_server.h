@@ -9,7 +9,10 @@
 // connection's I/O. A request goes first to `try_inline` on its I/O thread:
 // when that answers (a cached query, /healthz) the worker pool is skipped;
 // when it returns nullopt, `handler` answers on a worker. `worker_threads`
-// bounds the blocking requests served at once.
+// bounds the blocking requests served at once, `max_queued` those waiting
+// for one. A request whose read model is behind its X-Min-Position is parked
+// (HttpResponse::park) holding no thread; a stream route's connection
+// becomes a WebSocket or server-sent events (HttpResponse::open).
 //
 // Thread-safety: Shutdown from any thread, once.
 #pragma once
@@ -32,6 +35,13 @@ struct HttpServerOptions {
   size_t body_limit = 1 << 20;
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds shutdown_grace{10};
+  // Requests waiting for a worker beyond which new ones are answered 503 +
+  // Retry-After at once instead of queueing without bound.
+  int max_queued = 4096;
+  // A stream peer's send queue bound (see StreamPeer::Send).
+  size_t stream_queue_bytes = 1 << 20;
+  // A stream peer that answers no ping (WebSocket) for this long is closed.
+  std::chrono::seconds stream_idle{60};
 };
 
 class HttpServer {
@@ -45,9 +55,18 @@ class HttpServer {
   ~HttpServer();
 
   uint16_t port() const;
-  // Stops accepting, waits up to shutdown_grace for in-flight requests, then
-  // stops the threads.
+  // Stops accepting, wakes parked requests, closes streams, waits up to
+  // shutdown_grace for in-flight requests, then stops the threads.
   void Shutdown();
+
+  struct Stats {
+    uint64_t parked = 0;    // Requests parked now (HttpResponse::park).
+    uint64_t streams = 0;   // Stream peers open now.
+    uint64_t queued = 0;    // Requests waiting for a worker.
+    uint64_t refused = 0;   // Requests refused 503 for a full worker queue.
+    uint64_t dropped = 0;   // Stream peers dropped for a full send queue.
+  };
+  Stats stats() const;
 
   struct Impl;
 

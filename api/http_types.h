@@ -2,13 +2,20 @@
 // tests never include Beast (which only http_server.cc does).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
+
+namespace remotegpu {
+class ProgressSignal;
+}
 
 namespace remotegpu::api {
 
@@ -38,6 +45,9 @@ struct HttpRequest {
   std::string trace_id;
   std::string remote_address;  // The peer's IP address.
   Identity identity;           // Set by the authentication middleware.
+  // The handler parked this request once (HttpResponse::park) and is now
+  // called again: woken, or because the wait timed out.
+  bool resumed = false;
 
   // A query parameter, or `fallback` when absent.
   std::string Query(const std::string& name, const std::string& fallback = "") const {
@@ -48,6 +58,26 @@ struct HttpRequest {
     auto it = headers.find(lower_case_name);
     return it == headers.end() ? "" : it->second;
   }
+};
+
+// A connection the server turned into a stream of text messages: a
+// WebSocket, or server-sent events for clients that asked for
+// text/event-stream. Ping/pong (or SSE comments) keep it alive.
+//
+// Thread-safety: all methods, from any thread; none blocks.
+class StreamPeer {
+ public:
+  virtual ~StreamPeer() = default;
+  // Queues one message. False, and the peer is closed, when it is closed
+  // already or its queue would pass its bound: a reader too slow for its
+  // stream is dropped (it may reconnect and resume), never buffered without
+  // end.
+  virtual bool Send(std::shared_ptr<const std::string> message) = 0;
+  // Closes the connection; queued messages are dropped.
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
+  // Bytes queued, not yet written (a producer may pace itself on it).
+  virtual size_t queued_bytes() const = 0;
 };
 
 struct HttpResponse {
@@ -65,6 +95,25 @@ struct HttpResponse {
   // looks whole. Only for routes answered on workers (not never_blocks).
   using Emit = std::function<bool(std::string_view chunk)>;
   std::function<Status(const Emit& emit)> stream;
+
+  // A handler whose read model has not reached the request's
+  // X-Min-Position yet answers with `park` set instead: the server holds the
+  // request without a thread until `progress` reaches `position` or
+  // `timeout` passes, then calls the handler again with `request.resumed`
+  // set (it answers then, whatever it finds). Nothing else of the response
+  // is sent.
+  struct Park {
+    ProgressSignal* progress = nullptr;
+    uint64_t position = 0;
+    std::chrono::milliseconds timeout{5000};
+  };
+  std::optional<Park> park;
+
+  // A stream route's answer: the server upgrades the connection (a
+  // WebSocket when the client asked for one, else server-sent events when it
+  // accepts text/event-stream, else 400) and hands the peer to `open`, on an
+  // I/O thread: it must not block. Nothing else of the response is sent.
+  std::function<void(std::shared_ptr<StreamPeer>)> open;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

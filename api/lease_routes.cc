@@ -86,8 +86,7 @@ HttpResponse ServeMachines(LeaseApi& api, const HttpRequest& request,
   }
   // Hosts and leases come from two projections: both must have
   // reached X-Min-Position.
-  Status fresh = WaitForMinPosition(request, *api.cmdb_projection);
-  if (!fresh.ok()) return StatusResponse(request, fresh);
+  if (auto wait = AwaitMinPosition(request, *api.cmdb_projection)) return *wait;
   return ServeList(request, *api.reads, *api.projection, query);
 }
 

@@ -7,6 +7,8 @@
 //
 // Every flag can also be given as an environment variable REMOTEGPU_<NAME>
 // (--data-dir is REMOTEGPU_DATA_DIR); a flag on the command line wins.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -177,6 +179,13 @@ int Serve(int argc, char** argv) {
   if (config.rate_limit < 0 || config.rate_burst < 1) {
     std::cerr << "remotegpu serve: --rate-limit must be >= 0 and --rate-burst >= 1\n";
     return 2;
+  }
+  // Every WebSocket subscriber and parked request holds a descriptor: the
+  // soft limit (often 1,024) goes up to the hard one.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
   }
   return api::RunServe(config);
 }

@@ -1,6 +1,5 @@
 #include "api/read_store.h"
 
-#include <thread>
 
 namespace remotegpu::api {
 
@@ -49,27 +48,6 @@ Status ReadStore::Read(const std::function<void(pqxx::nontransaction&)>& query) 
     if (connection) Give(nullptr);  // Possibly broken: closed, its slot freed.
     return Status::IoError(std::string("reading the read models: ") + e.what());
   }
-}
-
-Status ReadStore::WaitFor(const projections::ProjectionRunner& runner, uint64_t min_position,
-                          std::chrono::milliseconds timeout) {
-  // A position the log itself has not reached cannot be waited for: it may
-  // never come, and a worker would sit out the whole timeout for nothing.
-  if (const uint64_t head = runner.log_position(); min_position > head) {
-    return Status::OutOfRange("X-Min-Position " + std::to_string(min_position) +
-                              " is beyond the log's head, position " + std::to_string(head) +
-                              "; send a position a command returned");
-  }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (runner.checkpoint() < min_position) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::Unavailable("the " + runner.name() + " read model has reached position " +
-                                 std::to_string(runner.checkpoint()) + ", not " +
-                                 std::to_string(min_position) + " yet; retry shortly");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return Status::Ok();
 }
 
 }  // namespace remotegpu::api

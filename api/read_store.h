@@ -1,7 +1,6 @@
 // Queries against the read models: a bounded pool of PostgreSQL connections
 // (more concurrent queries than that wait for a free connection rather than
-// make PostgreSQL fork a backend each), and read-your-writes on demand
-// (X-Min-Position).
+// make PostgreSQL fork a backend each).
 //
 // Thread-safety: all methods, from any thread.
 #pragma once
@@ -18,7 +17,6 @@
 #include <pqxx/pqxx>
 
 #include "common/status.h"
-#include "projections/projection_runner.h"
 
 namespace remotegpu::api {
 
@@ -35,12 +33,6 @@ class ReadStore {
   // BEGIN/COMMIT round trips: the read models are only read here).
   // Exceptions from libpqxx become IoError.
   Status Read(const std::function<void(pqxx::nontransaction&)>& query);
-
-  // Waits (up to `timeout`) until `runner` has projected position
-  // `min_position`; Unavailable saying how far it got otherwise; OutOfRange
-  // at once, naming the head, for a position beyond the log's head.
-  static Status WaitFor(const projections::ProjectionRunner& runner, uint64_t min_position,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
   // A pooled connection, or a new one while fewer than max_connections_

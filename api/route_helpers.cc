@@ -1,6 +1,7 @@
 #include "api/route_helpers.h"
 
 #include "api/read_store.h"
+#include "common/progress.h"
 #include "domain/environment.h"
 #include "domain/host.h"
 
@@ -29,14 +30,37 @@ bool MayAccess(const HttpRequest& request, const std::string& owner) {
          (!request.identity.customer_id.empty() && request.identity.customer_id == owner);
 }
 
-Status WaitForMinPosition(const HttpRequest& request,
-                          const projections::ProjectionRunner& projection) {
+std::optional<HttpResponse> AwaitMinPosition(const HttpRequest& request,
+                                             const projections::ProjectionRunner& projection) {
   const std::string header = request.Header("x-min-position");
-  if (header.empty()) return Status::Ok();
+  if (header.empty()) return std::nullopt;
   if (header.find_first_not_of("0123456789") != std::string::npos || header.size() > 19) {
-    return Status::InvalidArgument("X-Min-Position must be a log position (a number)");
+    return StatusResponse(request,
+                          Status::InvalidArgument("X-Min-Position must be a log position (a number)"));
   }
-  return ReadStore::WaitFor(projection, std::stoull(header));
+  const uint64_t wanted = std::stoull(header);
+  ProgressSignal& progress = projection.progress();
+  const uint64_t reached = progress.reached();
+  if (reached >= wanted) return std::nullopt;
+  // A position the log itself has not reached cannot be waited for: it may
+  // never come.
+  if (const uint64_t head = progress.head(); wanted > head) {
+    return StatusResponse(
+        request, Status::OutOfRange("X-Min-Position " + std::to_string(wanted) +
+                                    " is beyond the log's head, position " + std::to_string(head) +
+                                    "; send a position a command returned"));
+  }
+  if (!request.resumed) {
+    HttpResponse parked;
+    parked.park = HttpResponse::Park{&progress, wanted, kMinPositionWait};
+    return parked;
+  }
+  HttpResponse late = StatusResponse(
+      request, Status::Unavailable("the " + projection.name() + " read model has reached position " +
+                                   std::to_string(reached) + ", not " + std::to_string(wanted) +
+                                   " yet; retry shortly"));
+  late.headers["Retry-After"] = "1";
+  return late;
 }
 
 std::string ListPage(pqxx::nontransaction& tx, const std::string& table, const std::string& where,
@@ -92,8 +116,7 @@ HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
                        const projections::ProjectionRunner& projection, const ListQuery& query) {
   auto paging = ParsePaging(request, query.sortable, query.default_sort);
   if (!paging.ok()) return StatusResponse(request, paging.status());
-  Status fresh = WaitForMinPosition(request, projection);
-  if (!fresh.ok()) return StatusResponse(request, fresh);
+  if (auto wait = AwaitMinPosition(request, projection)) return *wait;
   std::string page;
   Status read = reads.Read([&](pqxx::nontransaction& tx) {
     page = ListPage(tx, FromOf(reads.schema(), query), WhereOf(tx, query), *paging, query.tiebreak);

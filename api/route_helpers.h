@@ -1,6 +1,7 @@
 // What every route over the command side and the read models shares.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -32,10 +33,16 @@ commands::CommandMeta MetaFor(const HttpRequest& request);
 // id): admins may; a customer's user only on its own customer's.
 bool MayAccess(const HttpRequest& request, const std::string& owner);
 
-// Honours X-Min-Position: waits (bounded) until `projection` has applied that
-// position; InvalidArgument for a malformed header, Unavailable on timeout.
-Status WaitForMinPosition(const HttpRequest& request,
-                          const projections::ProjectionRunner& projection);
+// Honours X-Min-Position (read your writes): nullopt when there is none or
+// `projection` has applied that position, so the handler goes on; else the
+// answer: 400 for a malformed header, 412 for a position beyond the log's
+// head (it may never come), a park (HttpResponse::park: the server waits
+// without a thread and calls the handler again) the first time, and 503
+// naming the position reached when the request comes back unfulfilled.
+// How long a request waits for its X-Min-Position before the 503.
+inline constexpr std::chrono::milliseconds kMinPositionWait{5000};
+std::optional<HttpResponse> AwaitMinPosition(const HttpRequest& request,
+                                             const projections::ProjectionRunner& projection);
 
 // One page of `SELECT * FROM table WHERE where ORDER BY …` as the JSON text
 // of {list, total, page, pageSize}, in one round trip with PostgreSQL

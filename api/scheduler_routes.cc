@@ -103,8 +103,7 @@ void AddSchedulerRoutes(Router& router, SchedulerApi& api) {
       "GET", "/api/scheduler/ports/usage",
       "Port pools by service: total, used, available; filter host_id",
       [&api](const HttpRequest& request) {
-        Status fresh = WaitForMinPosition(request, *api.cmdb_projection);
-        if (!fresh.ok()) return StatusResponse(request, fresh);
+        if (auto wait = AwaitMinPosition(request, *api.cmdb_projection)) return *wait;
         std::string data;
         Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
           const std::string s = api.reads->schema() + ".";

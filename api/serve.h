@@ -47,6 +47,9 @@ struct ServeConfig {
   // Seconds between metering ticks (bill lines, balance checks, invoice
   // drafts); 0: metering is off.
   int metering_interval_s = 60;
+  // Run the process managers on a thread of their own (App::Tick); off for
+  // tests that tick a manual clock themselves.
+  bool ticker = true;
 };
 
 // `remotegpu project`: projection workers fed from Kafka.

@@ -12,7 +12,8 @@ ProjectionRunner::ProjectionRunner(eventstore::EventStore& store,
     : store_(store),
       projector_(std::move(projector)),
       options_(std::move(options)),
-      name_(projector_->name()) {}
+      name_(projector_->name()),
+      progress_(name_, [&store] { return store.LastPosition(); }) {}
 
 ProjectionRunner::~ProjectionRunner() { Stop(); }
 
@@ -31,6 +32,7 @@ Status ProjectionRunner::Open() {
   }
   projector_->Reset();
   ++opens_;
+  progress_.Advance(checkpoint_);
   return Status::Ok();
 }
 
@@ -60,6 +62,7 @@ Status ProjectionRunner::ApplyBatch(const std::vector<eventstore::RecordedEvent>
       tx.abort();
       projector_->Reset();
       checkpoint_ = stored;
+      progress_.Advance(stored);
       return Status::Conflict({name_, std::to_string(first - 1), stored});
     }
     projector_->Apply(tx, options_.schema, batch);
@@ -83,6 +86,7 @@ Status ProjectionRunner::ApplyBatch(const std::vector<eventstore::RecordedEvent>
                            std::to_string(last) + ": " + e.what());
   }
   checkpoint_ = last;
+  progress_.Advance(last);
   failing_ = false;
   {
     std::lock_guard lock(failure_mu_);

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "common/progress.h"
 #include "eventstore/event_store.h"
 #include "projections/projector.h"
 
@@ -53,6 +54,9 @@ class ProjectionRunner {
   void Stop();
 
   uint64_t checkpoint() const { return checkpoint_.load(); }
+  // The checkpoint as a signal: requests waiting for a position
+  // (X-Min-Position) park on it instead of polling.
+  ProgressSignal& progress() const { return progress_; }
   // Grows whenever the read model may have changed: a new checkpoint, or a
   // reopen (a rebuild swapped the schema in), for answer caches.
   uint64_t read_model_version() const {
@@ -88,6 +92,7 @@ class ProjectionRunner {
   const std::string name_;
   std::unique_ptr<pqxx::connection> connection_;
   std::atomic<uint64_t> checkpoint_{0};
+  mutable ProgressSignal progress_;  // Advanced after checkpoint_.
   std::atomic<uint64_t> opens_{0};  // Successful Open calls.
   std::atomic<bool> running_{false};
   std::atomic<bool> failing_{false};
