@@ -15,6 +15,18 @@ namespace {
 // have drained below before the next slice.
 constexpr size_t kCatchUpSlice = 256;
 constexpr size_t kCatchUpQueueBytes = 256 * 1024;
+// Positions caught up per turn: a hundred subscribers resuming from far back
+// cannot hold the live ones up for long.
+constexpr size_t kCatchUpGroupsPerTurn = 8;
+// A message is cut after this many bytes of events (a batch of 512 large
+// events would otherwise be one message of megabytes).
+constexpr size_t kMessageBytes = 256 * 1024;
+// How long the feed gathers commits into one message, and at most how many.
+constexpr std::chrono::milliseconds kLinger{10};
+constexpr size_t kMaxBatch = 2048;
+// Streams whose owner is remembered; beyond, the memory is dropped and
+// learnt again from the log.
+constexpr size_t kOwnersKept = 100'000;
 
 std::string KeyOf(const EventFeed::View& view) {
   std::string key = view.customer_id + "|";
@@ -24,8 +36,10 @@ std::string KeyOf(const EventFeed::View& view) {
   return key;
 }
 
-// The customer an event's payload names, if any.
-std::string NamedCustomer(const nlohmann::json& payload) {
+// The customer an event's payload names, if any: customer_id, owner or
+// spec.owner, at the top or inside the one-of wrapper most payloads are
+// ({"created":{"spec":{"owner":…}}}).
+std::string NamedCustomer(const nlohmann::json& payload, bool inside = false) {
   if (!payload.is_object()) return "";
   for (const char* field : {"customer_id", "owner"}) {
     auto it = payload.find(field);
@@ -36,7 +50,21 @@ std::string NamedCustomer(const nlohmann::json& payload) {
       return owner->get<std::string>();
     }
   }
+  if (!inside && payload.size() == 1 && payload.begin()->is_object()) {
+    return NamedCustomer(*payload.begin(), true);
+  }
   return "";
+}
+
+// An event as a customer's view shows it: who acted (an operator's user id
+// and name) and the request ids are the platform's, not the customer's.
+std::string ScopedJson(const eventstore::RecordedEvent& event) {
+  nlohmann::json json = replay::EventJson(event);
+  json["actor"]["id"] = "";
+  json["actor"]["name"] = "";
+  json["correlation_id"] = "";
+  json["trace_id"] = "";
+  return json.dump();
 }
 
 // Comma-separated items of a query parameter: at most 16, each 1 to 128 of
@@ -96,25 +124,22 @@ Status EventFeed::Start() {
 void EventFeed::Stop() {
   {
     std::lock_guard lock(mu_);
-    if (!started_) return;
     started_ = false;
   }
   stop_ = true;
-  subscription_->Close();
-  if (thread_.joinable()) thread_.join();
+  if (subscription_) subscription_->Close();
+  if (thread_.joinable()) thread_.join();  // Run closes every subscriber as it ends.
   subscription_.reset();
-  std::vector<Subscriber> joining;
-  {
-    std::lock_guard lock(mu_);
-    joining.swap(joining_);
-  }
-  for (auto& subscriber : joining) subscriber.peer->Close();
-  for (auto& subscriber : live_) subscriber.peer->Close();
-  live_.clear();
-  subscribers_ = 0;
 }
 
-Status EventFeed::Subscribe(std::shared_ptr<StreamPeer> peer, View view, uint64_t from_position) {
+bool EventFeed::MayOpen(const std::string& caller) const {
+  std::lock_guard lock(mu_);
+  auto it = callers_.find(caller);
+  return started_ && (caller.empty() || it == callers_.end() || it->second < kMaxPerCaller);
+}
+
+Status EventFeed::Subscribe(std::shared_ptr<StreamPeer> peer, View view, uint64_t from_position,
+                            const std::string& caller) {
   const uint64_t next = store_.LastPosition() + 1;
   if (from_position > next) {
     return Status::OutOfRange("from " + std::to_string(from_position) +
@@ -122,11 +147,17 @@ Status EventFeed::Subscribe(std::shared_ptr<StreamPeer> peer, View view, uint64_
   }
   std::lock_guard lock(mu_);
   if (!started_) return Status::Unavailable("the event feed is stopped");
+  size_t& open = callers_[caller];
+  if (!caller.empty() && open >= kMaxPerCaller) {
+    return Status::ResourceExhausted("at most " + std::to_string(kMaxPerCaller) +
+                                     " event streams per caller");
+  }
+  ++open;
   if (from_position == 0) from_position = next;
   // The first message says where the feed starts for this subscriber.
-  peer->Send(std::make_shared<const std::string>(
-      R"({"type":"subscribed","from":)" + std::to_string(from_position) + "}"));
-  Subscriber subscriber{std::move(peer), std::move(view), "", from_position};
+  peer->Send(std::make_shared<const std::string>(R"({"type":"subscribed","from":)" +
+                                                 std::to_string(from_position) + "}"));
+  Subscriber subscriber{std::move(peer), std::move(view), "", from_position, caller};
   subscriber.key = KeyOf(subscriber.view);
   joining_.push_back(std::move(subscriber));
   ++subscribers_;
@@ -174,49 +205,95 @@ bool EventFeed::Admits(const View& view, const eventstore::RecordedEvent& event)
 void EventFeed::Deliver(const std::vector<eventstore::RecordedEvent>& events,
                         std::vector<Subscriber*>& subscribers) {
   if (events.empty() || subscribers.empty()) return;
-  std::vector<std::string> rendered(events.size());  // Each event's JSON, once.
-  std::map<std::string, std::shared_ptr<const std::string>> messages;  // By view key.
+  // Each event's JSON once per audience: whole for admins, scoped for customers.
+  std::vector<std::string> whole(events.size()), scoped(events.size());
+  std::map<std::string, std::vector<std::shared_ptr<const std::string>>> messages;  // By view.
   for (Subscriber* subscriber : subscribers) {
     auto [slot, fresh] = messages.try_emplace(subscriber->key);
     if (fresh) {
-      std::string message = R"({"type":"events","events":[)";
-      bool any = false;
+      const bool customer = !subscriber->view.customer_id.empty();
+      std::string message;
+      auto flush = [&] {
+        if (message.empty()) return;
+        message += "]}";
+        slot->second.push_back(std::make_shared<const std::string>(std::move(message)));
+        message.clear();
+      };
       for (size_t i = 0; i < events.size(); ++i) {
         if (!Admits(subscriber->view, events[i])) continue;
-        if (rendered[i].empty()) rendered[i] = replay::EventJson(events[i]).dump();
-        if (any) message += ',';
-        message += rendered[i];
-        any = true;
+        std::string& json = customer ? scoped[i] : whole[i];
+        if (json.empty()) {
+          json = customer ? ScopedJson(events[i]) : replay::EventJson(events[i]).dump();
+        }
+        message += message.empty() ? R"({"type":"events","events":[)" : ",";
+        message += json;
+        if (message.size() >= kMessageBytes) flush();
       }
-      message += "]}";
-      if (any) slot->second = std::make_shared<const std::string>(std::move(message));
+      flush();
     }
     subscriber->cursor = events.back().global_position + 1;
-    if (slot->second == nullptr) continue;  // Nothing in this batch for this view.
-    if (subscriber->peer->Send(slot->second)) {
+    for (const auto& message : slot->second) {
+      if (!subscriber->peer->Send(message)) {
+        dropped_.fetch_add(1);
+        break;
+      }
       messages_.fetch_add(1);
-    } else {
-      dropped_.fetch_add(1);
     }
   }
 }
 
 void EventFeed::Run() {
+  try {
+    Follow();
+  } catch (const std::exception& e) {
+    spdlog::error("event feed stopped: {}", e.what());
+  }
+  // However it ended, nobody is left waiting for events that will not come.
+  std::vector<Subscriber> joining;
+  {
+    std::lock_guard lock(mu_);
+    started_ = false;
+    joining.swap(joining_);
+    callers_.clear();
+  }
+  for (auto& subscriber : joining) subscriber.peer->Close();
+  for (auto& subscriber : live_) subscriber.peer->Close();
+  live_.clear();
+  subscribers_ = 0;
+}
+
+void EventFeed::Follow() {
+  size_t turn = 0;  // Rotates which positions catch up first.
   while (!stop_.load()) {
-    // Newcomers: from now on, or caught up below.
     {
       std::lock_guard lock(mu_);
       for (auto& subscriber : joining_) live_.push_back(std::move(subscriber));
       joining_.clear();
     }
+    // Those behind whose queue has room are caught up below, so the log is
+    // only polled then; otherwise the feed waits for commits.
     const uint64_t cursor = position_.load();
-    const bool catching_up = std::any_of(live_.begin(), live_.end(),
-                                         [&](const Subscriber& s) { return s.cursor < cursor; });
+    auto ready = [&](const Subscriber& s) {
+      return s.cursor < cursor && !s.peer->closed() && s.peer->queued_bytes() <= kCatchUpQueueBytes;
+    };
+    const bool catching_up = std::any_of(live_.begin(), live_.end(), ready);
     auto batch = subscription_->Next(catching_up ? std::chrono::milliseconds(0)
                                                  : std::chrono::milliseconds(200));
     if (!batch.ok()) {
       if (!stop_.load()) spdlog::error("event feed: {}", batch.status().ToString());
-      break;
+      return;
+    }
+    // A trickle of commits is gathered for a moment: one message of twenty
+    // events costs a peer one write instead of twenty.
+    const auto linger_end = std::chrono::steady_clock::now() + kLinger;
+    while (!batch->empty() && batch->size() < kMaxBatch && !stop_.load()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          linger_end - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds(0)) break;
+      auto more = subscription_->Next(left);
+      if (!more.ok() || more->empty()) break;
+      batch->insert(batch->end(), std::make_move_iterator(more->begin()),
+                    std::make_move_iterator(more->end()));
     }
     if (!batch->empty()) {
       std::vector<Subscriber*> current;
@@ -226,18 +303,18 @@ void EventFeed::Run() {
       Deliver(*batch, current);
       position_ = batch->back().global_position + 1;
     }
-    // Those behind: one slice per turn, when their queue has room; those at
-    // the same position share the read and the renderings.
+    // Those behind: a slice for a few positions per turn; those at the same
+    // position share the read and the renderings.
     const uint64_t head = position_.load();
     std::map<uint64_t, std::vector<Subscriber*>> behind;
     for (auto& subscriber : live_) {
-      if (subscriber.cursor >= head || subscriber.peer->closed() ||
-          subscriber.peer->queued_bytes() > kCatchUpQueueBytes) {
-        continue;
+      if (subscriber.cursor < head && ready(subscriber)) {
+        behind[subscriber.cursor].push_back(&subscriber);
       }
-      behind[subscriber.cursor].push_back(&subscriber);
     }
-    for (auto& [from, group] : behind) {
+    std::vector<std::pair<uint64_t, std::vector<Subscriber*>>> groups(behind.begin(), behind.end());
+    for (size_t n = 0; n < std::min(groups.size(), kCatchUpGroupsPerTurn); ++n) {
+      auto& [from, group] = groups[(turn + n) % groups.size()];
       auto slice = store_.ReadAll(from, std::min<uint64_t>(kCatchUpSlice, head - from));
       if (!slice.ok()) {
         spdlog::error("event feed: catching subscribers up: {}", slice.status().ToString());
@@ -246,10 +323,24 @@ void EventFeed::Run() {
       }
       Deliver(*slice, group);
     }
+    ++turn;
     // The closed go.
-    const size_t before = live_.size();
-    std::erase_if(live_, [](const Subscriber& s) { return s.peer->closed(); });
-    subscribers_.fetch_sub(before - live_.size());
+    std::vector<std::string> gone;
+    std::erase_if(live_, [&](const Subscriber& s) {
+      if (!s.peer->closed()) return false;
+      gone.push_back(s.caller);
+      return true;
+    });
+    if (!gone.empty()) {
+      std::lock_guard lock(mu_);
+      for (const auto& caller : gone) {
+        if (auto it = callers_.find(caller); it != callers_.end() && --it->second == 0) {
+          callers_.erase(it);
+        }
+      }
+    }
+    subscribers_.fetch_sub(gone.size());
+    if (owners_.size() > kOwnersKept) owners_.clear();
   }
 }
 

@@ -12,13 +12,16 @@
 // Tenancy: an admin's view is everything; a customer's holds the streams it
 // owns: those whose first event names it (customer_id, owner, spec.owner) and
 // its own customer stream. Hosts, other customers and the identity streams
-// (users, API keys) are never in a customer's view.
+// (users, API keys) are never in a customer's view, and in its events who
+// acted and the request ids are blanked (they are the platform's).
 //
-// Thread-safety: Subscribe and stats from any thread; Start and Stop from
-// one owner. Stop before the HTTP server is destroyed (it drops the peers).
+// Thread-safety: Subscribe, MayOpen and stats from any thread; Start and
+// Stop from one owner. If the log cannot be followed any more, every
+// subscriber is closed and new ones are refused.
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,13 +55,20 @@ class EventFeed {
   // committed). A position beyond the log's head + 1 is
   // OutOfRange, and a stopped feed Unavailable; either way the peer is not
   // kept.
-  Status Subscribe(std::shared_ptr<StreamPeer> peer, View view, uint64_t from_position);
+  // `caller` (a user or API key id) may hold at most kMaxPerCaller streams;
+  // ResourceExhausted beyond. An empty caller is not limited.
+  Status Subscribe(std::shared_ptr<StreamPeer> peer, View view, uint64_t from_position,
+                   const std::string& caller);
+  // Whether `caller` may open one more stream now (the route asks before the
+  // upgrade, so that a refusal is a 429 rather than a closed socket).
+  bool MayOpen(const std::string& caller) const;
+  static constexpr size_t kMaxPerCaller = 64;
 
   struct Stats {
     size_t subscribers = 0;
-    uint64_t position = 0;        // The next position the feed will read.
-    uint64_t messages = 0;        // Messages handed to peers.
-    uint64_t dropped = 0;         // Peers that refused a message (too slow or gone).
+    uint64_t position = 0;  // The next position the feed will read.
+    uint64_t messages = 0;  // Messages handed to peers.
+    uint64_t dropped = 0;   // Peers that refused a message (too slow or gone).
   };
   Stats stats() const;
 
@@ -68,9 +78,13 @@ class EventFeed {
     View view;
     std::string key;      // The view as text: subscribers with one key share messages.
     uint64_t cursor = 0;  // The next position it is owed.
+    std::string caller;
   };
 
+  // Follow, then closes every subscriber, however it ended.
   void Run();
+  // Delivers batches and catches subscribers up until Stop or an error.
+  void Follow();
   // Sends `events` (in order, from `cursor`) to `subscribers`, one rendering
   // per view; drops peers that refuse.
   void Deliver(const std::vector<eventstore::RecordedEvent>& events,
@@ -86,8 +100,9 @@ class EventFeed {
   std::unique_ptr<eventstore::Subscription> subscription_;  // Run's; Stop closes it to wake Run.
 
   mutable std::mutex mu_;
-  std::vector<Subscriber> joining_;  // Subscribed, not yet taken by Run. Guarded by mu_.
-  bool started_ = false;             // Guarded by mu_.
+  std::vector<Subscriber> joining_;        // Subscribed, not yet taken by Run. Guarded by mu_.
+  bool started_ = false;                   // Accepting subscribers. Guarded by mu_.
+  std::map<std::string, size_t> callers_;  // Streams open per caller. Guarded by mu_.
   std::atomic<size_t> subscribers_{0};
   std::atomic<uint64_t> position_{0};
   std::atomic<uint64_t> messages_{0};

@@ -1,12 +1,12 @@
 #include "api/http_server.h"
 
 #include <atomic>
-#include <deque>
-#include <unordered_set>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio.hpp>
@@ -41,7 +41,7 @@ struct Parked {
   explicit Parked(asio::io_context::executor_type executor) : timer(executor) {}
   asio::steady_timer timer;  // The deadline, on the connection's executor.
   std::mutex mu;
-  std::function<void()> resume;      // Runs the handler again; null once taken. Guarded by mu.
+  std::function<void()> resume;  // Runs the handler again; null once taken. Guarded by mu.
   ProgressSignal* progress = nullptr;
   ProgressSignal::Ticket ticket = 0;  // Guarded by mu.
 };
@@ -64,10 +64,12 @@ class PeerHandle final : public StreamPeer {
     return With([&](StreamPeer& c) { return c.Send(std::move(message)); }, false);
   }
   void Close() override {
-    With([](StreamPeer& c) {
-      c.Close();
-      return true;
-    }, true);
+    With(
+        [](StreamPeer& c) {
+          c.Close();
+          return true;
+        },
+        true);
   }
   bool closed() const override {
     return With([](StreamPeer& c) { return c.closed(); }, true);
@@ -117,8 +119,8 @@ struct HttpServer::Impl {
   // Parked requests and open stream peers, so that Shutdown can wake and
   // close them. Entries remove themselves.
   std::mutex live_mu;
-  std::unordered_set<std::shared_ptr<Parked>> parked;  // Guarded by live_mu.
-  std::unordered_set<std::shared_ptr<StreamPeer>> streams;     // Guarded by live_mu.
+  std::unordered_set<std::shared_ptr<Parked>> parked;       // Guarded by live_mu.
+  std::unordered_set<std::shared_ptr<StreamPeer>> streams;  // Guarded by live_mu.
   std::shared_ptr<StreamGate> gate = std::make_shared<StreamGate>();
 
   void Accept();
@@ -190,7 +192,9 @@ class QueuedPeer : public StreamPeer, public std::enable_shared_from_this<Derive
     {
       std::lock_guard lock(mu_);
       if (closed_) return false;
-      if (queued_bytes_ + message->size() > server_.options.stream_queue_bytes) {
+      // A message larger than the bound still goes out alone; behind others
+      // it means the reader is not keeping up.
+      if (!queue_.empty() && queued_bytes_ + message->size() > server_.options.stream_queue_bytes) {
         server_.dropped.fetch_add(1);
         spdlog::warn("dropping a stream peer at {}: its reader is {} bytes behind", peer_,
                      queued_bytes_);
@@ -250,18 +254,18 @@ class QueuedPeer : public StreamPeer, public std::enable_shared_from_this<Derive
       }
       next = queue_.front();
     }
-    static_cast<Derived*>(this)->WriteOne(next, [self = this->shared_from_this(),
-                                                 next](beast::error_code ec) {
-      if (ec) return self->Close();
-      {
-        std::lock_guard lock(self->mu_);
-        if (!self->queue_.empty() && self->queue_.front() == next) {
-          self->queued_bytes_ -= next->size();
-          self->queue_.pop_front();
-        }
-      }
-      self->WriteNext();
-    });
+    static_cast<Derived*>(this)->WriteOne(
+        next, [self = this->shared_from_this(), next](beast::error_code ec) {
+          if (ec) return self->Close();
+          {
+            std::lock_guard lock(self->mu_);
+            if (!self->queue_.empty() && self->queue_.front() == next) {
+              self->queued_bytes_ -= next->size();
+              self->queue_.pop_front();
+            }
+          }
+          self->WriteNext();
+        });
   }
 
   // On the executor, once: the connection goes, the server forgets the peer.
@@ -312,6 +316,9 @@ class WebSocketPeer : public QueuedPeer<WebSocketPeer> {
       r.set("x-request-id", request_id);
     }));
     ws_.read_message_max(64 * 1024);
+    // One frame per message, written with one call: fragments cost a system
+    // call each, which is most of a stream's cost under load.
+    ws_.auto_fragment(false);
     auto self = shared_from_this();
     ws_.async_accept(*request, [self, request, open = std::move(open)](beast::error_code ec) {
       if (ec) return self->Close();
@@ -377,8 +384,8 @@ class EventSourcePeer : public QueuedPeer<EventSourcePeer> {
 
   template <typename Done>
   void WriteOne(const std::shared_ptr<const std::string>& message, Done done) {
-    auto event = std::make_shared<std::string>(
-        message == PingComment() ? *message : EventOf(*message));
+    auto event =
+        std::make_shared<std::string>(message == PingComment() ? *message : EventOf(*message));
     asio::async_write(stream_, asio::buffer(*event),
                       [event, done = std::move(done)](beast::error_code ec, size_t) { done(ec); });
   }
@@ -523,10 +530,11 @@ class Session : public std::enable_shared_from_this<Session> {
           self->Answer(plain, [&](const HttpRequest& r) -> std::optional<HttpResponse> {
             return self->server_.handler(r);
           });
-      if (answer->park && !plain.resumed && answer->park->progress != nullptr) {
+      if (answer->park && answer->park->progress != nullptr &&
+          (!plain.resumed || std::chrono::steady_clock::now() < plain.park_deadline)) {
         return self->Park(std::move(plain), *answer->park, keep_alive);
       }
-      if (answer->park) {  // A handler must answer a resumed request; this one did not.
+      if (answer->park) {  // Past its deadline a handler must answer; this one did not.
         spdlog::error("handler for {} {} parked a resumed request", plain.method, plain.path);
         answer = ErrorResponse(plain, 500, "INTERNAL", "internal error; see the server log");
       }
@@ -551,7 +559,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Park(HttpRequest request, const HttpResponse::Park& park, bool keep_alive) {
     auto parked = std::make_shared<Parked>(stream_.get_executor());
     parked->progress = park.progress;
+    if (!request.resumed) request.park_deadline = std::chrono::steady_clock::now() + park.timeout;
     request.resumed = true;
+    const auto deadline = request.park_deadline;
     parked->resume = [self = shared_from_this(), request = std::move(request),
                       keep_alive]() mutable { self->Work(std::move(request), keep_alive, false); };
     HttpServer::Impl* server = &server_;
@@ -561,8 +571,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // Shutdown wakes what is parked; one parked after its sweep wakes here.
     if (server->draining.load()) return server->Resume(parked);
-    asio::post(stream_.get_executor(), [server, parked, timeout = park.timeout] {
-      parked->timer.expires_after(timeout);
+    asio::post(stream_.get_executor(), [server, parked, deadline] {
+      parked->timer.expires_at(deadline);
       parked->timer.async_wait([server, parked](beast::error_code ec) {
         if (!ec) server->Resume(parked);
       });
@@ -610,9 +620,16 @@ class Session : public std::enable_shared_from_this<Session> {
       events->Start(std::move(response.open), request_id);
     }
   }
+  // Known to Shutdown, or closed at once when Shutdown's sweep has passed.
   void Register(const std::shared_ptr<StreamPeer>& peer) {
-    std::lock_guard lock(server_.live_mu);
-    server_.streams.insert(peer);
+    {
+      std::lock_guard lock(server_.live_mu);
+      if (!server_.draining.load()) {
+        server_.streams.insert(peer);
+        return;
+      }
+    }
+    peer->Close();
   }
 
   // `handler`'s answer, with the request's id on every line it logs; a
@@ -722,7 +739,8 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::request<http::string_body>> upgrade_;  // The last request, if it asked for a WebSocket.
+  std::optional<http::request<http::string_body>>
+      upgrade_;                      // The last request, if it asked for a WebSocket.
   bool wants_event_stream_ = false;  // The last request accepts text/event-stream.
 };
 
@@ -784,7 +802,10 @@ void HttpServer::Shutdown() {
     if (impl_->stopped) return;
     impl_->stopped = true;
   }
-  impl_->draining = true;
+  {
+    std::lock_guard lock(impl_->live_mu);  // Register's check sees it or the sweep sees the peer.
+    impl_->draining = true;
+  }
   asio::post(*impl_->contexts.front(), [this] {
     beast::error_code ignored;
     impl_->acceptor->close(ignored);
@@ -807,6 +828,14 @@ void HttpServer::Shutdown() {
   }
   impl_->workers->stop();
   impl_->workers->join();
+  // The closes posted above run before the threads stop (each context runs
+  // its handlers in order, so a barrier after them is enough).
+  for (auto& context : impl_->contexts) {
+    auto passed = std::make_shared<std::promise<void>>();
+    auto barrier = passed->get_future();
+    asio::post(*context, [passed] { passed->set_value(); });
+    barrier.wait_for(std::chrono::seconds(1));
+  }
   impl_->keep_running.clear();
   for (auto& context : impl_->contexts) context->stop();
   for (auto& thread : impl_->threads) thread.join();

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,9 +45,11 @@ struct HttpRequest {
   std::string trace_id;
   std::string remote_address;  // The peer's IP address.
   Identity identity;           // Set by the authentication middleware.
-  // The handler parked this request once (HttpResponse::park) and is now
-  // called again: woken, or because the wait timed out.
+  // The handler parked this request (HttpResponse::park) and is now called
+  // again: woken, or because the wait timed out. It may park it again until
+  // `park_deadline` (set when it was first parked), and must answer after.
   bool resumed = false;
+  std::chrono::steady_clock::time_point park_deadline{};
 
   // A query parameter, or `fallback` when absent.
   std::string Query(const std::string& name, const std::string& fallback = "") const {
@@ -100,8 +102,9 @@ struct HttpResponse {
   // X-Min-Position yet answers with `park` set instead: the server holds the
   // request without a thread until `progress` reaches `position` or
   // `timeout` passes, then calls the handler again with `request.resumed`
-  // set (it answers then, whatever it finds). Nothing else of the response
-  // is sent.
+  // set. Parked again (waiting for a second read model), the request keeps
+  // its first deadline; after it the handler must answer. Nothing else of
+  // the response is sent.
   struct Park {
     ProgressSignal* progress = nullptr;
     uint64_t position = 0;

@@ -14,11 +14,15 @@ std::string Now() { return FormatRfc3339(SystemClock::Instance().NowMicros()); }
 
 }  // namespace
 
-RebuildJob::~RebuildJob() {
+RebuildJob::~RebuildJob() { Close(); }
+
+void RebuildJob::Close() {
   std::thread thread;
   {
     std::lock_guard lock(mu_);
+    closed_ = true;
     thread = std::move(thread_);
+    if (running_) spdlog::info("waiting for the read-model rebuild to finish");
   }
   if (thread.joinable()) thread.join();
 }
@@ -31,6 +35,7 @@ Status RebuildJob::Start(const std::string& requested_by,
     if (!known) return Status::InvalidArgument("no projection named '" + name + "'");
   }
   std::lock_guard lock(mu_);
+  if (closed_) return Status::Unavailable("the server is stopping");
   if (running_) return Status::FailedPrecondition("a rebuild is already running");
   projections_ = projections;
   if (thread_.joinable()) thread_.join();  // The previous one has finished.

@@ -27,6 +27,9 @@ class RebuildJob {
   Status Start(const std::string& requested_by, const std::vector<std::string>& projections = {});
   // {running, phase, position, target, events_per_second, started_at, finished_at, error}
   nlohmann::json Describe() const;
+  // Refuses new rebuilds and waits for a running one to finish (it swaps the
+  // live runners: the server stops them only after).
+  void Close();
 
  private:
   eventstore::EventStore& store_;
@@ -36,6 +39,7 @@ class RebuildJob {
   mutable std::mutex mu_;
   std::thread thread_;                                           // Guarded by mu_.
   bool running_ = false;                                         // Guarded by mu_.
+  bool closed_ = false;                                          // Guarded by mu_.
   projections::RebuildProgress progress_;                        // Guarded by mu_.
   std::string error_, started_at_, finished_at_, requested_by_;  // Guarded by mu_.
   std::vector<std::string> projections_;                         // Guarded by mu_.

@@ -35,8 +35,8 @@ std::optional<HttpResponse> AwaitMinPosition(const HttpRequest& request,
   const std::string header = request.Header("x-min-position");
   if (header.empty()) return std::nullopt;
   if (header.find_first_not_of("0123456789") != std::string::npos || header.size() > 19) {
-    return StatusResponse(request,
-                          Status::InvalidArgument("X-Min-Position must be a log position (a number)"));
+    return StatusResponse(
+        request, Status::InvalidArgument("X-Min-Position must be a log position (a number)"));
   }
   const uint64_t wanted = std::stoull(header);
   ProgressSignal& progress = projection.progress();
@@ -50,15 +50,15 @@ std::optional<HttpResponse> AwaitMinPosition(const HttpRequest& request,
                                     " is beyond the log's head, position " + std::to_string(head) +
                                     "; send a position a command returned"));
   }
-  if (!request.resumed) {
+  if (!request.resumed || std::chrono::steady_clock::now() < request.park_deadline) {
     HttpResponse parked;
     parked.park = HttpResponse::Park{&progress, wanted, kMinPositionWait};
     return parked;
   }
   HttpResponse late = StatusResponse(
-      request, Status::Unavailable("the " + projection.name() + " read model has reached position " +
-                                   std::to_string(reached) + ", not " + std::to_string(wanted) +
-                                   " yet; retry shortly"));
+      request, Status::Unavailable("the " + projection.name() +
+                                   " read model has reached position " + std::to_string(reached) +
+                                   ", not " + std::to_string(wanted) + " yet; retry shortly"));
   late.headers["Retry-After"] = "1";
   return late;
 }

@@ -175,7 +175,8 @@ HttpResponse Router::Handle(HttpRequest request, std::string* pattern) const {
   if (pattern != nullptr) *pattern = found.route != nullptr ? found.route->pattern : "";
   if (found.answer) return std::move(*found.answer);
   const Route& route = *found.route;
-  if (admission_) {
+  // A resumed request was admitted when it first came (see HttpResponse::park).
+  if (admission_ && !request.resumed) {
     if (auto refused = admission_(request, route.options)) return std::move(*refused);
   }
   if (route.options.cache != nullptr) return route.options.cache->Compute(request, route.handler);

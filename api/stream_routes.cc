@@ -26,9 +26,19 @@ HttpResponse OpenEvents(StreamApi& api, const HttpRequest& request) {
                                       std::to_string(next)));
     }
   }
+  // Customers' callers are limited; admins (an operator's console, a
+  // monitoring system) are not.
+  const Identity& who = request.identity;
+  std::string caller = who.admin ? "" : who.api_key_id.empty() ? who.user_id : who.api_key_id;
+  if (!api.feed->MayOpen(caller)) {
+    return ErrorResponse(request, 429, "RATE_LIMITED",
+                         "at most " + std::to_string(EventFeed::kMaxPerCaller) +
+                             " event streams per caller; close one first");
+  }
   HttpResponse response;
-  response.open = [feed = api.feed, view = std::move(*view), from](std::shared_ptr<StreamPeer> peer) {
-    if (!feed->Subscribe(peer, view, from).ok()) peer->Close();
+  response.open = [feed = api.feed, view = std::move(*view), from,
+                   caller = std::move(caller)](std::shared_ptr<StreamPeer> peer) {
+    if (!feed->Subscribe(peer, view, from, caller).ok()) peer->Close();
   };
   return response;
 }
@@ -42,14 +52,15 @@ HttpResponse OpenMonitoring(StreamApi& api, const HttpRequest& request) {
     if (comma == std::string::npos) comma = value.size();
     std::string host = value.substr(start, comma - start);
     if (!UsablePathParameter(host) || hosts.size() == 64) {
-      return StatusResponse(request, Status::InvalidArgument(
-                                         "host_id must be up to 64 comma-separated host ids"));
+      return StatusResponse(
+          request, Status::InvalidArgument("host_id must be up to 64 comma-separated host ids"));
     }
     hosts.insert(std::move(host));
     start = comma + 1;
   }
   HttpResponse response;
-  response.open = [metrics = api.metrics, hosts = std::move(hosts)](std::shared_ptr<StreamPeer> peer) {
+  response.open = [metrics = api.metrics,
+                   hosts = std::move(hosts)](std::shared_ptr<StreamPeer> peer) {
     metrics->Subscribe(std::move(peer), hosts);
   };
   return response;
@@ -58,13 +69,12 @@ HttpResponse OpenMonitoring(StreamApi& api, const HttpRequest& request) {
 }  // namespace
 
 void AddStreamRoutes(Router& router, StreamApi& api) {
-  router.Add(
-      "GET", "/ws/events",
-      "The caller's events live over a WebSocket (or text/event-stream): messages "
-      "{type: events, events: [...]}; ?prefix=, ?type= (comma-separated), ?from= (a log "
-      "position to resume from); the token may be sent as ?access_token=",
-      [&api](const HttpRequest& request) { return OpenEvents(api, request); },
-      {.access = Access::kUser, .never_blocks = true});
+  router.Add("GET", "/ws/events",
+             "The caller's events live over a WebSocket (or text/event-stream): messages "
+             "{type: events, events: [...]}; ?prefix=, ?type= (comma-separated), ?from= (a log "
+             "position to resume from); the token may be sent as ?access_token=",
+             [&api](const HttpRequest& request) { return OpenEvents(api, request); },
+             {.access = Access::kUser, .never_blocks = true});
   router.Add(
       "GET", "/ws/admin/monitoring",
       "Live host and GPU metrics as agents post them, over a WebSocket (or text/event-stream): "

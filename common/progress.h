@@ -12,8 +12,8 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <utility>
 #include <string>
+#include <utility>
 
 namespace remotegpu {
 
@@ -54,9 +54,9 @@ class ProgressSignal {
   const std::string name_;
   const std::function<uint64_t()> head_;
   mutable std::mutex mu_;
-  uint64_t reached_ = 0;                      // Guarded by mu_.
-  Ticket next_ticket_ = 1;                    // Guarded by mu_.
-  std::map<Ticket, Waiter> waiters_;          // Guarded by mu_.
+  uint64_t reached_ = 0;                       // Guarded by mu_.
+  Ticket next_ticket_ = 1;                     // Guarded by mu_.
+  std::map<Ticket, Waiter> waiters_;           // Guarded by mu_.
   std::set<std::pair<uint64_t, Ticket>> due_;  // (position, ticket). Guarded by mu_.
 };
 

@@ -1,6 +1,7 @@
 #include "api/app/app.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -219,13 +220,17 @@ struct App::Parts {
   std::string openapi;
   Router router;
   std::unique_ptr<HttpServer> server;
+  std::atomic<HttpServer*> server_ptr{
+      nullptr};  // For /metrics, which may run while `server` is set.
+  uint16_t port = 0;
 
   // The ticker.
   std::mutex ticker_mu;
   std::condition_variable ticker_cv;
   bool ticker_stop = false;  // Guarded by ticker_mu.
   std::thread ticker;
-  std::mutex tick_mu;  // One Tick at a time.
+  std::mutex tick_mu;   // One Tick at a time.
+  bool ticking = true;  // False once Stop began. Guarded by tick_mu.
   UnixMicros metrics_due_us = 0;
   UnixMicros metering_due_us = 0;
   bool stopped = false;
@@ -243,7 +248,8 @@ Status App::Parts::OpenLogAndReadModels() {
   const std::filesystem::path data_dir = config.data_dir;
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
-  if (ec) return Status::IoError("cannot create data dir " + data_dir.string() + ": " + ec.message());
+  if (ec)
+    return Status::IoError("cannot create data dir " + data_dir.string() + ": " + ec.message());
   // The event log first: its lock makes this process the data directory's
   // only user, so a PostgreSQL left running there by a killed server is ours.
   auto opened = eventstore::RocksDbEventStore::Open({.path = (data_dir / "events").string()});
@@ -382,8 +388,9 @@ Status App::Parts::BuildRoutes() {
                 auto host = host_cache->Load(host_id);
                 return host.ok() && host->version > 0;
               }};
-  context = {store.get(), hosts.get(), reads.get(), ids.get(), runners[projections::kCmdb].get(),
-             cmdb_cache.get()};
+  context = {
+      store.get(),     hosts.get(), reads.get(), ids.get(), runners[projections::kCmdb].get(),
+      cmdb_cache.get()};
   std::vector<projections::ProjectionRunner*> live;
   for (const auto& runner : runners) {
     context.projections.push_back(runner.get());
@@ -404,6 +411,10 @@ Status App::Parts::BuildRoutes() {
     return Failed("cannot start the event feed", started);
   }
   context.store_metrics = [this] {
+    auto Streams = [this] {
+      HttpServer* http = server_ptr.load();
+      return http != nullptr ? StreamMetrics(http->stats(), feed->stats()) : std::string();
+    };
     const eventstore::WriterStats stats = store->Stats();
     return Counter("remotegpu_events_appended_total", "Events written to the log.", stats.events) +
            Counter("remotegpu_appends_total", "Appends answered.", stats.appends) +
@@ -413,8 +424,7 @@ Status App::Parts::BuildRoutes() {
            Counter("remotegpu_group_write_microseconds_total", "Time spent writing groups.",
                    stats.write_micros) +
            CacheMetrics({{"cmdb", cmdb_cache.get()}, {"environments", environment_cache.get()}}) +
-           TelemetryMetrics(metrics->stats()) +
-           (server ? StreamMetrics(server->stats(), feed->stats()) : std::string());
+           TelemetryMetrics(metrics->stats()) + Streams();
   };
 
   if (config.insecure_no_auth) {
@@ -436,18 +446,26 @@ Status App::Parts::BuildRoutes() {
   AddCmdbRoutes(router, context);
   spec_api = {specs.get(), ids.get(), clock};
   AddSpecRoutes(router, spec_api);
-  environment_api = {environments.get(),     reads.get(),          ids.get(),
-                     runners[projections::kEnvironments].get(), environment_cache.get(),
-                     identity_index.get(),   specs.get()};
+  environment_api = {environments.get(),
+                     reads.get(),
+                     ids.get(),
+                     runners[projections::kEnvironments].get(),
+                     environment_cache.get(),
+                     identity_index.get(),
+                     specs.get()};
   AddEnvironmentRoutes(router, environment_api);
   lease_api = {leases.get(), reads.get(), ids.get(), runners[projections::kLeases].get(),
                runners[projections::kCmdb].get()};
   AddLeaseRoutes(router, lease_api);
-  scheduler_api = {environments.get(), policies.get(), index.get(), reads.get(),
-                   runners[projections::kCmdb].get(), cmdb_cache.get()};
+  scheduler_api = {environments.get(),
+                   policies.get(),
+                   index.get(),
+                   reads.get(),
+                   runners[projections::kCmdb].get(),
+                   cmdb_cache.get()};
   AddSchedulerRoutes(router, scheduler_api);
-  agent_api = {hosts.get(),  liveness.get(), environments.get(), index.get(),
-               health.get(), metrics.get(),  clock,               &live_metrics};
+  agent_api = {hosts.get(),   liveness.get(), environments.get(), index.get(), health.get(),
+               metrics.get(), clock,          &live_metrics};
   AddAgentRoutes(router, agent_api);
   monitoring_api = {metrics.get(), clock};
   AddMonitoringRoutes(router, monitoring_api);
@@ -494,8 +512,8 @@ Status App::Parts::StartHttp() {
   auto started = HttpServer::Start(
       [this, measured, with_cors](const HttpRequest& r) {
         return *with_cors(r, measured(r, [&](std::string* route) -> std::optional<HttpResponse> {
-          return router.Handle(r, route);
-        }));
+                            return router.Handle(r, route);
+                          }));
       },
       {.address = address->first,
        .port = address->second,
@@ -510,11 +528,14 @@ Status App::Parts::StartHttp() {
       });
   if (!started.ok()) return started.status();
   server = std::move(*started);
+  server_ptr = server.get();
+  port = server->port();
   return Status::Ok();
 }
 
 void App::Parts::Tick() {
   std::lock_guard one_at_a_time(tick_mu);
+  if (!ticking) return;  // Stopping: the parts it uses are going.
   const commands::CommandMeta system{
       {eventstore::ActorKind::kSystem, "process-managers", ""}, "", "", ""};
   auto offline = liveness->Tick(system);
@@ -575,7 +596,13 @@ Status App::Parts::Stop() {
     ticker_cv.notify_all();
     ticker.join();
   }
+  {
+    std::lock_guard one_at_a_time(tick_mu);  // A Tick from another thread has finished.
+    ticking = false;
+  }
+  server_ptr = nullptr;
   server.reset();
+  if (rebuild) rebuild->Close();  // It swaps the runners stopped below.
   if (index) index->Stop();
   if (identity_index) identity_index->Stop();
   if (specs) specs->Stop();
@@ -588,7 +615,8 @@ Status App::Parts::Stop() {
   if (embedded) {
     // What reads PostgreSQL goes first; the log's users are stopped above.
     stopped_pg = embedded->Stop();
-    if (!stopped_pg.ok()) spdlog::error("stopping the embedded PostgreSQL: {}", stopped_pg.ToString());
+    if (!stopped_pg.ok())
+      spdlog::error("stopping the embedded PostgreSQL: {}", stopped_pg.ToString());
   }
   return stopped_pg;
 }
@@ -611,12 +639,12 @@ Result<std::unique_ptr<App>> App::Build(const ServeConfig& config, const Clock& 
   }
   if (config.ticker) parts->StartTicker();
   spdlog::info("ready: HTTP on {}:{}; read models in {} PostgreSQL, schema {}",
-               ListenAddress(config.listen)->first, parts->server->port(),
+               ListenAddress(config.listen)->first, parts->port,
                parts->embedded ? "embedded" : "external", config.schema);
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 
-uint16_t App::port() const { return parts_->server->port(); }
+uint16_t App::port() const { return parts_->port; }
 const std::string& App::conninfo() const { return parts_->conninfo; }
 void App::Tick() { parts_->Tick(); }
 Status App::Stop() { return parts_->Stop(); }

@@ -66,8 +66,8 @@ TEST_F(AppTest, AHostWhoseAgentFallsSilentGoesOfflineWhenTheClockSaysSo) {
   Reply minted = Post("/api/admin/hosts/host-clock/agent-tokens", {{"name", "agent"}});
   ASSERT_EQ(minted.status, 201) << minted.raw;
   const std::string agent = "Bearer " + minted.body["data"]["key"].get<std::string>();
-  Reply beat = Post("/internal/hosts/host-clock/heartbeat", json::object(),
-                    {{"Authorization", agent}});
+  Reply beat =
+      Post("/internal/hosts/host-clock/heartbeat", json::object(), {{"Authorization", agent}});
   ASSERT_EQ(beat.status, 200) << beat.raw;
 
   // 29 s of silence: still online. The ticker is off: only Tick runs it.
@@ -91,8 +91,7 @@ TEST_F(AppTest, AHostWhoseAgentFallsSilentGoesOfflineWhenTheClockSaysSo) {
   EXPECT_EQ(changes.body["data"]["list"][0]["field"], "online");
 
   // A heartbeat brings it back, at once.
-  ASSERT_EQ(Post("/internal/hosts/host-clock/heartbeat", json::object(),
-                 {{"Authorization", agent}})
+  ASSERT_EQ(Post("/internal/hosts/host-clock/heartbeat", json::object(), {{"Authorization", agent}})
                 .status,
             200);
   EXPECT_EQ(online(), true);

@@ -2,7 +2,9 @@
 // every route, an admin's live feed, a customer's resumed feed holding only
 // its own streams, and parameters refused before the upgrade.
 #include <chrono>
+#include <memory>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -18,8 +20,8 @@ using testing_ws::WsClient;
 class EventStreamApiTest : public ApiTest {
  protected:
   // Every event received until none comes for `quiet`.
-  static std::vector<json> Drain(WsClient& client,
-                                 std::chrono::milliseconds quiet = std::chrono::milliseconds(1500)) {
+  static std::vector<json> Drain(
+      WsClient& client, std::chrono::milliseconds quiet = std::chrono::milliseconds(1500)) {
     std::vector<json> events;
     while (auto message = client.Read(quiet)) {
       json batch = json::parse(*message);
@@ -76,12 +78,24 @@ TEST_F(EventStreamApiTest, ACustomerResumingFromTheStartSeesOnlyItsOwnStreams) {
   const std::string acme_token = CustomerUser("Acme Streams", "acme-streams", &acme);
   CustomerUser("Globex Streams", "globex-streams", &globex);
   ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-ws-tenancy")).status, 201);
+  // An environment of each customer's, placed by an admin.
+  std::string acme_env;
+  for (const std::string& owner : {acme, globex}) {
+    Reply placed = Post("/api/environments", {{"name", "job"},
+                                              {"owner", owner},
+                                              {"image", "pytorch"},
+                                              {"cpu_cores", 1},
+                                              {"memory_mb", 1024},
+                                              {"host_id", "host-ws-tenancy"}});
+    ASSERT_EQ(placed.status, 201) << placed.raw;
+    if (owner == acme) acme_env = placed.body["data"]["env_id"];
+  }
 
   WsClient client;
   ASSERT_EQ(client.Connect(port_, "/ws/events?from=1", {{"Authorization", acme_token}}), 101);
   const std::vector<json> events = Drain(client);
   ASSERT_FALSE(events.empty());
-  bool own_customer_stream = false;
+  bool own_customer_stream = false, own_environment = false;
   uint64_t last = 0;
   for (const json& event : events) {
     const std::string stream = event["stream_id"];
@@ -89,20 +103,28 @@ TEST_F(EventStreamApiTest, ACustomerResumingFromTheStartSeesOnlyItsOwnStreams) {
     EXPECT_FALSE(stream.starts_with("host-") || stream.starts_with("user-") ||
                  stream.starts_with("apikey-"))
         << event.dump();
-    EXPECT_TRUE(stream == acme || event["data"].dump().find(acme) != std::string::npos)
+    // Its customer stream, its environment, or a stream whose events name it.
+    EXPECT_TRUE(stream == acme || stream == acme_env ||
+                event["data"].dump().find(acme) != std::string::npos)
         << event.dump();
     own_customer_stream |= stream == acme;
+    own_environment |= stream == acme_env;
+    // Who acted (an operator) and the request ids are the platform's.
+    EXPECT_EQ(event["actor"]["id"], "") << event.dump();
+    EXPECT_EQ(event["trace_id"], "") << event.dump();
     EXPECT_GT(event["position"].get<uint64_t>(), last);  // Log order, each once.
     last = event["position"];
   }
   EXPECT_TRUE(own_customer_stream);
+  EXPECT_TRUE(own_environment);
 
   // The admin's resumed feed holds both customers and the host.
   WsClient admin;
   ASSERT_EQ(admin.Connect(port_, "/ws/events?from=1&access_token=" + AdminToken()), 101);
   std::set<std::string> streams;
   for (const json& event : Drain(admin)) streams.insert(event["stream_id"].get<std::string>());
-  EXPECT_TRUE(streams.count(acme) && streams.count(globex) && streams.count("host-ws-tenancy"));
+  EXPECT_TRUE(streams.count(acme) && streams.count(globex) && streams.count("host-ws-tenancy") &&
+              streams.count(acme_env));
 }
 
 TEST_F(EventStreamApiTest, AdminsWatchTheMetricsOfTheHostsTheyChooseLive) {
@@ -111,8 +133,8 @@ TEST_F(EventStreamApiTest, AdminsWatchTheMetricsOfTheHostsTheyChooseLive) {
   ASSERT_EQ(Post("/api/cmdb/hosts", host).status, 201);
   ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-ws-quiet")).status, 201);
   WsClient watching;
-  ASSERT_EQ(watching.Connect(port_, "/ws/admin/monitoring?host_id=host-ws-mon&access_token=" +
-                                        AdminToken()),
+  ASSERT_EQ(watching.Connect(
+                port_, "/ws/admin/monitoring?host_id=host-ws-mon&access_token=" + AdminToken()),
             101);
   std::string customer;
   const std::string token = CustomerUser("Acme Monitoring", "acme-monitoring", &customer);
@@ -126,11 +148,10 @@ TEST_F(EventStreamApiTest, AdminsWatchTheMetricsOfTheHostsTheyChooseLive) {
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   auto batch = [&](double cpu) {
-    return json{{"samples",
-                 json::array({{{"collectedAtUs", std::to_string(now)},
-                               {"cpuUsagePercent", cpu},
-                               {"memoryTotalBytes", "1073741824"},
-                               {"memoryAvailableBytes", "536870912"}}})}};
+    return json{{"samples", json::array({{{"collectedAtUs", std::to_string(now)},
+                                          {"cpuUsagePercent", cpu},
+                                          {"memoryTotalBytes", "1073741824"},
+                                          {"memoryAvailableBytes", "536870912"}}})}};
   };
   // Another host's batch is not sent to this watcher; this host's is.
   ASSERT_EQ(Post("/internal/hosts/host-ws-quiet/metrics", batch(99)).status, 200);
@@ -142,6 +163,30 @@ TEST_F(EventStreamApiTest, AdminsWatchTheMetricsOfTheHostsTheyChooseLive) {
   EXPECT_EQ(live["host_id"], "host-ws-mon");
   ASSERT_EQ(live["samples"].size(), 1u);
   EXPECT_EQ(live["samples"][0]["cpu_usage_percent"], 12.5);
+}
+
+TEST_F(EventStreamApiTest, ACustomersCallerHoldsAtMost64StreamsAndGetsAnotherWhenOneCloses) {
+  std::string customer;
+  const std::string token = CustomerUser("Acme Many", "acme-many", &customer);
+  std::vector<std::unique_ptr<WsClient>> open;
+  for (int i = 0; i < 64; ++i) {
+    open.push_back(std::make_unique<WsClient>());
+    ASSERT_EQ(open.back()->Connect(port_, "/ws/events", {{"Authorization", token}}), 101) << i;
+    ASSERT_TRUE(open.back()->Read().has_value());  // Subscribed: counted.
+  }
+  WsClient one_more;
+  EXPECT_EQ(one_more.Connect(port_, "/ws/events", {{"Authorization", token}}), 429);
+  EXPECT_NE(one_more.refusal().find("RATE_LIMITED"), std::string::npos) << one_more.refusal();
+  WsClient someone_else;  // The limit is per caller, and admins have none.
+  EXPECT_EQ(someone_else.Connect(port_, "/ws/events?access_token=" + AdminToken()), 101);
+  open.pop_back();  // Closes one; the feed notices within its next turn.
+  bool again = false;
+  for (int i = 0; i < 100 && !again; ++i) {
+    WsClient retry;
+    again = retry.Connect(port_, "/ws/events", {{"Authorization", token}}) == 101;
+    if (!again) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(again);
 }
 
 TEST_F(EventStreamApiTest, BadParametersAreRefusedBeforeTheUpgrade) {

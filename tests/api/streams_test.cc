@@ -91,7 +91,8 @@ class ManyRequests {
   }
   std::vector<int> Statuses() const {
     std::vector<int> statuses;
-    for (const auto& call : calls_) statuses.push_back(static_cast<int>(call->response.result_int()));
+    for (const auto& call : calls_)
+      statuses.push_back(static_cast<int>(call->response.result_int()));
     return statuses;
   }
   // The latest answer's time.
@@ -148,8 +149,8 @@ class StreamsTest : public ::testing::Test {
 
   void Start(HttpServerOptions options) {
     server_.reset();
-    auto server = HttpServer::Start([this](const HttpRequest& r) { return router_.Handle(r); },
-                                    options);
+    auto server =
+        HttpServer::Start([this](const HttpRequest& r) { return router_.Handle(r); }, options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
   }
@@ -168,7 +169,8 @@ class StreamsTest : public ::testing::Test {
   }
 
   template <typename Predicate>
-  static bool Eventually(Predicate predicate, std::chrono::seconds timeout = std::chrono::seconds(10)) {
+  static bool Eventually(Predicate predicate,
+                         std::chrono::seconds timeout = std::chrono::seconds(10)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (predicate()) return true;
@@ -237,7 +239,7 @@ TEST_F(StreamsTest, AParkedRequestWhosePositionDoesNotComeIsAnsweredAtItsDeadlin
   EXPECT_EQ(reply.status, 503);
   EXPECT_EQ(reply.body["code"], "UNAVAILABLE");
   EXPECT_GE(waited, std::chrono::milliseconds(150));
-  EXPECT_EQ(calls_.load(), 2);  // Parked once, then answered.
+  EXPECT_EQ(calls_.load(), 2);         // Parked once, then answered.
   EXPECT_EQ(progress_.waiting(), 0u);  // Its waiter is gone with it.
   EXPECT_EQ(server_->stats().parked, 0u);
 }

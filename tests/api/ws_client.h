@@ -61,8 +61,10 @@ class WsClient {
     buffer_.clear();
     ws_.async_read(buffer_, [&](beast::error_code ec, size_t) {
       done = true;
-      if (!ec) message = beast::buffers_to_string(buffer_.data());
-      else error_ = ec;
+      if (!ec)
+        message = beast::buffers_to_string(buffer_.data());
+      else
+        error_ = ec;
     });
     io_.restart();
     io_.run_for(timeout);
