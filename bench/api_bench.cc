@@ -10,9 +10,12 @@
 //   nginx     GET / answered "ok" by nginx with one worker per core
 // The query mix runs with an access token, with an API key, and (after a
 // restart with --insecure-no-auth on the same data) with no authentication,
-// to show what authentication costs per request.
+// to show what authentication costs per request. The command mix's peers
+// run in this process: the same creations through EnvironmentService, and
+// the log's own durable appends (see MeasureInProcess).
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +24,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 #include <utility>  // Before Boost: 1.74 Asio uses std::exchange without including it.
 
 #include <boost/asio.hpp>
@@ -29,7 +33,11 @@
 
 #include "bench/bench_flags.h"
 #include "bench/wrk.h"
+#include "commands/environment_service.h"
+#include "commands/host_service.h"
+#include "commands/secrets.h"
 #include "common/subprocess.h"
+#include "eventstore/rocksdb_event_store.h"
 #include "tests/api/http_client.h"
 #include "tests/api/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -56,6 +64,113 @@ requests/s and p99 latency of each.
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "remotegpu-bench-api: " << what << "\n";
   std::exit(1);
+}
+
+// The peers of the HTTP command mix, in this process on this machine's disk:
+// the same environment creations through EnvironmentService (same fleet,
+// same spec, passwords sealed, one durable multi-stream append each) from 64
+// threads, and the log's own durable appends (one event each) from 64
+// threads. Neither runs projections; the server does, on the same cores.
+struct InProcess {
+  double creations_per_s = 0;
+  double appends_per_s = 0;
+};
+
+InProcess MeasureInProcess(int hosts, int seconds) {
+  using namespace std::chrono;
+  InProcess figures;
+  constexpr int kThreads = 64;
+  const commands::CommandMeta meta{{eventstore::ActorKind::kSystem, "bench", ""}, "", "", ""};
+  {
+    testing::TempDir dir;
+    auto store = eventstore::RocksDbEventStore::Open({.path = dir.Sub("events")});
+    if (!store.ok()) Die(store.status().ToString());
+    commands::AggregateCache<commands::HostTraits> host_cache(**store);
+    commands::AggregateCache<commands::EnvironmentTraits> env_cache(**store);
+    commands::SchedulerIndex index;
+    commands::StripedLock locks;
+    commands::FileDataKeyStore keys(dir.Sub("keys"));
+    commands::HostService host_service(**store, SystemClock::Instance(), index, host_cache, locks);
+    commands::EnvironmentService environments(**store, SystemClock::Instance(), index, host_cache,
+                                              env_cache, locks, {.keys = &keys});
+    std::cerr << "  in-process: registering " << hosts << " hosts\n";
+    for (int n = 0; n < hosts; ++n) {
+      domain::HostCommand command;
+      auto* spec = command.mutable_register_()->mutable_spec();
+      spec->set_name("node-" + std::to_string(n));
+      spec->set_ip("10.9." + std::to_string(n / 250) + "." + std::to_string(n % 250));
+      spec->set_cpu_cores(128);
+      spec->set_memory_mb(1048576);
+      spec->set_region(n % 2 ? "cn-east" : "cn-west");
+      for (uint32_t i = 0; i < 8; ++i) {
+        auto* gpu = command.mutable_register_()->add_gpus();
+        gpu->set_index(i);
+        gpu->set_model("A100");
+        gpu->set_memory_mb(81920);
+      }
+      if (auto done = host_service.Execute("host-" + std::to_string(n), command, meta); !done.ok()) {
+        Die(done.status().ToString());
+      }
+    }
+    std::cerr << "  in-process: environment creations from " << kThreads << " threads\n";
+    std::atomic<bool> stop{false};
+    std::atomic<long> created{0};
+    std::vector<std::thread> threads;
+    const auto start = steady_clock::now();
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; !stop.load(); ++i) {
+          domain::EnvironmentSpec spec;
+          spec.set_name("job");
+          spec.set_owner("acme");
+          spec.set_image("pytorch");
+          spec.set_cpu_cores(2);
+          spec.set_memory_mb(4096);
+          spec.set_gpu_count(1);
+          auto* ssh = spec.add_ports();
+          ssh->set_service(domain::SSH);
+          ssh->set_count(1);
+          auto placed = environments.Create(
+              "env-p" + std::to_string(t) + "-" + std::to_string(i), spec, meta);
+          if (placed.ok()) ++created;
+        }
+      });
+    }
+    std::this_thread::sleep_for(seconds * 1s);
+    stop = true;
+    for (auto& thread : threads) thread.join();
+    figures.creations_per_s =
+        created.load() / duration<double>(steady_clock::now() - start).count();
+  }
+  {
+    testing::TempDir dir;
+    auto store = eventstore::RocksDbEventStore::Open({.path = dir.Sub("events")});
+    if (!store.ok()) Die(store.status().ToString());
+    std::cerr << "  in-process: durable appends from " << kThreads << " threads\n";
+    std::atomic<bool> stop{false};
+    std::atomic<long> appended{0};
+    std::vector<std::thread> threads;
+    const auto start = steady_clock::now();
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        eventstore::EventData event;
+        event.type = "BenchEvent";
+        event.payload = std::string(200, 'x');  // About an environment event's size.
+        for (int i = 0; !stop.load(); ++i) {
+          auto done = (*store)->Append({{"bench-" + std::to_string(t) + "-" + std::to_string(i),
+                                         eventstore::ExpectedVersion::NoStream(),
+                                         {event}}});
+          if (done.ok()) ++appended;
+        }
+      });
+    }
+    std::this_thread::sleep_for(seconds * 1s);
+    stop = true;
+    for (auto& thread : threads) thread.join();
+    figures.appends_per_s =
+        appended.load() / duration<double>(steady_clock::now() - start).count();
+  }
+  return figures;
 }
 
 int Main(int argc, char** argv) {
@@ -218,6 +333,8 @@ int Main(int argc, char** argv) {
   nginx->Wait();
   if (ceiling.rps == 0) Die("nginx answered nothing:\n" + ceiling.output);
 
+  const InProcess in_process = MeasureInProcess(hosts, seconds);
+
   std::printf("\nHTTP API under wrk, 64 connections, 2 wrk threads, %d s per run, %u cores\n\n",
               seconds, std::thread::hardware_concurrency());
   std::printf("%-44s %12s %10s\n", "", "requests/s", "p99 ms");
@@ -229,6 +346,12 @@ int Main(int argc, char** argv) {
   std::printf("%-44s %12.0f %10.2f\n", "commands (create environment, durable)", command.rps,
               command.p99_ms);
   std::printf("%-44s %12.0f %10.2f\n", "nginx static 200 (ceiling)", ceiling.rps, ceiling.p99_ms);
+  std::printf("%-44s %12.0f\n", "the same creations in-process, 64 threads", in_process.creations_per_s);
+  std::printf("%-44s %12.0f\n", "the log's durable appends, 64 threads", in_process.appends_per_s);
+  std::printf("\ncommands over HTTP / in-process: %.1f %%\n",
+              100.0 * command.rps / in_process.creations_per_s);
+  std::printf("in-process creations / durable appends: %.1f %%\n",
+              100.0 * in_process.creations_per_s / in_process.appends_per_s);
   std::printf("\nqueries / nginx: %.1f %%\n", 100.0 * query.rps / ceiling.rps);
   std::printf("queries with an access token / authentication off: %.1f %%\n",
               100.0 * query.rps / open.rps);
@@ -245,7 +368,12 @@ int Main(int argc, char** argv) {
                               {"query_ratio", query.rps / ceiling.rps},
                               {"query_api_key_rps", keyed.rps},
                               {"query_no_auth_rps", open.rps},
-                              {"auth_ratio", query.rps / open.rps}};
+                              {"auth_ratio", query.rps / open.rps},
+                              {"command_in_process_rps", in_process.creations_per_s},
+                              {"log_durable_eps", in_process.appends_per_s},
+                              {"command_http_ratio", command.rps / in_process.creations_per_s},
+                              {"command_log_ratio",
+                               in_process.creations_per_s / in_process.appends_per_s}};
     std::printf("%s\n", figures.dump().c_str());
   }
   return 0;

@@ -10,7 +10,7 @@
 // delivery sample. Two rates: a low one to every subscriber, and 1,000
 // events/s to a smaller set (see the README for why not both at once).
 //
-// Parking: the server's HTTP core (api/http_server.h) in a child process,
+// Parking: the server's HTTP core (api/http/http_server.h) in a child process,
 // with a route that parks on a progress signal the way X-Min-Position parks
 // on a projection; 10,000 (--quick 1,000) requests on their own connections
 // are parked, the child's thread count is read before and during, then the
@@ -39,9 +39,9 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
-#include "api/envelope.h"
-#include "api/http_server.h"
-#include "api/router.h"
+#include "api/http/envelope.h"
+#include "api/http/http_server.h"
+#include "api/http/router.h"
 #include "bench/bench_flags.h"
 #include "common/clock.h"
 #include "common/progress.h"

@@ -1,6 +1,6 @@
 // Messages to people (password reset codes for now), handed to a sink that
 // delivers them. The server's sink is an outbox table in PostgreSQL
-// (api/notification_outbox.h) that a mail or SMS relay drains; nothing in
+// (api/app/notification_outbox.h) that a mail or SMS relay drains; nothing in
 // the event log holds a message's secret.
 #pragma once
 

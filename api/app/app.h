@@ -19,7 +19,7 @@
 
 #include <memory>
 
-#include "api/serve.h"
+#include "api/app/serve.h"
 #include "common/clock.h"
 #include "common/status.h"
 

@@ -1,6 +1,6 @@
 // Access tokens on a manual clock: issue and verify, expiry, tampering,
 // foreign keys and key rotation.
-#include "api/access_tokens.h"
+#include "api/http/access_tokens.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // clock), then over real HTTP against `remotegpu serve` with a low limit:
 // 429 with Retry-After, admins unthrottled, preflights, request ids in
 // responses and in the server's log lines.
-#include "api/gateway.h"
+#include "api/http/gateway.h"
 
 #include <gtest/gtest.h>
 

@@ -12,9 +12,9 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
-#include "api/envelope.h"
-#include "api/gateway.h"
-#include "api/router.h"
+#include "api/http/envelope.h"
+#include "api/http/gateway.h"
+#include "api/http/router.h"
 #include "eventstore/event_store.h"
 #include "tests/api/api_fixture.h"
 

@@ -1,5 +1,5 @@
 // The HTTP server core over real loopback sockets.
-#include "api/http_server.h"
+#include "api/http/http_server.h"
 
 #include <atomic>
 #include <future>
@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "api/envelope.h"
-#include "api/router.h"
+#include "api/http/envelope.h"
+#include "api/http/router.h"
 #include "tests/api/http_client.h"
 
 namespace remotegpu::api {

@@ -1,13 +1,13 @@
 // The versioned answer cache, and the router's inline path over it.
-#include "api/query_cache.h"
+#include "api/http/query_cache.h"
 
 #include <atomic>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "api/envelope.h"
-#include "api/router.h"
+#include "api/http/envelope.h"
+#include "api/http/router.h"
 
 namespace remotegpu::api {
 namespace {

@@ -15,9 +15,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "api/envelope.h"
-#include "api/http_server.h"
-#include "api/router.h"
+#include "api/http/envelope.h"
+#include "api/http/http_server.h"
+#include "api/http/router.h"
 #include "common/progress.h"
 #include "tests/api/http_client.h"
 #include "tests/api/ws_client.h"

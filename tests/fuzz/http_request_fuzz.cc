@@ -9,9 +9,9 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
 
-#include "api/envelope.h"
-#include "api/json_fields.h"
-#include "api/router.h"
+#include "api/http/envelope.h"
+#include "api/http/json_fields.h"
+#include "api/http/router.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace {

@@ -7,7 +7,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include "api/envelope.h"
+#include "api/http/envelope.h"
 #include "domain/host.h"
 #include "tests/fuzz/fuzz_target.h"
 

@@ -1,0 +1,178 @@
+#include "api/routes/agent_routes.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include "api/app/metrics_feed.h"
+#include "api/routes/route_helpers.h"
+#include "domain/environment.h"
+
+namespace remotegpu::api {
+namespace {
+
+// The 404 an agent gets for a host its token does not name.
+std::optional<HttpResponse> NotItsHost(const HttpRequest& request) {
+  const std::string& host_id = request.params.at("id");
+  if (request.identity.host_id.empty() || request.identity.host_id == host_id) return std::nullopt;
+  return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id + " for this agent");
+}
+
+// What the host's agent should run: its environments that are placed there
+// and not stopping, with everything a runtime needs.
+HttpResponse DesiredEnvironments(const HttpRequest& request, AgentApi& api) {
+  const std::string& host_id = request.params.at("id");
+  auto host = api.index->HostState(host_id);
+  if (!host || !host->registered) {
+    return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id);
+  }
+  nlohmann::json environments = nlohmann::json::array();
+  for (const auto& [allocation_id, allocation] : host->allocations) {
+    if (!allocation.holder.starts_with("env-")) continue;
+    auto env = api.environments->StateOf(allocation.holder);
+    if (!env.ok()) {
+      if (env.status().code() == StatusCode::kNotFound) continue;
+      return RefusedResponse(request, env.status());
+    }
+    const auto status = env->status;
+    if (!env->placed || env->placement.host_id() != host_id ||
+        (status != domain::SCHEDULED && status != domain::STARTING && status != domain::RUNNING &&
+         status != domain::RESTARTING)) {
+      continue;
+    }
+    const domain::EnvironmentSpec& spec = env->spec;
+    nlohmann::json variables = nlohmann::json::object();
+    for (const auto& var : spec.env()) variables[var.name()] = var.value();
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& port : env->placement.ports()) {
+      std::string service = domain::Name(port.service());
+      for (char& c : service) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      ports.push_back({{"service", service}, {"port", port.port()}});
+    }
+    environments.push_back(
+        {{"env_id", allocation.holder},
+         {"status", domain::Name(status)},
+         {"image", spec.image()},
+         {"command", std::vector<std::string>(spec.command().begin(), spec.command().end())},
+         {"env", variables},
+         {"gpu_indexes", std::vector<uint32_t>(env->placement.gpu_indexes().begin(),
+                                               env->placement.gpu_indexes().end())},
+         {"ports", ports},
+         {"cpu_cores", spec.cpu_cores()},
+         {"memory_mb", spec.memory_mb()},
+         {"generation", env->restarts}});
+  }
+  return OkResponse(request, {{"host_id", host_id}, {"environments", environments}});
+}
+
+HttpResponse IngestMetrics(const HttpRequest& request, AgentApi& api) {
+  const std::string& host_id = request.params.at("id");
+  domain::MetricsBatch batch;
+  auto parsed = google::protobuf::util::JsonStringToMessage(request.body, &batch);
+  if (!parsed.ok()) {
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                         "not a metrics batch: " + std::string(parsed.message()));
+  }
+  if (batch.samples_size() > kMaxSamplesPerPost) {
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                         "at most " + std::to_string(kMaxSamplesPerPost) + " samples per post");
+  }
+  auto host = api.index->HostState(host_id);
+  if (!host || !host->registered) {
+    return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id);
+  }
+  // Ranges at the edge: storage never sees a value it cannot hold.
+  if (Status valid = domain::ValidateMetricsBatch(batch, *host); !valid.ok()) {
+    return StatusResponse(request, valid);
+  }
+  auto accepted = api.metrics->Enqueue(host_id, batch, api.clock->NowMicros());
+  if (!accepted.ok()) {
+    HttpResponse busy = ErrorResponse(request, 503, "UNAVAILABLE", accepted.status().message());
+    busy.headers["Retry-After"] = "5";
+    return busy;
+  }
+  if (api.live != nullptr) api.live->Publish(host_id, batch);
+  bool reported = false;
+  if (batch.samples_size() > 0) {
+    // The newest sample speaks for the host's health now.
+    const auto newest = std::max_element(
+        batch.samples().begin(), batch.samples().end(),
+        [](const auto& a, const auto& b) { return a.collected_at_us() < b.collected_at_us(); });
+    // The samples are taken either way: an error here must not make the
+    // agent send them again.
+    auto observed = api.health->Observe(host_id, *newest, MetaFor(request));
+    if (observed.ok()) {
+      reported = *observed;
+    } else {
+      spdlog::warn("health of {}: {}", host_id, observed.status().ToString());
+    }
+  }
+  return OkResponse(request, {{"host_id", host_id},
+                              {"samples", accepted->samples},
+                              {"gpu_samples", accepted->gpu_rows},
+                              {"refused", accepted->refused},
+                              {"health_reported", reported}});
+}
+
+}  // namespace
+
+void AddAgentRoutes(Router& router, AgentApi& api) {
+  router.Add("GET", "/internal/agent/me", "The host an agent token speaks for: {host_id}",
+             [](const HttpRequest& request) {
+               if (request.identity.host_id.empty()) {
+                 return ErrorResponse(request, 400, "INVALID_ARGUMENT", "not an agent token");
+               }
+               return OkResponse(request, {{"host_id", request.identity.host_id}});
+             },
+             {.access = Access::kAgent, .never_blocks = true});
+
+  router.Add(
+      "POST", "/internal/hosts/:id/facts",
+      "An agent's report: the machine's facts and GPUs (AgentReport as JSON); changes become "
+      "events",
+      [&api](const HttpRequest& request) {
+        if (auto refused = NotItsHost(request)) return *refused;
+        domain::AgentReport report;
+        auto parsed = google::protobuf::util::JsonStringToMessage(request.body, &report);
+        if (!parsed.ok()) {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                               "not an agent report: " + std::string(parsed.message()));
+        }
+        auto applied =
+            api.hosts->ApplyAgentReport(request.params.at("id"), report, MetaFor(request));
+        if (!applied.ok()) return RefusedResponse(request, applied.status());
+        return OkResponse(request, {{"host_id", request.params.at("id")},
+                                    {"changed", applied->events > 0},
+                                    {"position", applied->last_position}});
+      },
+      {.access = Access::kAgent});
+
+  router.Add("POST", "/internal/hosts/:id/heartbeat",
+             "An agent's heartbeat: the host is alive (online again if it was offline)",
+             [&api](const HttpRequest& request) {
+               if (auto refused = NotItsHost(request)) return *refused;
+               auto beat = api.liveness->Heartbeat(request.params.at("id"), MetaFor(request));
+               if (!beat.ok()) return RefusedResponse(request, beat.status());
+               return OkResponse(request, {{"host_id", request.params.at("id")},
+                                           {"position", beat->last_position}});
+             },
+             {.access = Access::kAgent});
+
+  router.Add("POST", "/internal/hosts/:id/metrics",
+             "An agent's metrics samples (MetricsBatch as JSON); stored as telemetry, judged for "
+             "health",
+             [&api](const HttpRequest& request) {
+               if (auto refused = NotItsHost(request)) return *refused;
+               return IngestMetrics(request, api);
+             },
+             {.access = Access::kAgent});
+
+  router.Add("GET", "/internal/hosts/:id/environments",
+             "What the host's agent should run: its placed environments that are not stopping",
+             [&api](const HttpRequest& request) {
+               if (auto refused = NotItsHost(request)) return *refused;
+               return DesiredEnvironments(request, api);
+             },
+             {.access = Access::kAgent});
+}
+
+}  // namespace remotegpu::api

@@ -1,0 +1,480 @@
+#include "api/routes/billing_routes.h"
+
+#include "api/http/envelope.h"
+#include "api/http/json_fields.h"
+#include "api/app/read_store.h"
+#include "api/routes/route_helpers.h"
+#include "common/csv.h"
+
+namespace remotegpu::api {
+namespace {
+
+using nlohmann::json;
+
+// fen → "18.75" in SQL.
+std::string YuanSql(const std::string& column) {
+  return "to_char(" + column + " / 100.0, 'FM999999999999990.00')";
+}
+
+// Whose data a request reads: a customer's user, its own customer's; an
+// admin, the ?customer_id named (empty: every customer's).
+std::string ScopeOf(const HttpRequest& request) {
+  return request.identity.admin ? request.Query("customer_id") : request.identity.customer_id;
+}
+
+// "2026-11-05" → its midnight, UTC.
+Result<int64_t> ParseDate(const std::string& name, const std::string& text) {
+  auto at = ParseRfc3339(text + "T00:00:00Z");
+  if (text.size() != 10 || !at.ok()) {
+    return Status::InvalidArgument(name + " must be a date, YYYY-MM-DD");
+  }
+  return *at;
+}
+
+constexpr int64_t kDayUs = 86'400'000'000;
+constexpr size_t kMaxCsvRows = 1'000'000;
+
+const char* const kRecordColumns =
+    "line_id, customer_id, resource_type, resource_id, billing_mode, period_start, period_end, "
+    "seconds, amount_fen, amount, currency, price_source, recorded_at";
+
+// The records query of a request: dates (inclusive, on the period's start),
+// resource type and id, the customer scope.
+Result<ListQuery> RecordsQuery(const HttpRequest& request) {
+  ListQuery query{
+      "", {"period_start", "amount_fen", "recorded_at", "resource_id"}, "period_start", "line_id"};
+  query.from = std::string("(SELECT line_id, customer_id, resource_type, resource_id, ") +
+               "billing_mode, period_start, period_end, seconds, amount_fen, " +
+               YuanSql("amount_fen") +
+               " AS amount, currency, parts, price_source, recorded_at FROM "
+               "{s}.billing_records) records";
+  if (const std::string from = request.Query("start_date"); !from.empty()) {
+    auto at = ParseDate("start_date", from);
+    if (!at.ok()) return at.status();
+    query.compares.push_back({"period_start", ">=", FormatRfc3339(*at)});
+  }
+  if (const std::string to = request.Query("end_date"); !to.empty()) {
+    auto at = ParseDate("end_date", to);
+    if (!at.ok()) return at.status();
+    query.compares.push_back({"period_start", "<", FormatRfc3339(*at + kDayUs)});
+  }
+  const std::string type = request.Query("resource_type");
+  if (!type.empty() && type != "environment" && type != "lease") {
+    return Status::InvalidArgument("resource_type must be environment or lease");
+  }
+  query.equals = EqualsFromQuery(
+      request, {{"resource_type", "resource_type"}, {"resource_id", "resource_id"}});
+  if (const std::string scope = ScopeOf(request); !scope.empty()) {
+    query.equals.emplace_back("customer_id", scope);
+  }
+  return query;
+}
+
+// Every matching record as CSV, oldest first, streamed: rows are read a
+// page at a time (keyset on period_start, line_id) and each page is written
+// before the next is read, so memory holds one page whatever the export's
+// size. More matches than kMaxCsvRows are refused up front (400), never cut.
+HttpResponse RecordsCsv(BillingApi& api, const HttpRequest& request, const ListQuery& query) {
+  if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
+  const std::string from = FromOf(api.reads->schema(), query);
+  int64_t matches = 0;
+  Status counted = api.reads->Read([&](pqxx::nontransaction& tx) {
+    matches = tx.exec1("SELECT count(*) FROM " + from + WhereOf(tx, query))[0].as<int64_t>();
+  });
+  if (!counted.ok()) return StatusResponse(request, counted);
+  if (matches > static_cast<int64_t>(kMaxCsvRows)) {
+    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                         "more than " + std::to_string(kMaxCsvRows) +
+                             " lines match; narrow start_date and end_date");
+  }
+  HttpResponse response;
+  response.content_type = "text/csv; charset=utf-8";
+  response.headers["Content-Disposition"] = "attachment; filename=\"billing-records.csv\"";
+  response.stream = [reads = api.reads, query, from](const HttpResponse::Emit& emit) {
+    constexpr int kPage = 5000;
+    bool client_gone = !emit(std::string(kRecordColumns) + "\n");
+    return reads->Read([&](pqxx::nontransaction& tx) {
+      const std::string where = WhereOf(tx, query);
+      std::string after;  // The keyset condition past the last row written.
+      while (!client_gone) {
+        const auto rows =
+            tx.exec(std::string("SELECT ") + kRecordColumns + " FROM " + from + where + after +
+                    " ORDER BY period_start, line_id LIMIT " + std::to_string(kPage));
+        std::string chunk;
+        for (const auto& row : rows) {
+          for (int i = 0; i < static_cast<int>(row.size()); ++i) {
+            if (i > 0) chunk += ',';
+            chunk += CsvField(row[i].is_null() ? "" : row[i].c_str());
+          }
+          chunk += '\n';
+        }
+        client_gone = !emit(chunk);
+        if (static_cast<int>(rows.size()) < kPage) break;
+        const auto& last = rows[rows.size() - 1];
+        after = " AND (period_start, line_id) > (" + tx.quote(last["period_start"].c_str()) +
+                "::timestamptz, " + tx.quote(last["line_id"].c_str()) + ")";
+      }
+    });
+  };
+  return response;
+}
+
+// One row of `sql` (with $1 = `key`) as JSON, or nullopt.
+Result<std::optional<json>> OneRow(BillingApi& api, const std::string& sql,
+                                   const std::string& key) {
+  std::optional<json> out;
+  Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
+    const auto rows = tx.exec_params("SELECT row_to_json(r)::text FROM (" + sql + ") r", key);
+    if (!rows.empty()) out = json::parse(rows[0][0].c_str());
+  });
+  if (!read.ok()) return read;
+  return out;
+}
+
+std::string InvoiceSql(const std::string& schema) {
+  return "SELECT invoice_id, customer_id, month, period_start, period_end, total_fen, " +
+         YuanSql("total_fen") +
+         " AS total, currency, status, groups, drafted_at, issued_at, paid_at, payment_method, "
+         "payment_reference FROM " +
+         schema + ".invoices";
+}
+
+HttpResponse InvoiceCsv(const json& invoice) {
+  HttpResponse response;
+  response.content_type = "text/csv; charset=utf-8";
+  response.headers["Content-Disposition"] =
+      "attachment; filename=\"" + invoice["invoice_id"].get<std::string>() + ".csv\"";
+  response.body = "invoice_id,month,resource_type,resource_id,lines,seconds,amount_fen,amount\n";
+  for (const auto& group : invoice["groups"]) {
+    const int64_t fen = group["amount_fen"].get<int64_t>();
+    response.body += CsvField(invoice["invoice_id"]) + "," + CsvField(invoice["month"]) + "," +
+                     CsvField(group["resource_type"]) + "," + CsvField(group["resource_id"]) + "," +
+                     std::to_string(group["lines"].get<int64_t>()) + "," +
+                     std::to_string(group["seconds"].get<int64_t>()) + "," + std::to_string(fen) +
+                     "," + domain::FormatYuan(fen) + "\n";
+  }
+  const int64_t total = invoice["total_fen"].get<int64_t>();
+  response.body += CsvField(invoice["invoice_id"]) + "," + CsvField(invoice["month"]) +
+                   ",total,,,," + std::to_string(total) + "," + domain::FormatYuan(total) + "\n";
+  return response;
+}
+
+HttpResponse Done(const HttpRequest& request, const Result<commands::CommandResult>& done,
+                  json data, int status = 200) {
+  if (!done.ok()) return RefusedResponse(request, done.status());
+  data["position"] = done->last_position;
+  return OkResponse(request, data, status);
+}
+
+HttpResponse InvoiceCommand(BillingApi& api, const HttpRequest& request,
+                            const domain::InvoiceCommand& command) {
+  const std::string& id = request.params.at("id");
+  return Done(request, api.billing->Invoice(id, command, MetaFor(request)), {{"invoice_id", id}});
+}
+
+json RatesJson(const domain::RateCard& card) {
+  json gpus = json::object();
+  for (const auto& gpu : card.gpu_rates())
+    gpus[gpu.gpu_model()] = domain::FormatYuan(gpu.fen_per_hour());
+  return {{"cpu_core_hour", domain::FormatYuan(card.cpu_core_hour_fen())},
+          {"memory_gb_hour", domain::FormatYuan(card.memory_gb_hour_fen())},
+          {"gpu_hour", domain::FormatYuan(card.gpu_hour_fen())},
+          {"gpu_hour_by_model", gpus},
+          {"storage_gb_month", domain::FormatYuan(card.storage_gb_month_fen())},
+          {"machine_month", domain::FormatYuan(card.machine_month_fen())}};
+}
+
+}  // namespace
+
+void AddBillingRoutes(Router& router, BillingApi& api) {
+  router.Add(
+      "GET", "/api/billing/account",
+      "The caller's customer's account: balance, credit limit, recharged, consumed, this "
+      "month's consumption (admins: ?customer_id)",
+      [&api](const HttpRequest& request) {
+        const std::string customer = ScopeOf(request);
+        if (customer.empty()) {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT", "customer_id is required");
+        }
+        if (request.identity.admin && !api.identity->CustomerExists(customer)) {
+          return ErrorResponse(request, 404, "NOT_FOUND", "customer " + customer + " not found");
+        }
+        if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
+        json account = {{"customer_id", customer}, {"currency", domain::kCurrency}};
+        Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
+          const std::string s = api.reads->schema() + ".";
+          const auto row = tx.exec_params(
+              "SELECT recharged_fen, consumed_fen, balance_fen, credit_limit_fen, "
+              "low_balance_threshold_fen, stop_when_exhausted, low_balance, exhausted FROM " +
+                  s + "accounts WHERE customer_id = $1",
+              customer);
+          const auto month = tx.exec_params1(
+              "SELECT coalesce(sum(amount_fen), 0) FROM " + s +
+                  "billing_records WHERE customer_id = $1 AND period_start >= "
+                  "date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+              customer);
+          auto fen = [&](const char* name, int column) {
+            const int64_t value = row.empty() ? 0 : row[0][column].as<int64_t>();
+            account[std::string(name) + "_fen"] = value;
+            account[name] = domain::FormatYuan(value);
+          };
+          fen("recharged", 0);
+          fen("consumed", 1);
+          fen("balance", 2);
+          fen("credit_limit", 3);
+          fen("low_balance_threshold", 4);
+          const int64_t this_month = month[0].as<int64_t>();
+          account["consumed_this_month_fen"] = this_month;
+          account["consumed_this_month"] = domain::FormatYuan(this_month);
+          account["stop_when_exhausted"] = !row.empty() && row[0][5].as<bool>();
+          account["low_balance"] = !row.empty() && row[0][6].as<bool>();
+          account["exhausted"] = !row.empty() && row[0][7].as<bool>();
+        });
+        if (!read.ok()) return StatusResponse(request, read);
+        return OkResponse(request, account);
+      },
+      {.access = Access::kUser});
+
+  router.Add("GET", "/api/billing/records",
+             "Bill lines: filters start_date, end_date (YYYY-MM-DD), resource_type "
+             "(environment, lease), resource_id; paged; Accept text/csv for every match as CSV",
+             [&api](const HttpRequest& request) {
+               auto query = RecordsQuery(request);
+               if (!query.ok()) return StatusResponse(request, query.status());
+               if (request.Header("accept").find("text/csv") != std::string::npos) {
+                 return RecordsCsv(api, request, *query);
+               }
+               return ServeList(request, *api.reads, *api.projection, *query);
+             },
+             {.access = Access::kUser});
+
+  router.Add("GET", "/api/billing/invoices", "Monthly invoices; filters month, status",
+             [&api](const HttpRequest& request) {
+               const std::string status = request.Query("status");
+               if (!status.empty() && status != "draft" && status != "issued" && status != "paid") {
+                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                                      "status must be draft, issued or paid");
+               }
+               ListQuery query{"", {"month", "total_fen"}, "month", "invoice_id"};
+               query.from = "(" + InvoiceSql("{s}") + ") invoices";
+               query.equals = EqualsFromQuery(request, {{"month", "month"}, {"status", "status"}});
+               if (const std::string scope = ScopeOf(request); !scope.empty()) {
+                 query.equals.emplace_back("customer_id", scope);
+               }
+               return ServeList(request, *api.reads, *api.projection, query);
+             },
+             {.access = Access::kUser});
+
+  router.Add("GET", "/api/billing/invoices/:id",
+             "One invoice with its lines grouped by resource; Accept text/csv for CSV",
+             [&api](const HttpRequest& request) {
+               if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
+               const std::string& id = request.params.at("id");
+               auto invoice =
+                   OneRow(api, InvoiceSql(api.reads->schema()) + " WHERE invoice_id = $1", id);
+               if (!invoice.ok()) return StatusResponse(request, invoice.status());
+               if (!*invoice || !MayAccess(request, (**invoice)["customer_id"])) {
+                 return ErrorResponse(request, 404, "NOT_FOUND", "invoice " + id + " not found");
+               }
+               if (request.Header("accept").find("text/csv") != std::string::npos) {
+                 return InvoiceCsv(**invoice);
+               }
+               return OkResponse(request, **invoice);
+             },
+             {.access = Access::kUser});
+
+  router.Add(
+      "POST", "/api/billing/recharge",
+      "Record a recharge paid outside (admins): customer_id, amount (yuan text), payment_method "
+      "(alipay, wechat, bank_card, transfer, manual), reference, order_id",
+      [&api](const HttpRequest& request) {
+        std::string customer, method, reference, order_id;
+        int64_t fen = 0;
+        auto refused = ReadBody(request, [&](JsonFields& f) {
+          RGPU_RETURN_IF_ERROR(
+              f.OnlyAllowed({"customer_id", "amount", "payment_method", "reference", "order_id"}));
+          RGPU_RETURN_IF_ERROR(f.String("customer_id", &customer, true));
+          RGPU_RETURN_IF_ERROR(f.Yuan("amount", &fen, true));
+          RGPU_RETURN_IF_ERROR(f.String("payment_method", &method, true));
+          RGPU_RETURN_IF_ERROR(f.String("reference", &reference));
+          RGPU_RETURN_IF_ERROR(f.String("order_id", &order_id));
+          if (method != "alipay" && method != "wechat" && method != "bank_card" &&
+              method != "transfer" && method != "manual") {
+            return Status::InvalidArgument(
+                "payment_method must be alipay, wechat, bank_card, transfer or manual");
+          }
+          if (reference.size() > 200) return Status::InvalidArgument("reference too long");
+          if (!order_id.empty()) {
+            RGPU_RETURN_IF_ERROR(eventstore::ValidateIdText(order_id, "order_id"));
+          }
+          return Status::Ok();
+        });
+        if (refused) return *refused;
+        if (!api.identity->CustomerExists(customer)) {
+          return ErrorResponse(request, 404, "NOT_FOUND", "customer " + customer + " not found");
+        }
+        if (order_id.empty()) order_id = "order-" + api.ids->NewId().ToString();
+        domain::AccountCommand command;
+        auto* recharge = command.mutable_recharge();
+        recharge->set_order_id(order_id);
+        recharge->set_amount_fen(fen);
+        recharge->set_method(method);
+        recharge->set_reference(reference);
+        return Done(request, api.billing->Account(customer, command, MetaFor(request)),
+                    {{"order_id", order_id},
+                     {"customer_id", customer},
+                     {"status", "paid"},
+                     {"amount", domain::FormatYuan(fen)},
+                     {"amount_fen", fen}},
+                    201);
+      });
+
+  router.Add("GET", "/api/billing/payments/:order_id", "A recharge's status",
+             [&api](const HttpRequest& request) {
+               if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
+               const std::string& id = request.params.at("order_id");
+               auto payment = OneRow(api,
+                                     "SELECT order_id, customer_id, status, paid_at, amount_fen, " +
+                                         YuanSql("amount_fen") +
+                                         " AS amount, method AS payment_method, reference FROM " +
+                                         api.reads->schema() + ".payments WHERE order_id = $1",
+                                     id);
+               if (!payment.ok()) return StatusResponse(request, payment.status());
+               if (!*payment || !MayAccess(request, (**payment)["customer_id"])) {
+                 return ErrorResponse(request, 404, "NOT_FOUND", "payment " + id + " not found");
+               }
+               return OkResponse(request, **payment);
+             },
+             {.access = Access::kUser});
+
+  router.Add("GET", "/api/billing/rates", "The rate card in force and any change to come",
+             [&api](const HttpRequest& request) {
+               auto rates = api.billing->Rates();
+               if (!rates.ok()) return StatusResponse(request, rates.status());
+               json history = json::array();
+               for (const auto& [effective, card] : rates->state.cards) {
+                 json entry = RatesJson(card);
+                 entry["effective_at"] = FormatRfc3339(effective);
+                 history.push_back(entry);
+               }
+               return OkResponse(request, {{"currency", domain::kCurrency}, {"rates", history}});
+             },
+             {.access = Access::kUser});
+
+  router.Add(
+      "PUT", "/api/admin/billing/rates",
+      "Set the rate card from effective_at (RFC 3339; default now): cpu_core_hour, "
+      "memory_gb_hour, gpu_hour, gpu_hour_by_model {model: price}, storage_gb_month, "
+      "machine_month (yuan text)",
+      [&api](const HttpRequest& request) {
+        domain::SetRates command;
+        auto refused = ReadBody(request, [&](JsonFields& f) {
+          RGPU_RETURN_IF_ERROR(
+              f.OnlyAllowed({"cpu_core_hour", "memory_gb_hour", "gpu_hour", "gpu_hour_by_model",
+                             "storage_gb_month", "machine_month", "effective_at"}));
+          domain::RateCard* card = command.mutable_rates();
+          int64_t fen = 0;
+          for (auto [name, setter] :
+               std::initializer_list<std::pair<const char*, void (domain::RateCard::*)(int64_t)>>{
+                   {"cpu_core_hour", &domain::RateCard::set_cpu_core_hour_fen},
+                   {"memory_gb_hour", &domain::RateCard::set_memory_gb_hour_fen},
+                   {"gpu_hour", &domain::RateCard::set_gpu_hour_fen},
+                   {"storage_gb_month", &domain::RateCard::set_storage_gb_month_fen},
+                   {"machine_month", &domain::RateCard::set_machine_month_fen}}) {
+            fen = 0;
+            RGPU_RETURN_IF_ERROR(f.Yuan(name, &fen));
+            (card->*setter)(fen);
+          }
+          json models = json::object();
+          RGPU_RETURN_IF_ERROR(f.Object("gpu_hour_by_model", &models));
+          const JsonFields by_model(models, "gpu_hour_by_model.");
+          for (const auto& [model, price] : models.items()) {
+            auto* rate = card->add_gpu_rates();
+            rate->set_gpu_model(model);
+            fen = 0;
+            RGPU_RETURN_IF_ERROR(by_model.Yuan(model, &fen, true));
+            rate->set_fen_per_hour(fen);
+          }
+          std::string effective;
+          RGPU_RETURN_IF_ERROR(f.String("effective_at", &effective));
+          if (!effective.empty()) {
+            auto at = ParseRfc3339(effective);
+            if (!at.ok()) return Status::InvalidArgument("effective_at must be an RFC 3339 time");
+            command.set_effective_at_us(*at);
+          }
+          return Status::Ok();
+        });
+        if (refused) return *refused;
+        return Done(request, api.billing->SetRates(command, MetaFor(request)),
+                    {{"rates", RatesJson(command.rates())}});
+      });
+
+  router.Add("GET", "/api/admin/billing/accounts",
+             "Every customer's account: balances, limits, warnings",
+             [&api](const HttpRequest& request) {
+               ListQuery query{"", {"balance_fen", "customer_id"}, "customer_id", "customer_id"};
+               query.from = "(SELECT *, " + YuanSql("balance_fen") +
+                            " AS balance FROM {s}.accounts) accounts";
+               query.equals = EqualsFromQuery(request, {{"customer_id", "customer_id"}});
+               if (request.Query("low_balance") == "true") query.conditions = " AND low_balance";
+               return ServeList(request, *api.reads, *api.projection, query);
+             });
+
+  router.Add(
+      "PUT", "/api/admin/billing/accounts/:customer_id",
+      "An account's credit_limit and low_balance_threshold (yuan text) and stop_when_exhausted",
+      [&api](const HttpRequest& request) {
+        const std::string& customer = request.params.at("customer_id");
+        domain::AccountCommand command;
+        auto refused = ReadBody(request, [&](JsonFields& f) {
+          RGPU_RETURN_IF_ERROR(
+              f.OnlyAllowed({"credit_limit", "low_balance_threshold", "stop_when_exhausted"}));
+          int64_t credit = 0, threshold = 0;
+          bool stop = false;
+          RGPU_RETURN_IF_ERROR(f.Yuan("credit_limit", &credit, true));
+          RGPU_RETURN_IF_ERROR(f.Yuan("low_balance_threshold", &threshold, true));
+          RGPU_RETURN_IF_ERROR(f.Boolean("stop_when_exhausted", &stop));
+          auto* settings = command.mutable_change_settings();
+          settings->set_credit_limit_fen(credit);
+          settings->set_low_balance_threshold_fen(threshold);
+          settings->set_stop_when_exhausted(stop);
+          return Status::Ok();
+        });
+        if (refused) return *refused;
+        if (!api.identity->CustomerExists(customer)) {
+          return ErrorResponse(request, 404, "NOT_FOUND", "customer " + customer + " not found");
+        }
+        return Done(request, api.billing->Account(customer, command, MetaFor(request)),
+                    {{"customer_id", customer}});
+      });
+
+  router.Add("POST", "/api/admin/billing/invoices/:id/issue", "Issue a draft invoice",
+             [&api](const HttpRequest& request) {
+               if (!request.body.empty()) {  // No body, or an empty object.
+                 auto refused = ReadBody(request, [](JsonFields& f) { return f.OnlyAllowed({}); });
+                 if (refused) return *refused;
+               }
+               domain::InvoiceCommand command;
+               command.mutable_issue();
+               return InvoiceCommand(api, request, command);
+             });
+
+  router.Add("POST", "/api/admin/billing/invoices/:id/pay",
+             "Mark an issued invoice paid: payment_method, reference",
+             [&api](const HttpRequest& request) {
+               domain::InvoiceCommand command;
+               auto refused = ReadBody(request, [&](JsonFields& f) {
+                 RGPU_RETURN_IF_ERROR(f.OnlyAllowed({"payment_method", "reference"}));
+                 std::string method, reference;
+                 RGPU_RETURN_IF_ERROR(f.String("payment_method", &method, true));
+                 RGPU_RETURN_IF_ERROR(f.String("reference", &reference));
+                 command.mutable_pay()->set_method(method);
+                 command.mutable_pay()->set_reference(reference);
+                 return Status::Ok();
+               });
+               if (refused) return *refused;
+               return InvoiceCommand(api, request, command);
+             });
+}
+
+}  // namespace remotegpu::api

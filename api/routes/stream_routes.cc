@@ -1,0 +1,87 @@
+#include "api/routes/stream_routes.h"
+
+#include <set>
+
+#include "api/http/envelope.h"
+
+namespace remotegpu::api {
+namespace {
+
+HttpResponse OpenEvents(StreamApi& api, const HttpRequest& request) {
+  auto view = ViewOf(request);
+  if (!view.ok()) return StatusResponse(request, view.status());
+  // From now on: the position is fixed before the upgrade is answered, so
+  // every event committed after the client sees the upgrade reaches it.
+  uint64_t from = api.store->LastPosition() + 1;
+  if (const std::string text = request.Query("from"); !text.empty()) {
+    if (text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19 ||
+        text == "0" || text.find_first_not_of('0') == std::string::npos) {
+      return StatusResponse(request,
+                            Status::InvalidArgument("from must be a log position (1 or more)"));
+    }
+    from = std::stoull(text);
+    if (const uint64_t next = api.store->LastPosition() + 1; from > next) {
+      return StatusResponse(
+          request, Status::OutOfRange("from " + text + " is beyond the log's next position, " +
+                                      std::to_string(next)));
+    }
+  }
+  // Customers' callers are limited; admins (an operator's console, a
+  // monitoring system) are not.
+  const Identity& who = request.identity;
+  std::string caller = who.admin ? "" : who.api_key_id.empty() ? who.user_id : who.api_key_id;
+  if (!api.feed->MayOpen(caller)) {
+    return ErrorResponse(request, 429, "RATE_LIMITED",
+                         "at most " + std::to_string(EventFeed::kMaxPerCaller) +
+                             " event streams per caller; close one first");
+  }
+  HttpResponse response;
+  response.open = [feed = api.feed, view = std::move(*view), from,
+                   caller = std::move(caller)](std::shared_ptr<StreamPeer> peer) {
+    if (!feed->Subscribe(peer, view, from, caller).ok()) peer->Close();
+  };
+  return response;
+}
+
+HttpResponse OpenMonitoring(StreamApi& api, const HttpRequest& request) {
+  std::set<std::string> hosts;
+  const std::string value = request.Query("host_id");
+  size_t start = 0;
+  while (!value.empty() && start <= value.size()) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string::npos) comma = value.size();
+    std::string host = value.substr(start, comma - start);
+    if (!UsablePathParameter(host) || hosts.size() == 64) {
+      return StatusResponse(
+          request, Status::InvalidArgument("host_id must be up to 64 comma-separated host ids"));
+    }
+    hosts.insert(std::move(host));
+    start = comma + 1;
+  }
+  HttpResponse response;
+  response.open = [metrics = api.metrics,
+                   hosts = std::move(hosts)](std::shared_ptr<StreamPeer> peer) {
+    metrics->Subscribe(std::move(peer), hosts);
+  };
+  return response;
+}
+
+}  // namespace
+
+void AddStreamRoutes(Router& router, StreamApi& api) {
+  router.Add("GET", "/ws/events",
+             "The caller's events live over a WebSocket (or text/event-stream): messages "
+             "{type: events, events: [...]}; ?prefix=, ?type= (comma-separated), ?from= (a log "
+             "position to resume from); the token may be sent as ?access_token=",
+             [&api](const HttpRequest& request) { return OpenEvents(api, request); },
+             {.access = Access::kUser, .never_blocks = true});
+  router.Add(
+      "GET", "/ws/admin/monitoring",
+      "Live host and GPU metrics as agents post them, over a WebSocket (or text/event-stream): "
+      "messages {type: metrics, host_id, samples: [...]}; ?host_id= (comma-separated) to watch "
+      "some hosts",
+      [&api](const HttpRequest& request) { return OpenMonitoring(api, request); },
+      {.access = Access::kAdmin, .never_blocks = true});
+}
+
+}  // namespace remotegpu::api
