@@ -125,9 +125,14 @@ class Subscribers {
     }
     return connected_;
   }
+  // Stops reading and closes every connection (the server then drops them).
   void Stop() {
     io_.stop();
     if (thread_.joinable()) thread_.join();
+    for (auto& one : subscribers_) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(one->ws).socket().close(ignored);
+    }
   }
   ~Subscribers() { Stop(); }
 
