@@ -1,10 +1,14 @@
 // Running a command against one aggregate: load, decide, append with the
 // loaded version as the expectation, and on a version conflict start over
-// with a fresh load after a growing pause, a bounded number of times.
+// with a fresh load after a growing pause, a bounded number of times (one
+// policy for every command: RetryOnConflict).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +34,31 @@ inline Status ConflictsExhausted(const std::string& what) {
                              std::to_string(kMaxConflictRetries) + " attempts); retry");
 }
 
+// Before attempt `n` (1, 2, …) of a command that met a concurrent change:
+// 0.5 ms doubling, with jitter so that racers do not retry in step. The
+// winner's events may still be in its group commit, visible to the version
+// check but not yet to reads, so an immediate retry would mostly meet it again.
+inline void PauseBeforeRetry(int n) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  const int64_t base_us = int64_t{500} << std::min(n - 1, 10);
+  std::this_thread::sleep_for(
+      std::chrono::microseconds(base_us / 2 + static_cast<int64_t>(random() % base_us)));
+}
+
+// The command side's one retry policy for version conflicts: `attempt` (load,
+// decide, one append) answers, or returns std::nullopt to go again; at most
+// kMaxConflictRetries attempts, with PauseBeforeRetry between them, then
+// ConflictsExhausted(what).
+template <typename T, typename Attempt>
+Result<T> RetryOnConflict(const std::string& what, Attempt attempt) {
+  for (int n = 0; n < kMaxConflictRetries; ++n) {
+    if (n > 0) PauseBeforeRetry(n);
+    std::optional<Result<T>> answer = attempt();
+    if (answer) return std::move(*answer);
+  }
+  return ConflictsExhausted(what);
+}
+
 // A name that a command takes for good, in the same atomic append as its
 // events: a stream that must not exist yet, holding one event. When it
 // exists the command fails AlreadyExists with `taken` and writes nothing.
@@ -49,7 +78,8 @@ Result<CommandResult> ExecuteOne(
     const std::string& stream_id, const Command& command, const CommandMeta& meta,
     const std::function<void(const Loaded<Traits>&)>& on_commit = nullptr,
     const std::vector<Claim>& claims = {}) {
-  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+  return RetryOnConflict<
+      CommandResult>("command on " + stream_id, [&]() -> std::optional<Result<CommandResult>> {
     auto loaded = cache.Load(stream_id);
     if (!loaded.ok()) return loaded.status();
     const UnixMicros now = clock.NowMicros();
@@ -71,10 +101,7 @@ Result<CommandResult> ExecuteOne(
             return Status::AlreadyExists(claim.taken);
           }
         }
-        // The winner's events may still be in its group commit, visible to
-        // the version check but not yet to reads: back off before loading.
-        std::this_thread::sleep_for(std::chrono::microseconds(500) * (1 << attempt));
-        continue;
+        return std::nullopt;  // Again, after RetryOnConflict's pause.
       }
       return appended.status();
     }
@@ -84,8 +111,7 @@ Result<CommandResult> ExecuteOne(
     if (on_commit) on_commit(after);
     return CommandResult{after.version, appended->first_position, appended->last_position,
                          events->size()};
-  }
-  return ConflictsExhausted("command on " + stream_id);
+  });
 }
 
 }  // namespace remotegpu::commands

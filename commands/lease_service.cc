@@ -50,90 +50,91 @@ Result<CommandResult> LeaseService::CheckExpiry(const std::string& lease_id,
 
 Result<CommandResult> LeaseService::Execute(const std::string& lease_id,
                                             const LeaseCommand& command, const CommandMeta& meta) {
-  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    auto lease = leases_.Load(lease_id);
-    if (!lease.ok()) return lease.status();
-    const UnixMicros now = clock_.NowMicros();
-    const domain::DecideContext context{lease_id, now};
-    auto decided = domain::Decide(lease->state, command, context);
-    if (!decided.ok()) return decided.status();
-    std::vector<domain::LeaseEvent> events = std::move(*decided);
-    domain::LeaseState after = Folded<LeaseTraits>(lease->state, events);
-    if (command.has_create() && after.starts_at_us <= now) {
-      LeaseCommand activate;
-      activate.mutable_activate();
-      auto activated = domain::Decide(after, activate, context);
-      if (!activated.ok()) return activated.status();
-      events.insert(events.end(), activated->begin(), activated->end());
-      after = Folded<LeaseTraits>(after, *activated);
-    }
-    if (events.empty()) return CommandResult{lease->version, 0, 0, 0};
+  return RetryOnConflict<CommandResult>(
+      "command on " + lease_id, [&]() -> std::optional<Result<CommandResult>> {
+        auto lease = leases_.Load(lease_id);
+        if (!lease.ok()) return lease.status();
+        const UnixMicros now = clock_.NowMicros();
+        const domain::DecideContext context{lease_id, now};
+        auto decided = domain::Decide(lease->state, command, context);
+        if (!decided.ok()) return decided.status();
+        std::vector<domain::LeaseEvent> events = std::move(*decided);
+        domain::LeaseState after = Folded<LeaseTraits>(lease->state, events);
+        if (command.has_create() && after.starts_at_us <= now) {
+          LeaseCommand activate;
+          activate.mutable_activate();
+          auto activated = domain::Decide(after, activate, context);
+          if (!activated.ok()) return activated.status();
+          events.insert(events.end(), activated->begin(), activated->end());
+          after = Folded<LeaseTraits>(after, *activated);
+        }
+        if (events.empty()) return CommandResult{lease->version, 0, 0, 0};
 
-    // Machines to take (creation) or give back (the lease ended now).
-    const bool taking = command.has_create();
-    const bool giving_back = Ended(after.status) && !Ended(lease->state.status);
-    std::vector<std::string> host_ids;
-    if (taking || giving_back) host_ids = after.host_ids;
-    auto locks = host_locks_.LockAll(host_ids);
+        // Machines to take (creation) or give back (the lease ended now).
+        const bool taking = command.has_create();
+        const bool giving_back = Ended(after.status) && !Ended(lease->state.status);
+        std::vector<std::string> host_ids;
+        if (taking || giving_back) host_ids = after.host_ids;
+        auto locks = host_locks_.LockAll(host_ids);
 
-    std::vector<eventstore::StreamAppend> request = {
-        {lease_id, ExpectedVersion::Exact(lease->version), ToEventData(events, meta, now)}};
-    std::vector<std::pair<std::string, Loaded<HostTraits>>> hosts_after;
-    for (const auto& host_id : host_ids) {
-      auto host = hosts_.Load(host_id);
-      if (!host.ok()) return host.status();
-      domain::HostCommand host_command;
-      if (taking) {
-        auto* allocate = host_command.mutable_allocate();
-        allocate->set_allocation_id(lease_id);
-        allocate->set_holder(lease_id);
-        allocate->set_owner(after.customer_id);
-        allocate->set_whole_machine(true);
-      } else {
-        host_command.mutable_release()->set_allocation_id(lease_id);
-        host_command.mutable_release()->set_reason(std::string("lease ") +
-                                                   domain::Name(after.status));
-      }
-      auto host_events = domain::Decide(host->state, host_command, {host_id, now});
-      if (!host_events.ok()) {
-        if (!taking && host_events.status().code() == StatusCode::kNotFound) continue;
-        return Status(host_events.status().code(), host_id + ": " + host_events.status().message());
-      }
-      request.push_back(
-          {host_id, ExpectedVersion::Exact(host->version), ToEventData(*host_events, meta, now)});
-      hosts_after.emplace_back(
-          host_id, Loaded<HostTraits>{Folded<HostTraits>(host->state, *host_events), 0});
-    }
+        std::vector<eventstore::StreamAppend> request = {
+            {lease_id, ExpectedVersion::Exact(lease->version), ToEventData(events, meta, now)}};
+        std::vector<std::pair<std::string, Loaded<HostTraits>>> hosts_after;
+        for (const auto& host_id : host_ids) {
+          auto host = hosts_.Load(host_id);
+          if (!host.ok()) return host.status();
+          domain::HostCommand host_command;
+          if (taking) {
+            auto* allocate = host_command.mutable_allocate();
+            allocate->set_allocation_id(lease_id);
+            allocate->set_holder(lease_id);
+            allocate->set_owner(after.customer_id);
+            allocate->set_whole_machine(true);
+          } else {
+            host_command.mutable_release()->set_allocation_id(lease_id);
+            host_command.mutable_release()->set_reason(std::string("lease ") +
+                                                       domain::Name(after.status));
+          }
+          auto host_events = domain::Decide(host->state, host_command, {host_id, now});
+          if (!host_events.ok()) {
+            if (!taking && host_events.status().code() == StatusCode::kNotFound) continue;
+            return Status(host_events.status().code(),
+                          host_id + ": " + host_events.status().message());
+          }
+          request.push_back({host_id, ExpectedVersion::Exact(host->version),
+                             ToEventData(*host_events, meta, now)});
+          hosts_after.emplace_back(
+              host_id, Loaded<HostTraits>{Folded<HostTraits>(host->state, *host_events), 0});
+        }
 
-    auto appended = store_.Append(std::move(request));
-    if (!appended.ok()) {
-      const auto* conflict = appended.status().conflict();
-      if (conflict != nullptr && command.has_create() && conflict->stream_id == lease_id) {
-        return Status::AlreadyExists(lease_id + " already exists");
-      }
-      if (conflict != nullptr) continue;
-      return appended.status();
-    }
-    leases_.Remember(lease_id, {after, appended->streams[0].last_version});
-    for (size_t i = 0; i < hosts_after.size(); ++i) {
-      auto& [host_id, loaded] = hosts_after[i];
-      loaded.version = appended->streams[i + 1].last_version;
-      hosts_.Remember(host_id, loaded);
-      index_.ApplyHostState(host_id, loaded.version, loaded.state);
-    }
-    {
-      std::lock_guard lock(open_mu_);
-      if (Ended(after.status)) {
-        open_.erase(lease_id);
-      } else {
-        open_.insert(lease_id);
-      }
-    }
-    return CommandResult{
-        appended->streams[0].last_version, appended->first_position, appended->last_position,
-        static_cast<size_t>(appended->last_position - appended->first_position + 1)};
-  }
-  return ConflictsExhausted("command on " + lease_id);
+        auto appended = store_.Append(std::move(request));
+        if (!appended.ok()) {
+          const auto* conflict = appended.status().conflict();
+          if (conflict != nullptr && command.has_create() && conflict->stream_id == lease_id) {
+            return Status::AlreadyExists(lease_id + " already exists");
+          }
+          if (conflict != nullptr) return std::nullopt;
+          return appended.status();
+        }
+        leases_.Remember(lease_id, {after, appended->streams[0].last_version});
+        for (size_t i = 0; i < hosts_after.size(); ++i) {
+          auto& [host_id, loaded] = hosts_after[i];
+          loaded.version = appended->streams[i + 1].last_version;
+          hosts_.Remember(host_id, loaded);
+          index_.ApplyHostState(host_id, loaded.version, loaded.state);
+        }
+        {
+          std::lock_guard lock(open_mu_);
+          if (Ended(after.status)) {
+            open_.erase(lease_id);
+          } else {
+            open_.insert(lease_id);
+          }
+        }
+        return CommandResult{
+            appended->streams[0].last_version, appended->first_position, appended->last_position,
+            static_cast<size_t>(appended->last_position - appended->first_position + 1)};
+      });
 }
 
 std::set<std::string> LeaseService::OpenLeases() {
