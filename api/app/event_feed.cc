@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "api/http/router.h"
 #include "replay/event_json.h"
 
 namespace remotegpu::api {
@@ -67,45 +66,7 @@ std::string ScopedJson(const eventstore::RecordedEvent& event) {
   return json.dump();
 }
 
-// Comma-separated items of a query parameter: at most 16, each 1 to 128 of
-// [A-Za-z0-9_.:-].
-Result<std::vector<std::string>> ListParameter(const HttpRequest& request,
-                                               const std::string& name) {
-  std::vector<std::string> items;
-  const std::string value = request.Query(name);
-  size_t start = 0;
-  while (!value.empty() && start <= value.size()) {
-    size_t comma = value.find(',', start);
-    if (comma == std::string::npos) comma = value.size();
-    std::string item = value.substr(start, comma - start);
-    if (!UsablePathParameter(item) || items.size() == 16) {
-      return Status::InvalidArgument(name + " must be up to 16 comma-separated items of " +
-                                     "[A-Za-z0-9_.:-]");
-    }
-    items.push_back(std::move(item));
-    start = comma + 1;
-  }
-  return items;
-}
-
 }  // namespace
-
-Result<EventFeed::View> ViewOf(const HttpRequest& request) {
-  EventFeed::View view;
-  if (!request.identity.admin) {
-    if (request.identity.customer_id.empty()) {
-      return Status::PermissionDenied("the event feed is for admins and customers' users");
-    }
-    view.customer_id = request.identity.customer_id;
-  }
-  auto prefixes = ListParameter(request, "prefix");
-  if (!prefixes.ok()) return prefixes.status();
-  auto types = ListParameter(request, "type");
-  if (!types.ok()) return types.status();
-  view.prefixes = std::move(*prefixes);
-  view.types = std::move(*types);
-  return view;
-}
 
 Status EventFeed::Start() {
   const uint64_t from = store_.LastPosition() + 1;

@@ -113,10 +113,4 @@ class EventFeed {
   std::unordered_map<std::string, std::string> owners_;  // Stream -> customer ("" none).
 };
 
-// The view a request for /ws/events asks for: ?prefix=env-,lease- and
-// ?type=EnvironmentCreated,… (each at most 16 items of [A-Za-z0-9_.:-]),
-// scoped to the caller's customer unless an admin. InvalidArgument naming
-// the parameter otherwise.
-Result<EventFeed::View> ViewOf(const HttpRequest& request);
-
 }  // namespace remotegpu::api

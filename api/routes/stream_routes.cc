@@ -1,11 +1,54 @@
 #include "api/routes/stream_routes.h"
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "api/http/envelope.h"
+#include "api/http/router.h"
 
 namespace remotegpu::api {
 namespace {
+
+// Comma-separated items of a query parameter: at most `most`, each 1 to 128
+// of [A-Za-z0-9_.:-] (an id or a prefix); InvalidArgument otherwise.
+Result<std::vector<std::string>> CommaList(const HttpRequest& request, const std::string& name,
+                                           size_t most) {
+  std::vector<std::string> items;
+  const std::string value = request.Query(name);
+  size_t start = 0;
+  while (!value.empty() && start <= value.size()) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string::npos) comma = value.size();
+    std::string item = value.substr(start, comma - start);
+    if (!UsablePathParameter(item) || items.size() == most) {
+      return Status::InvalidArgument(name + " must be up to " + std::to_string(most) +
+                                     " comma-separated items of [A-Za-z0-9_.:-]");
+    }
+    items.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return items;
+}
+
+// The view a request for /ws/events asks for: ?prefix= and ?type= (at most
+// 16 items each), scoped to the caller's customer unless an admin.
+Result<EventFeed::View> ViewOf(const HttpRequest& request) {
+  EventFeed::View view;
+  if (!request.identity.admin) {
+    if (request.identity.customer_id.empty()) {
+      return Status::PermissionDenied("the event feed is for admins and customers' users");
+    }
+    view.customer_id = request.identity.customer_id;
+  }
+  auto prefixes = CommaList(request, "prefix", 16);
+  if (!prefixes.ok()) return prefixes.status();
+  auto types = CommaList(request, "type", 16);
+  if (!types.ok()) return types.status();
+  view.prefixes = std::move(*prefixes);
+  view.types = std::move(*types);
+  return view;
+}
 
 HttpResponse OpenEvents(StreamApi& api, const HttpRequest& request) {
   auto view = ViewOf(request);
@@ -44,20 +87,9 @@ HttpResponse OpenEvents(StreamApi& api, const HttpRequest& request) {
 }
 
 HttpResponse OpenMonitoring(StreamApi& api, const HttpRequest& request) {
-  std::set<std::string> hosts;
-  const std::string value = request.Query("host_id");
-  size_t start = 0;
-  while (!value.empty() && start <= value.size()) {
-    size_t comma = value.find(',', start);
-    if (comma == std::string::npos) comma = value.size();
-    std::string host = value.substr(start, comma - start);
-    if (!UsablePathParameter(host) || hosts.size() == 64) {
-      return StatusResponse(
-          request, Status::InvalidArgument("host_id must be up to 64 comma-separated host ids"));
-    }
-    hosts.insert(std::move(host));
-    start = comma + 1;
-  }
+  auto listed = CommaList(request, "host_id", 64);
+  if (!listed.ok()) return StatusResponse(request, listed.status());
+  std::set<std::string> hosts(listed->begin(), listed->end());
   HttpResponse response;
   response.open = [metrics = api.metrics,
                    hosts = std::move(hosts)](std::shared_ptr<StreamPeer> peer) {
