@@ -6,7 +6,10 @@ namespace remotegpu::api {
 std::unique_ptr<pqxx::connection> ReadStore::Take() {
   {
     std::unique_lock lock(mu_);
-    freed_.wait(lock, [this] { return !idle_.empty() || open_ < max_connections_; });
+    if (!freed_.wait_for(lock, max_wait_,
+                         [this] { return !idle_.empty() || open_ < max_connections_; })) {
+      return nullptr;
+    }
     if (!idle_.empty()) {
       auto connection = std::move(idle_.back());
       idle_.pop_back();
@@ -38,6 +41,11 @@ Status ReadStore::Read(const std::function<void(pqxx::nontransaction&)>& query) 
   std::unique_ptr<pqxx::connection> connection;
   try {
     connection = Take();
+    if (!connection) {
+      return Status::Unavailable("every read-model connection (" +
+                                 std::to_string(max_connections_) + ") stayed busy for " +
+                                 std::to_string(max_wait_.count()) + " ms; retry shortly");
+    }
     {
       pqxx::nontransaction tx(*connection);
       query(tx);

@@ -82,8 +82,11 @@ HttpResponse StatusResponse(const HttpRequest& request, const Status& status) {
       return ErrorResponse(request, 409, "FAILED_PRECONDITION", status.message());
     case StatusCode::kResourceExhausted:
       return ErrorResponse(request, 409, "NO_CAPACITY", status.message());
-    case StatusCode::kUnavailable:
-      return ErrorResponse(request, 503, "UNAVAILABLE", status.message());
+    case StatusCode::kUnavailable: {
+      HttpResponse busy = ErrorResponse(request, 503, "UNAVAILABLE", status.message());
+      busy.headers["Retry-After"] = "1";  // Every 503 is worth retrying shortly.
+      return busy;
+    }
     case StatusCode::kUnauthenticated:
       return ErrorResponse(request, 401, "UNAUTHENTICATED", status.message());
     case StatusCode::kPermissionDenied:

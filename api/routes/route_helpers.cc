@@ -55,12 +55,10 @@ std::optional<HttpResponse> AwaitMinPosition(const HttpRequest& request,
     parked.park = HttpResponse::Park{&progress, wanted, kMinPositionWait};
     return parked;
   }
-  HttpResponse late = StatusResponse(
+  return StatusResponse(  // 503 + Retry-After.
       request, Status::Unavailable("the " + projection.name() +
                                    " read model has reached position " + std::to_string(reached) +
                                    ", not " + std::to_string(wanted) + " yet; retry shortly"));
-  late.headers["Retry-After"] = "1";
-  return late;
 }
 
 std::string ListPage(pqxx::nontransaction& tx, const std::string& table, const std::string& where,
