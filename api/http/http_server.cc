@@ -607,16 +607,13 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     const auto endpoint = stream_.socket().remote_endpoint(ignored);
     const std::string peer = endpoint.address().to_string();
-    std::shared_ptr<StreamPeer> registered;
     if (upgrade_) {
       auto ws = std::make_shared<WebSocketPeer>(server_, std::move(stream_), peer);
-      registered = ws;
-      Register(registered);
+      Register(ws);
       ws->Accept(std::move(*upgrade_), std::move(response.open), request_id);
     } else {
       auto events = std::make_shared<EventSourcePeer>(server_, std::move(stream_), peer);
-      registered = events;
-      Register(registered);
+      Register(events);
       events->Start(std::move(response.open), request_id);
     }
   }

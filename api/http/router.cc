@@ -72,6 +72,13 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
         path += "/" + segment;
       }
     }
+    for (const auto& [name, what] : route.options.query) {
+      parameters.push_back({{"name", name},
+                            {"in", "query"},
+                            {"required", false},
+                            {"description", what},
+                            {"schema", {{"type", "string"}}}});
+    }
     std::string method = route.method;
     for (char& c : method) c = static_cast<char>(std::tolower(c));
     nlohmann::json responses = {

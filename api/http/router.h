@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/http/http_types.h"
@@ -36,6 +37,8 @@ struct RouteOptions {
   bool never_blocks = false;
   // The route is a query whose answers `cache` keeps (see query_cache.h).
   QueryCache* cache = nullptr;
+  // The query parameters it reads, for the OpenAPI document: {name, what}.
+  std::vector<std::pair<std::string, std::string>> query;
 };
 
 // Runs before a route's handler with the route's options; may fill in the

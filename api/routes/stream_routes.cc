@@ -101,19 +101,28 @@ HttpResponse OpenMonitoring(StreamApi& api, const HttpRequest& request) {
 }  // namespace
 
 void AddStreamRoutes(Router& router, StreamApi& api) {
-  router.Add("GET", "/ws/events",
-             "The caller's events live over a WebSocket (or text/event-stream): messages "
-             "{type: events, events: [...]}; ?prefix=, ?type= (comma-separated), ?from= (a log "
-             "position to resume from); the token may be sent as ?access_token=",
-             [&api](const HttpRequest& request) { return OpenEvents(api, request); },
-             {.access = Access::kUser, .never_blocks = true});
+  router.Add(
+      "GET", "/ws/events",
+      "The caller's events live over a WebSocket (or text/event-stream): messages "
+      "{type: events, events: [...]}; ?prefix=, ?type= (comma-separated), ?from= (a log "
+      "position to resume from); the token may be sent as ?access_token=",
+      [&api](const HttpRequest& request) { return OpenEvents(api, request); },
+      {.access = Access::kUser,
+       .never_blocks = true,
+       .query = {{"prefix", "stream id prefixes, comma-separated (at most 16)"},
+                 {"type", "event types, comma-separated (at most 16)"},
+                 {"from", "the log position to start from (default: the next one)"},
+                 {"access_token", "the access token, for clients that cannot set headers"}}});
   router.Add(
       "GET", "/ws/admin/monitoring",
       "Live host and GPU metrics as agents post them, over a WebSocket (or text/event-stream): "
       "messages {type: metrics, host_id, samples: [...]}; ?host_id= (comma-separated) to watch "
       "some hosts",
       [&api](const HttpRequest& request) { return OpenMonitoring(api, request); },
-      {.access = Access::kAdmin, .never_blocks = true});
+      {.access = Access::kAdmin,
+       .never_blocks = true,
+       .query = {{"host_id", "host ids to watch, comma-separated (at most 64; default: all)"},
+                 {"access_token", "the access token, for clients that cannot set headers"}}});
 }
 
 }  // namespace remotegpu::api

@@ -189,6 +189,16 @@ TEST_F(EventStreamApiTest, ACustomersCallerHoldsAtMost64StreamsAndGetsAnotherWhe
   EXPECT_TRUE(again);
 }
 
+TEST_F(EventStreamApiTest, TheOpenApiDocumentNamesTheStreamsParameters) {
+  Reply document = Get("/api/openapi.json");
+  ASSERT_EQ(document.status, 200);
+  std::set<std::string> names;
+  for (const json& parameter : document.body["paths"]["/ws/events"]["get"]["parameters"]) {
+    if (parameter["in"] == "query") names.insert(parameter["name"].get<std::string>());
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"prefix", "type", "from", "access_token"}));
+}
+
 TEST_F(EventStreamApiTest, BadParametersAreRefusedBeforeTheUpgrade) {
   const std::string token = "&access_token=" + AdminToken();
   for (const char* bad : {"from=abc", "from=0", "from=-1", "from=99999999999999999999",
