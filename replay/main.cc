@@ -17,19 +17,21 @@
 #include "commands/host_service.h"
 #include "commands/rollback.h"
 #include "eventstore/log_verifier.h"
+#include "projections/queries/audit_export.h"
+#include "projections/queries/event_json.h"
+#include "projections/queries/rollback_json.h"
+#include "projections/queries/stream_state.h"
 #include "projections/read_model_compare.h"
 #include "projections/rebuild.h"
 #include "projections/standard_projections.h"
-#include "replay/audit_export.h"
-#include "replay/event_json.h"
-#include "replay/rollback_json.h"
-#include "replay/stream_state.h"
 #include "replay/tool.h"
 
 namespace po = boost::program_options;
 
 namespace remotegpu::replay {
 namespace {
+
+using namespace ::remotegpu::queries;  // The log's queries: event JSON, time travel, export.
 
 constexpr char kUsage[] = R"(Usage: remotegpu-replay <command> [flags]
 
@@ -117,9 +119,8 @@ int Rebuild(int argc, char** argv) {
              progress.Update(p.position, p.target, p.events_per_second);
            },
        .refresh = [&] { return store.CatchUpWithWriter(); },
-       .projections = vars.count("projection")
-                          ? vars["projection"].as<std::vector<std::string>>()
-                          : std::vector<std::string>{}},
+       .projections = vars.count("projection") ? vars["projection"].as<std::vector<std::string>>()
+                                               : std::vector<std::string>{}},
       {});
   if (!done.ok()) return Fail("rebuild", done);
   const double seconds =
@@ -266,7 +267,7 @@ int Export(int argc, char** argv) {
   if (int code = ParseFlags("export", argc, argv, flags, vars,
                             "Writes the events that pass the filters, in constant memory, and a "
                             "trailer with the count,\nthe log's hash-chain head and a hash chain "
-                            "over the lines (see replay/audit_export.h).");
+                            "over the lines (see projections/queries/audit_export.h).");
       code >= 0) {
     return code;
   }

@@ -30,7 +30,7 @@
 #include "api/app/notification_outbox.h"
 #include "api/http/query_cache.h"
 #include "api/routes/quota_routes.h"
-#include "api/app/read_store.h"
+#include "projections/queries/read_store.h"
 #include "api/app/rebuild_job.h"
 #include "api/http/request_metrics.h"
 #include "api/routes/scheduler_routes.h"
@@ -57,7 +57,7 @@
 #include "projections/embedded_postgres.h"
 #include "projections/metrics_store.h"
 #include "projections/standard_projections.h"
-#include "replay/event_json.h"
+#include "projections/queries/event_json.h"
 
 namespace remotegpu::api {
 namespace {
@@ -124,7 +124,7 @@ Result<std::unique_ptr<eventstore::KafkaRelay>> StartRelay(eventstore::EventStor
   eventstore::KafkaRelayOptions options{.brokers = config.kafka_brokers,
                                         .topic = config.kafka_topic};
   if (config.kafka_format == "json") {
-    options.encode = [](const eventstore::RecordedEvent& e) { return replay::EventJson(e).dump(); };
+    options.encode = [](const eventstore::RecordedEvent& e) { return queries::EventJson(e).dump(); };
     options.content_type = "application/json";
   } else if (config.kafka_format != "protobuf") {
     return Status::InvalidArgument("--kafka-format must be protobuf or json, not '" +
@@ -178,7 +178,7 @@ struct App::Parts {
   std::unique_ptr<commands::EnvironmentService> environments;
   std::unique_ptr<commands::AggregateCache<commands::LeaseTraits>> lease_cache;
   std::unique_ptr<commands::LeaseService> leases;
-  std::unique_ptr<ReadStore> reads;
+  std::unique_ptr<queries::ReadStore> reads;
   std::unique_ptr<UuidV7Generator> ids;
   std::unique_ptr<commands::IdentityIndex> identity_index;
   std::unique_ptr<NotificationOutbox> outbox;
@@ -304,7 +304,7 @@ Status App::Parts::BuildCommandSide() {
   if (Status recovered = leases->Recover(); !recovered.ok()) {
     return Failed("cannot learn the open leases", recovered);
   }
-  reads = std::make_unique<ReadStore>(conninfo, config.schema);
+  reads = std::make_unique<queries::ReadStore>(conninfo, config.schema);
   ids = std::make_unique<UuidV7Generator>(*clock);
 
   // Who may call: the identity index from the log, the first admin, and the

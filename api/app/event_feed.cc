@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "replay/event_json.h"
+#include "projections/queries/event_json.h"
 
 namespace remotegpu::api {
 namespace {
@@ -58,7 +58,7 @@ std::string NamedCustomer(const nlohmann::json& payload, bool inside = false) {
 // An event as a customer's view shows it: who acted (an operator's user id
 // and name) and the request ids are the platform's, not the customer's.
 std::string ScopedJson(const eventstore::RecordedEvent& event) {
-  nlohmann::json json = replay::EventJson(event);
+  nlohmann::json json = queries::EventJson(event);
   json["actor"]["id"] = "";
   json["actor"]["name"] = "";
   json["correlation_id"] = "";
@@ -136,10 +136,10 @@ const std::string& EventFeed::OwnerOf(const eventstore::RecordedEvent& event) {
   if (event.stream_id.starts_with("customer-")) {
     owner = event.stream_id;
   } else if (event.stream_version == 1) {
-    owner = NamedCustomer(replay::PayloadJson(event));
+    owner = NamedCustomer(queries::PayloadJson(event));
   } else if (auto first = store_.ReadStream(event.stream_id, {.from_version = 1, .max_count = 1});
              first.ok() && !first->empty()) {
-    owner = NamedCustomer(replay::PayloadJson(first->front()));
+    owner = NamedCustomer(queries::PayloadJson(first->front()));
   }
   return owners_.emplace(event.stream_id, std::move(owner)).first->second;
 }
@@ -184,7 +184,7 @@ void EventFeed::Deliver(const std::vector<eventstore::RecordedEvent>& events,
         if (!Admits(subscriber->view, events[i])) continue;
         std::string& json = customer ? scoped[i] : whole[i];
         if (json.empty()) {
-          json = customer ? ScopedJson(events[i]) : replay::EventJson(events[i]).dump();
+          json = customer ? ScopedJson(events[i]) : queries::EventJson(events[i]).dump();
         }
         message += message.empty() ? R"({"type":"events","events":[)" : ",";
         message += json;

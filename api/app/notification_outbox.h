@@ -1,11 +1,9 @@
-// The notification outbox: messages waiting for a relay (mail, SMS) in the
-// PostgreSQL table <schema>_notify.outbox, their bodies sealed, beside the read models but
-// outside their schema, so that rebuilding the read models never drops it.
+// The notification outbox: messages waiting for a relay (mail, SMS), their
+// bodies sealed, in the table projections/queries/outbox_table.h keeps.
 // A relay takes rows whose delivered_at is null and sets it; until one is
 // configured, admins read the queue through GET /api/admin/notifications.
 //
-// Thread-safety: all methods, from any thread (a connection per call:
-// notifications are rare).
+// Thread-safety: all methods, from any thread.
 #pragma once
 
 #include <string>
@@ -15,6 +13,7 @@
 
 #include "commands/notifications.h"
 #include "commands/secrets.h"
+#include "projections/queries/outbox_table.h"
 
 namespace remotegpu::api {
 
@@ -23,7 +22,7 @@ class NotificationOutbox final : public commands::NotificationSink {
   // Bodies are sealed (AES-256-GCM) under a data key from `keys`, kept beside
   // the log: the table never holds a reset code in clear.
   NotificationOutbox(std::string conninfo, std::string schema, commands::DataKeyStore& keys)
-      : conninfo_(std::move(conninfo)), schema_(std::move(schema) + "_notify"), keys_(keys) {}
+      : table_(std::move(conninfo), std::move(schema)), keys_(keys) {}
 
   // Creates the schema and table when missing, and seals any body an
   // earlier version stored in clear. IoError when PostgreSQL fails.
@@ -38,8 +37,7 @@ class NotificationOutbox final : public commands::NotificationSink {
   // {base64url of the sealed body, key id}.
   Result<std::pair<std::string, std::string>> SealBody(const commands::Notification& n) const;
 
-  std::string conninfo_;
-  std::string schema_;
+  queries::OutboxTable table_;
   commands::DataKeyStore& keys_;
 };
 

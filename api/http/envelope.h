@@ -13,6 +13,7 @@
 #include "api/http/http_types.h"
 #include "api/http/router.h"
 #include "common/status.h"
+#include "projections/queries/paging.h"
 
 namespace remotegpu::api {
 
@@ -55,16 +56,15 @@ bool IsUtf8(std::string_view text);
 // allocation unless it answers.
 std::optional<std::string> UnsafeJson(std::string_view text, int max_depth);
 
-struct Paging {
-  int page = 1;
-  int page_size = 20;
-  std::string sort_by;
-  bool descending = false;
-};
+using queries::Paging;
 // Reads page, pageSize, sortBy and order; InvalidArgument naming the field
 // when one is malformed. `sortable` lists the accepted sortBy values.
 Result<Paging> ParsePaging(const HttpRequest& request, const std::vector<std::string>& sortable,
                            const std::string& default_sort);
+// The same for a list query's shape.
+inline Result<Paging> ParsePaging(const HttpRequest& request, const queries::ListShape& shape) {
+  return ParsePaging(request, shape.sortable, shape.default_sort);
+}
 
 // The body as a JSON object, or InvalidArgument saying why not.
 Result<nlohmann::json> ParseJsonObject(const HttpRequest& request);

@@ -4,10 +4,10 @@
 #include "api/http/json_fields.h"
 #include "api/routes/route_helpers.h"
 #include "commands/rollback.h"
-#include "replay/audit_export.h"
-#include "replay/event_json.h"
-#include "replay/rollback_json.h"
-#include "replay/stream_state.h"
+#include "projections/queries/audit_export.h"
+#include "projections/queries/event_json.h"
+#include "projections/queries/rollback_json.h"
+#include "projections/queries/stream_state.h"
 
 namespace remotegpu::api {
 namespace {
@@ -17,14 +17,15 @@ using nlohmann::json;
 constexpr uint64_t kDefaultExportLimit = 10'000;
 constexpr uint64_t kMaxExportLimit = 100'000;
 
-Result<replay::AuditFilter> FilterOf(const HttpRequest& request) {
-  return replay::ParseAuditFilter(request.Query("from"), request.Query("to"), request.Query("type"),
-                                  request.Query("stream_prefix"), request.Query("actor"));
+Result<queries::AuditFilter> FilterOf(const HttpRequest& request) {
+  return queries::ParseAuditFilter(request.Query("from"), request.Query("to"),
+                                   request.Query("type"), request.Query("stream_prefix"),
+                                   request.Query("actor"));
 }
 
 // The export formats, streamed into the body.
 HttpResponse Export(const HttpRequest& request, eventstore::EventStore& store,
-                    const replay::AuditFilter& filter, replay::AuditFormat format) {
+                    const queries::AuditFilter& filter, queries::AuditFormat format) {
   uint64_t limit = kDefaultExportLimit;
   if (const std::string text = request.Query("limit"); !text.empty()) {
     if (text.find_first_not_of("0123456789") != std::string::npos || text.size() > 7 ||
@@ -36,10 +37,10 @@ HttpResponse Export(const HttpRequest& request, eventstore::EventStore& store,
   }
   HttpResponse response;
   response.content_type =
-      format == replay::AuditFormat::kCsv ? "text/csv; charset=utf-8" : "application/x-ndjson";
-  replay::AuditWriter writer(format, [&](std::string_view text) { response.body.append(text); });
+      format == queries::AuditFormat::kCsv ? "text/csv; charset=utf-8" : "application/x-ndjson";
+  queries::AuditWriter writer(format, [&](std::string_view text) { response.body.append(text); });
   const uint64_t last = store.LastPosition();
-  auto next = replay::ExportEvents(store, filter, writer, limit);
+  auto next = queries::ExportEvents(store, filter, writer, limit);
   if (!next.ok()) return StatusResponse(request, next.status());
   Status finished = writer.Finish(store, last);
   if (!finished.ok()) return StatusResponse(request, finished);
@@ -59,10 +60,10 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
         if (!filter.ok()) return StatusResponse(request, filter.status());
         const std::string accept = request.Header("accept");
         if (accept.find("text/csv") != std::string::npos) {
-          return Export(request, *api.store, *filter, replay::AuditFormat::kCsv);
+          return Export(request, *api.store, *filter, queries::AuditFormat::kCsv);
         }
         if (accept.find("application/x-ndjson") != std::string::npos) {
-          return Export(request, *api.store, *filter, replay::AuditFormat::kJsonLines);
+          return Export(request, *api.store, *filter, queries::AuditFormat::kJsonLines);
         }
         auto paging = ParsePaging(request, {"position"}, "position");
         if (!paging.ok()) return StatusResponse(request, paging.status());
@@ -92,13 +93,13 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
         }
         json list = json::array();
         if (ascending) {
-          for (const auto& event : matches) list.push_back(replay::EventJson(event));
+          for (const auto& event : matches) list.push_back(queries::EventJson(event));
         } else {
           for (uint64_t i = skip;
                i < positions.size() && list.size() < static_cast<size_t>(paging->page_size); ++i) {
             auto one = api.store->ReadAll(positions[positions.size() - 1 - i], 1);
             if (!one.ok()) return StatusResponse(request, one.status());
-            if (!one->empty()) list.push_back(replay::EventJson((*one)[0]));
+            if (!one->empty()) list.push_back(queries::EventJson((*one)[0]));
           }
         }
         return OkResponse(request, {{"list", list},
@@ -110,9 +111,9 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
   router.Add("GET", "/api/cmdb/assets/:id/state",
              "A host's state as of ?at= (log position, vN or RFC 3339 time; default now)",
              [&api](const HttpRequest& request) {
-               replay::Moment moment;
+               queries::Moment moment;
                if (const std::string at = request.Query("at"); !at.empty()) {
-                 auto parsed = replay::ParseMoment(at);
+                 auto parsed = queries::ParseMoment(at);
                  if (!parsed.ok()) return StatusResponse(request, parsed.status());
                  moment = *parsed;
                }
@@ -120,9 +121,9 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
                if (!id.starts_with("host-")) {
                  return ErrorResponse(request, 404, "NOT_FOUND", "no asset " + id);
                }
-               auto state = replay::StateAt(*api.store, id, moment);
+               auto state = queries::StateAt(*api.store, id, moment);
                if (!state.ok()) return StatusResponse(request, state.status());
-               return OkResponse(request, replay::StateJson("asset_id", id, *state));
+               return OkResponse(request, queries::StateJson("asset_id", id, *state));
              });
 
   router.Add(
@@ -151,7 +152,7 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
         auto plan = commands::PlanHostRollback(*api.store, *api.clock, id,
                                                static_cast<uint64_t>(to_version), reason);
         if (!plan.ok()) return RefusedResponse(request, plan.status());
-        json data = replay::RollbackPlanJson("asset_id", *plan, dry_run);
+        json data = queries::RollbackPlanJson("asset_id", *plan, dry_run);
         if (!dry_run) {
           auto done = commands::ApplyHostRollback(*api.store, *api.hosts, *plan, MetaFor(request));
           if (!done.ok()) return RefusedResponse(request, done.status());

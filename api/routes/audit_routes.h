@@ -1,5 +1,5 @@
-// Routes over the log itself (replay/): the audit trail, time travel and
-// rollback of CMDB assets.
+// Routes over the log itself (the log's queries in projections/queries/):
+// the audit trail, time travel and rollback of CMDB assets.
 #pragma once
 
 #include "api/http/router.h"
@@ -17,7 +17,7 @@ struct AuditApi {
 };
 
 // GET /api/audit/events (paged JSON; with Accept: text/csv or
-// application/x-ndjson the export format of replay/audit_export.h, at most
+// application/x-ndjson the export format of projections/queries/audit_export.h, at most
 // `limit` events, X-Next-Position telling where to continue),
 // GET /api/cmdb/assets/:id/state?at=…, POST /api/cmdb/assets/:id/rollback.
 void AddAuditRoutes(Router& router, AuditApi& api);

@@ -14,8 +14,8 @@
 // in-memory lookups), since it runs on the I/O threads too.
 #pragma once
 
-#include "api/http/access_tokens.h"
 #include "api/app/notification_outbox.h"
+#include "api/http/access_tokens.h"
 #include "api/http/router.h"
 #include "commands/identity_service.h"
 

@@ -2,24 +2,20 @@
 
 #include "api/http/envelope.h"
 #include "api/http/json_fields.h"
-#include "api/app/read_store.h"
 #include "api/routes/route_helpers.h"
 #include "common/csv.h"
+#include "projections/queries/billing_queries.h"
 
 namespace remotegpu::api {
 namespace {
 
 using nlohmann::json;
 
-// fen → "18.75" in SQL.
-std::string YuanSql(const std::string& column) {
-  return "to_char(" + column + " / 100.0, 'FM999999999999990.00')";
-}
-
 // Whose data a request reads: a customer's user, its own customer's; an
-// admin, the ?customer_id named (empty: every customer's).
-std::string ScopeOf(const HttpRequest& request) {
-  return request.identity.admin ? request.Query("customer_id") : request.identity.customer_id;
+// admin, the ?customer_id named (nullopt: every customer's).
+std::optional<std::string> ScopeOf(const HttpRequest& request) {
+  if (request.identity.admin) return QueryIfGiven(request, "customer_id");
+  return request.identity.customer_id;
 }
 
 // "2026-11-05" → its midnight, UTC.
@@ -34,55 +30,39 @@ Result<int64_t> ParseDate(const std::string& name, const std::string& text) {
 constexpr int64_t kDayUs = 86'400'000'000;
 constexpr size_t kMaxCsvRows = 1'000'000;
 
-const char* const kRecordColumns =
-    "line_id, customer_id, resource_type, resource_id, billing_mode, period_start, period_end, "
-    "seconds, amount_fen, amount, currency, price_source, recorded_at";
-
-// The records query of a request: dates (inclusive, on the period's start),
-// resource type and id, the customer scope.
-Result<ListQuery> RecordsQuery(const HttpRequest& request) {
-  ListQuery query{
-      "", {"period_start", "amount_fen", "recorded_at", "resource_id"}, "period_start", "line_id"};
-  query.from = std::string("(SELECT line_id, customer_id, resource_type, resource_id, ") +
-               "billing_mode, period_start, period_end, seconds, amount_fen, " +
-               YuanSql("amount_fen") +
-               " AS amount, currency, parts, price_source, recorded_at FROM "
-               "{s}.billing_records) records";
+// The records filter of a request: dates (inclusive, on the period's
+// start), resource type and id, the customer scope.
+Result<queries::RecordFilter> RecordsFilter(const HttpRequest& request) {
+  queries::RecordFilter filter{.resource_type = request.Query("resource_type"),
+                               .resource_id = request.Query("resource_id"),
+                               .customer_id = ScopeOf(request)};
   if (const std::string from = request.Query("start_date"); !from.empty()) {
     auto at = ParseDate("start_date", from);
     if (!at.ok()) return at.status();
-    query.compares.push_back({"period_start", ">=", FormatRfc3339(*at)});
+    filter.period_from_us = *at;
   }
   if (const std::string to = request.Query("end_date"); !to.empty()) {
     auto at = ParseDate("end_date", to);
     if (!at.ok()) return at.status();
-    query.compares.push_back({"period_start", "<", FormatRfc3339(*at + kDayUs)});
+    filter.period_until_us = *at + kDayUs;
   }
-  const std::string type = request.Query("resource_type");
-  if (!type.empty() && type != "environment" && type != "lease") {
+  if (!filter.resource_type.empty() && filter.resource_type != "environment" &&
+      filter.resource_type != "lease") {
     return Status::InvalidArgument("resource_type must be environment or lease");
   }
-  query.equals = EqualsFromQuery(
-      request, {{"resource_type", "resource_type"}, {"resource_id", "resource_id"}});
-  if (const std::string scope = ScopeOf(request); !scope.empty()) {
-    query.equals.emplace_back("customer_id", scope);
-  }
-  return query;
+  return filter;
 }
 
 // Every matching record as CSV, oldest first, streamed: rows are read a
 // page at a time (keyset on period_start, line_id) and each page is written
 // before the next is read, so memory holds one page whatever the export's
 // size. More matches than kMaxCsvRows are refused up front (400), never cut.
-HttpResponse RecordsCsv(BillingApi& api, const HttpRequest& request, const ListQuery& query) {
+HttpResponse RecordsCsv(BillingApi& api, const HttpRequest& request,
+                        const queries::RecordFilter& filter) {
   if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
-  const std::string from = FromOf(api.reads->schema(), query);
-  int64_t matches = 0;
-  Status counted = api.reads->Read([&](pqxx::nontransaction& tx) {
-    matches = tx.exec1("SELECT count(*) FROM " + from + WhereOf(tx, query))[0].as<int64_t>();
-  });
-  if (!counted.ok()) return StatusResponse(request, counted);
-  if (matches > static_cast<int64_t>(kMaxCsvRows)) {
+  auto matches = queries::CountRecords(*api.reads, filter);
+  if (!matches.ok()) return StatusResponse(request, matches.status());
+  if (*matches > static_cast<int64_t>(kMaxCsvRows)) {
     return ErrorResponse(request, 400, "INVALID_ARGUMENT",
                          "more than " + std::to_string(kMaxCsvRows) +
                              " lines match; narrow start_date and end_date");
@@ -90,53 +70,25 @@ HttpResponse RecordsCsv(BillingApi& api, const HttpRequest& request, const ListQ
   HttpResponse response;
   response.content_type = "text/csv; charset=utf-8";
   response.headers["Content-Disposition"] = "attachment; filename=\"billing-records.csv\"";
-  response.stream = [reads = api.reads, query, from](const HttpResponse::Emit& emit) {
-    constexpr int kPage = 5000;
-    bool client_gone = !emit(std::string(kRecordColumns) + "\n");
-    return reads->Read([&](pqxx::nontransaction& tx) {
-      const std::string where = WhereOf(tx, query);
-      std::string after;  // The keyset condition past the last row written.
-      while (!client_gone) {
-        const auto rows =
-            tx.exec(std::string("SELECT ") + kRecordColumns + " FROM " + from + where + after +
-                    " ORDER BY period_start, line_id LIMIT " + std::to_string(kPage));
-        std::string chunk;
-        for (const auto& row : rows) {
-          for (int i = 0; i < static_cast<int>(row.size()); ++i) {
-            if (i > 0) chunk += ',';
-            chunk += CsvField(row[i].is_null() ? "" : row[i].c_str());
-          }
-          chunk += '\n';
+  response.stream = [reads = api.reads, filter](const HttpResponse::Emit& emit) {
+    std::string header;
+    for (const auto& column : queries::kRecordExportColumns) {
+      header += (header.empty() ? "" : ",") + column;
+    }
+    if (!emit(header + "\n")) return Status::Ok();
+    return queries::ExportRecords(*reads, filter, [&](const queries::RecordRows& rows) {
+      std::string chunk;
+      for (const auto& row : rows) {
+        for (size_t i = 0; i < row.size(); ++i) {
+          if (i > 0) chunk += ',';
+          chunk += CsvField(row[i]);
         }
-        client_gone = !emit(chunk);
-        if (static_cast<int>(rows.size()) < kPage) break;
-        const auto& last = rows[rows.size() - 1];
-        after = " AND (period_start, line_id) > (" + tx.quote(last["period_start"].c_str()) +
-                "::timestamptz, " + tx.quote(last["line_id"].c_str()) + ")";
+        chunk += '\n';
       }
+      return emit(chunk);  // false: the client is gone, stop reading.
     });
   };
   return response;
-}
-
-// One row of `sql` (with $1 = `key`) as JSON, or nullopt.
-Result<std::optional<json>> OneRow(BillingApi& api, const std::string& sql,
-                                   const std::string& key) {
-  std::optional<json> out;
-  Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-    const auto rows = tx.exec_params("SELECT row_to_json(r)::text FROM (" + sql + ") r", key);
-    if (!rows.empty()) out = json::parse(rows[0][0].c_str());
-  });
-  if (!read.ok()) return read;
-  return out;
-}
-
-std::string InvoiceSql(const std::string& schema) {
-  return "SELECT invoice_id, customer_id, month, period_start, period_end, total_fen, " +
-         YuanSql("total_fen") +
-         " AS total, currency, status, groups, drafted_at, issued_at, paid_at, payment_method, "
-         "payment_reference FROM " +
-         schema + ".invoices";
 }
 
 HttpResponse InvoiceCsv(const json& invoice) {
@@ -187,91 +139,79 @@ json RatesJson(const domain::RateCard& card) {
 }  // namespace
 
 void AddBillingRoutes(Router& router, BillingApi& api) {
-  router.Add(
-      "GET", "/api/billing/account",
-      "The caller's customer's account: balance, credit limit, recharged, consumed, this "
-      "month's consumption (admins: ?customer_id)",
-      [&api](const HttpRequest& request) {
-        const std::string customer = ScopeOf(request);
-        if (customer.empty()) {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT", "customer_id is required");
-        }
-        if (request.identity.admin && !api.identity->CustomerExists(customer)) {
-          return ErrorResponse(request, 404, "NOT_FOUND", "customer " + customer + " not found");
-        }
-        if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
-        json account = {{"customer_id", customer}, {"currency", domain::kCurrency}};
-        Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-          const std::string s = api.reads->schema() + ".";
-          const auto row = tx.exec_params(
-              "SELECT recharged_fen, consumed_fen, balance_fen, credit_limit_fen, "
-              "low_balance_threshold_fen, stop_when_exhausted, low_balance, exhausted FROM " +
-                  s + "accounts WHERE customer_id = $1",
-              customer);
-          const auto month = tx.exec_params1(
-              "SELECT coalesce(sum(amount_fen), 0) FROM " + s +
-                  "billing_records WHERE customer_id = $1 AND period_start >= "
-                  "date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
-              customer);
-          auto fen = [&](const char* name, int column) {
-            const int64_t value = row.empty() ? 0 : row[0][column].as<int64_t>();
-            account[std::string(name) + "_fen"] = value;
-            account[name] = domain::FormatYuan(value);
-          };
-          fen("recharged", 0);
-          fen("consumed", 1);
-          fen("balance", 2);
-          fen("credit_limit", 3);
-          fen("low_balance_threshold", 4);
-          const int64_t this_month = month[0].as<int64_t>();
-          account["consumed_this_month_fen"] = this_month;
-          account["consumed_this_month"] = domain::FormatYuan(this_month);
-          account["stop_when_exhausted"] = !row.empty() && row[0][5].as<bool>();
-          account["low_balance"] = !row.empty() && row[0][6].as<bool>();
-          account["exhausted"] = !row.empty() && row[0][7].as<bool>();
-        });
-        if (!read.ok()) return StatusResponse(request, read);
-        return OkResponse(request, account);
-      },
-      {.access = Access::kUser});
+  router.Add("GET", "/api/billing/account",
+             "The caller's customer's account: balance, credit limit, recharged, consumed, this "
+             "month's consumption (admins: ?customer_id)",
+             [&api](const HttpRequest& request) {
+               const std::string customer = ScopeOf(request).value_or("");
+               if (customer.empty()) {
+                 return ErrorResponse(request, 400, "INVALID_ARGUMENT", "customer_id is required");
+               }
+               if (request.identity.admin && !api.identity->CustomerExists(customer)) {
+                 return ErrorResponse(request, 404, "NOT_FOUND",
+                                      "customer " + customer + " not found");
+               }
+               if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
+               auto totals = queries::AccountOf(*api.reads, customer);
+               if (!totals.ok()) return StatusResponse(request, totals.status());
+               json account = {{"customer_id", customer},
+                               {"currency", domain::kCurrency},
+                               {"stop_when_exhausted", totals->stop_when_exhausted},
+                               {"low_balance", totals->low_balance},
+                               {"exhausted", totals->exhausted}};
+               const std::pair<const char*, int64_t> amounts[] = {
+                   {"recharged", totals->recharged_fen},
+                   {"consumed", totals->consumed_fen},
+                   {"balance", totals->balance_fen},
+                   {"credit_limit", totals->credit_limit_fen},
+                   {"low_balance_threshold", totals->low_balance_threshold_fen},
+                   {"consumed_this_month", totals->consumed_this_month_fen}};
+               for (const auto& [name, fen] : amounts) {  // Both fen and yuan text.
+                 account[std::string(name) + "_fen"] = fen;
+                 account[name] = domain::FormatYuan(fen);
+               }
+               return OkResponse(request, account);
+             },
+             {.access = Access::kUser});
 
   router.Add("GET", "/api/billing/records",
              "Bill lines: filters start_date, end_date (YYYY-MM-DD), resource_type "
              "(environment, lease), resource_id; paged; Accept text/csv for every match as CSV",
              [&api](const HttpRequest& request) {
-               auto query = RecordsQuery(request);
-               if (!query.ok()) return StatusResponse(request, query.status());
+               auto filter = RecordsFilter(request);
+               if (!filter.ok()) return StatusResponse(request, filter.status());
                if (request.Header("accept").find("text/csv") != std::string::npos) {
-                 return RecordsCsv(api, request, *query);
+                 return RecordsCsv(api, request, *filter);
                }
-               return ServeList(request, *api.reads, *api.projection, *query);
+               return ServeList(request, *api.projection, queries::kRecordList,
+                                [&](const queries::Paging& paging) {
+                                  return queries::ListRecords(*api.reads, *filter, paging);
+                                });
              },
              {.access = Access::kUser});
 
-  router.Add("GET", "/api/billing/invoices", "Monthly invoices; filters month, status",
-             [&api](const HttpRequest& request) {
-               const std::string status = request.Query("status");
-               if (!status.empty() && status != "draft" && status != "issued" && status != "paid") {
-                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                      "status must be draft, issued or paid");
-               }
-               ListQuery query{"", {"month", "total_fen"}, "month", "invoice_id"};
-               query.from = "(" + InvoiceSql("{s}") + ") invoices";
-               query.equals = EqualsFromQuery(request, {{"month", "month"}, {"status", "status"}});
-               if (const std::string scope = ScopeOf(request); !scope.empty()) {
-                 query.equals.emplace_back("customer_id", scope);
-               }
-               return ServeList(request, *api.reads, *api.projection, query);
-             },
-             {.access = Access::kUser});
+  router.Add(
+      "GET", "/api/billing/invoices", "Monthly invoices; filters month, status",
+      [&api](const HttpRequest& request) {
+        const std::string status = request.Query("status");
+        if (!status.empty() && status != "draft" && status != "issued" && status != "paid") {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                               "status must be draft, issued or paid");
+        }
+        const queries::InvoiceFilter filter{request.Query("month"), status, ScopeOf(request)};
+        return ServeList(request, *api.projection, queries::kInvoiceList,
+                         [&](const queries::Paging& paging) {
+                           return queries::ListInvoices(*api.reads, filter, paging);
+                         });
+      },
+      {.access = Access::kUser});
 
   router.Add("GET", "/api/billing/invoices/:id",
              "One invoice with its lines grouped by resource; Accept text/csv for CSV",
              [&api](const HttpRequest& request) {
                if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
                const std::string& id = request.params.at("id");
-               auto invoice =
-                   OneRow(api, InvoiceSql(api.reads->schema()) + " WHERE invoice_id = $1", id);
+               auto invoice = queries::InvoiceById(*api.reads, id);
                if (!invoice.ok()) return StatusResponse(request, invoice.status());
                if (!*invoice || !MayAccess(request, (**invoice)["customer_id"])) {
                  return ErrorResponse(request, 404, "NOT_FOUND", "invoice " + id + " not found");
@@ -333,12 +273,7 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
              [&api](const HttpRequest& request) {
                if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
                const std::string& id = request.params.at("order_id");
-               auto payment = OneRow(api,
-                                     "SELECT order_id, customer_id, status, paid_at, amount_fen, " +
-                                         YuanSql("amount_fen") +
-                                         " AS amount, method AS payment_method, reference FROM " +
-                                         api.reads->schema() + ".payments WHERE order_id = $1",
-                                     id);
+               auto payment = queries::PaymentByOrder(*api.reads, id);
                if (!payment.ok()) return StatusResponse(request, payment.status());
                if (!*payment || !MayAccess(request, (**payment)["customer_id"])) {
                  return ErrorResponse(request, 404, "NOT_FOUND", "payment " + id + " not found");
@@ -412,12 +347,12 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
   router.Add("GET", "/api/admin/billing/accounts",
              "Every customer's account: balances, limits, warnings",
              [&api](const HttpRequest& request) {
-               ListQuery query{"", {"balance_fen", "customer_id"}, "customer_id", "customer_id"};
-               query.from = "(SELECT *, " + YuanSql("balance_fen") +
-                            " AS balance FROM {s}.accounts) accounts";
-               query.equals = EqualsFromQuery(request, {{"customer_id", "customer_id"}});
-               if (request.Query("low_balance") == "true") query.conditions = " AND low_balance";
-               return ServeList(request, *api.reads, *api.projection, query);
+               const queries::AccountFilter filter{request.Query("customer_id"),
+                                                   request.Query("low_balance") == "true"};
+               return ServeList(request, *api.projection, queries::kAccountList,
+                                [&](const queries::Paging& paging) {
+                                  return queries::ListAccounts(*api.reads, filter, paging);
+                                });
              });
 
   router.Add(

@@ -14,14 +14,16 @@ namespace remotegpu::projections {
 class ProjectionRunner;
 }
 
-namespace remotegpu::api {
-
+namespace remotegpu::queries {
 class ReadStore;
+}
+
+namespace remotegpu::api {
 
 struct BillingApi {
   commands::BillingService* billing = nullptr;
   commands::IdentityIndex* identity = nullptr;
-  ReadStore* reads = nullptr;
+  queries::ReadStore* reads = nullptr;
   const projections::ProjectionRunner* projection = nullptr;  // The billing projection.
   IdGenerator* ids = nullptr;
 };

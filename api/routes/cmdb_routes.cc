@@ -3,6 +3,7 @@
 #include "api/http/envelope.h"
 #include "api/http/json_fields.h"
 #include "api/routes/route_helpers.h"
+#include "projections/queries/cmdb_queries.h"
 
 namespace remotegpu::api {
 namespace {
@@ -249,52 +250,32 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
       "GET", "/api/cmdb/hosts",
       "List hosts; filters status, health, gpu_model, region, label (key=value), min_free_gpus",
       [&context](const HttpRequest& request) {
-        ListQuery query{
-            "hosts", {"name", "registered_at", "gpus_free", "region"}, "name", "host_id"};
+        queries::HostFilter filter{.operational_status = request.Query("status"),
+                                   .health_status = request.Query("health"),
+                                   .gpu_model = request.Query("gpu_model"),
+                                   .region = request.Query("region"),
+                                   .label = request.Query("label")};
         const std::string min_free = request.Query("min_free_gpus");
         if (min_free.find_first_not_of("0123456789") != std::string::npos || min_free.size() > 3) {
           return ErrorResponse(request, 400, "INVALID_ARGUMENT",
                                "min_free_gpus must be a small whole number");
         }
-        if (!min_free.empty()) query.conditions = " AND gpus_free >= " + min_free;
-        // label=key=value: hosts carrying that label.
-        const std::string label = request.Query("label");
-        if (!label.empty()) {
-          if (label.find('=') == std::string::npos) {
-            return ErrorResponse(request, 400, "INVALID_ARGUMENT", "label must be key=value");
-          }
-          query.compares.push_back({"labels", "?", label});
+        if (!min_free.empty()) filter.min_free_gpus = std::stoi(min_free);
+        if (!filter.label.empty() && filter.label.find('=') == std::string::npos) {
+          return ErrorResponse(request, 400, "INVALID_ARGUMENT", "label must be key=value");
         }
-        query.equals = EqualsFromQuery(request, {{"status", "operational_status"},
-                                                 {"health", "health_status"},
-                                                 {"gpu_model", "gpu_model"},
-                                                 {"region", "region"}});
-        return ServeList(request, *context.reads, *context.cmdb_projection, query);
+        return ServeList(request, *context.cmdb_projection, queries::kHostList,
+                         [&](const queries::Paging& paging) {
+                           return queries::ListHosts(*context.reads, filter, paging);
+                         });
       },
       {.cache = context.cmdb_cache});
 
   router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs",
              [&context](const HttpRequest& request) {
                if (auto wait = AwaitMinPosition(request, *context.cmdb_projection)) return *wait;
-               std::string host;  // JSON text rendered by PostgreSQL, empty when absent.
-               Status read = context.reads->Read([&](pqxx::nontransaction& tx) {
-                 const std::string s = context.reads->schema() + ".";
-                 const std::string id = tx.quote(request.params.at("id"));
-                 auto rows = tx.exec(
-                     "SELECT (to_jsonb(h) || jsonb_build_object('gpus', coalesce((SELECT "
-                     "jsonb_agg(g ORDER BY g.gpu_index) FROM " +
-                     s +
-                     "gpus g WHERE g.host_id = h.host_id), "
-                     "'[]'::jsonb)))::text FROM " +
-                     s + "hosts h WHERE h.host_id = " + id);
-                 if (!rows.empty()) host = rows[0][0].c_str();
-               });
-               if (!read.ok()) return StatusResponse(request, read);
-               if (host.empty()) {
-                 return ErrorResponse(request, 404, "NOT_FOUND",
-                                      "no host " + request.params.at("id"));
-               }
-               return OkRawResponse(request, host);
+               const std::string& id = request.params.at("id");
+               return FoundResponse(request, queries::HostDetail(*context.reads, id), "host " + id);
              },
              {.cache = context.cmdb_cache});
 
@@ -364,53 +345,54 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                     {"position", done->last_position}});
       });
 
-  router.Add(
-      "GET", "/api/cmdb/gpus", "List GPUs; filters host_id, model, free (true/false)",
-      [&context](const HttpRequest& request) {
-        ListQuery query{"gpus", {"host_id", "model"}, "host_id", "gpu_index"};
-        const std::string free = request.Query("free");
-        if (free == "true") {
-          query.conditions = " AND allocation_id IS NULL";
-        } else if (free == "false") {
-          query.conditions = " AND allocation_id IS NOT NULL";
-        } else if (!free.empty()) {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT", "free must be true or false");
-        }
-        query.equals = EqualsFromQuery(request, {{"host_id", "host_id"}, {"model", "model"}});
-        return ServeList(request, *context.reads, *context.cmdb_projection, query);
-      },
-      {.cache = context.cmdb_cache});
+  router.Add("GET", "/api/cmdb/gpus", "List GPUs; filters host_id, model, free (true/false)",
+             [&context](const HttpRequest& request) {
+               queries::GpuFilter filter{request.Query("host_id"), request.Query("model")};
+               const std::string free = request.Query("free");
+               if (free == "true" || free == "false") {
+                 filter.free = free == "true";
+               } else if (!free.empty()) {
+                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
+                                      "free must be true or false");
+               }
+               return ServeList(request, *context.cmdb_projection, queries::kGpuList,
+                                [&](const queries::Paging& paging) {
+                                  return queries::ListGpus(*context.reads, filter, paging);
+                                });
+             },
+             {.cache = context.cmdb_cache});
 
   router.Add(
       "GET", "/api/cmdb/servers/available",
       "Available servers by requirement: cpu, memory (MB), gpu, gpu_model, os_type",
       [&context](const HttpRequest& request) {
-        ListQuery query{"hosts", {"gpus_free", "name"}, "gpus_free", "host_id"};
-        query.conditions = " AND operational_status = 'available' AND online AND NOT isolated";
-        const std::pair<const char*, const char*> minimums[] = {
-            {"cpu", "cpu_cores - cpu_allocated"},
-            {"memory", "memory_mb - memory_allocated_mb"},
-            {"gpu", "gpus_free"}};
-        for (const auto& [param, column] : minimums) {
+        queries::CapacityFilter filter{.gpu_model = request.Query("gpu_model"),
+                                       .os_type = request.Query("os_type")};
+        const std::pair<const char*, std::optional<int64_t>*> minimums[] = {
+            {"cpu", &filter.cpu_cores}, {"memory", &filter.memory_mb}, {"gpu", &filter.gpus}};
+        for (const auto& [param, minimum] : minimums) {
           const std::string value = request.Query(param);
           if (value.empty()) continue;
           if (value.find_first_not_of("0123456789") != std::string::npos || value.size() > 12) {
             return ErrorResponse(request, 400, "INVALID_ARGUMENT",
                                  std::string(param) + " must be a whole number");
           }
-          query.conditions += std::string(" AND ") + column + " >= " + value;
+          *minimum = std::stoll(value);
         }
-        query.equals =
-            EqualsFromQuery(request, {{"gpu_model", "gpu_model"}, {"os_type", "os_type"}});
-        return ServeList(request, *context.reads, *context.cmdb_projection, query);
+        return ServeList(request, *context.cmdb_projection, queries::kAvailableServerList,
+                         [&](const queries::Paging& paging) {
+                           return queries::ListAvailableServers(*context.reads, filter, paging);
+                         });
       },
       {.cache = context.cmdb_cache});
 
   router.Add("GET", "/api/cmdb/assets/:id/changes", "A host's change history (old and new values)",
              [&context](const HttpRequest& request) {
-               ListQuery query{"change_log", {"position"}, "position", "seq"};
-               query.equals = {{"asset_id", request.params.at("id")}};
-               return ServeList(request, *context.reads, *context.cmdb_projection, query);
+               return ServeList(request, *context.cmdb_projection, queries::kChangeList,
+                                [&](const queries::Paging& paging) {
+                                  return queries::ListChanges(*context.reads,
+                                                              request.params.at("id"), paging);
+                                });
              },
              {.cache = context.cmdb_cache});
 }

@@ -6,9 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "api/http/query_cache.h"
-#include "api/app/read_store.h"
 #include "api/app/rebuild_job.h"
+#include "api/http/query_cache.h"
 #include "api/http/request_metrics.h"
 #include "api/http/router.h"
 #include "commands/host_service.h"
@@ -16,6 +15,7 @@
 #include "eventstore/event_store.h"
 #include "eventstore/kafka_relay.h"
 #include "projections/projection_runner.h"
+#include "projections/queries/read_store.h"
 
 namespace remotegpu::api {
 
@@ -23,7 +23,7 @@ namespace remotegpu::api {
 struct ApiContext {
   eventstore::EventStore* store = nullptr;
   commands::HostService* hosts = nullptr;
-  ReadStore* reads = nullptr;
+  queries::ReadStore* reads = nullptr;
   IdGenerator* ids = nullptr;
   const projections::ProjectionRunner* cmdb_projection = nullptr;
   QueryCache* cmdb_cache = nullptr;  // Versioned by cmdb_projection; may be null.

@@ -3,6 +3,7 @@
 #include "api/http/envelope.h"
 #include "api/http/json_fields.h"
 #include "api/routes/route_helpers.h"
+#include "projections/queries/environment_queries.h"
 
 namespace remotegpu::api {
 namespace {
@@ -241,42 +242,30 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
       },
       {.access = Access::kUser});
 
-  router.Add(
-      "GET", "/api/environments", "List environments; filters owner, status, host_id, workspace_id",
-      [&api](const HttpRequest& request) {
-        ListQuery query{"environments", {"created_at", "name", "status"}, "created_at", "env_id"};
-        query.equals = EqualsFromQuery(request, {{"owner", "owner"},
-                                                 {"status", "status"},
-                                                 {"host_id", "host_id"},
-                                                 {"workspace_id", "workspace_id"}});
-        if (!request.identity.admin) {  // A customer's user lists its own customer's only.
-          std::erase_if(query.equals, [](const auto& e) { return e.first == "owner"; });
-          query.equals.emplace_back("owner", request.identity.customer_id);
-        }
-        return ServeList(request, *api.reads, *api.projection, query);
-      },
-      {.access = Access::kUser, .cache = api.cache});
+  router.Add("GET", "/api/environments",
+             "List environments; filters owner, status, host_id, workspace_id",
+             [&api](const HttpRequest& request) {
+               queries::EnvironmentFilter filter{.owner = QueryIfGiven(request, "owner"),
+                                                 .status = request.Query("status"),
+                                                 .host_id = request.Query("host_id"),
+                                                 .workspace_id = request.Query("workspace_id")};
+               // A customer's user lists its own customer's only.
+               if (!request.identity.admin) filter.owner = request.identity.customer_id;
+               return ServeList(request, *api.projection, queries::kEnvironmentList,
+                                [&](const queries::Paging& paging) {
+                                  return queries::ListEnvironments(*api.reads, filter, paging);
+                                });
+             },
+             {.access = Access::kUser, .cache = api.cache});
 
   router.Add("GET", "/api/environments/:id", "Environment detail",
              [&api](const HttpRequest& request) {
                if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
-               std::string env;  // JSON text rendered by PostgreSQL, empty when absent.
-               Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-                 std::string sql =
-                     "SELECT to_jsonb(e)::text FROM " + api.reads->schema() +
-                     ".environments e WHERE env_id = " + tx.quote(request.params.at("id"));
-                 if (!request.identity.admin) {
-                   sql += " AND owner = " + tx.quote(request.identity.customer_id);
-                 }
-                 auto rows = tx.exec(sql);
-                 if (!rows.empty()) env = rows[0][0].c_str();
-               });
-               if (!read.ok()) return StatusResponse(request, read);
-               if (env.empty()) {
-                 return ErrorResponse(request, 404, "NOT_FOUND",
-                                      "no environment " + request.params.at("id"));
-               }
-               return OkRawResponse(request, env);
+               std::optional<std::string> owner;  // A customer's user sees its own only.
+               if (!request.identity.admin) owner = request.identity.customer_id;
+               const std::string& id = request.params.at("id");
+               return FoundResponse(request, queries::EnvironmentDetail(*api.reads, id, owner),
+                                    "environment " + id);
              },
              {.access = Access::kUser, .cache = api.cache});
 
@@ -284,9 +273,11 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
       "GET", "/api/scheduler/history",
       "Scheduling history: every placement and failure; filters env_id, result",
       [&api](const HttpRequest& request) {
-        ListQuery query{"scheduler_history", {"position"}, "position", "env_id"};
-        query.equals = EqualsFromQuery(request, {{"env_id", "env_id"}, {"result", "result"}});
-        return ServeList(request, *api.reads, *api.projection, query);
+        const queries::SchedulingFilter filter{request.Query("env_id"), request.Query("result")};
+        return ServeList(request, *api.projection, queries::kSchedulingHistory,
+                         [&](const queries::Paging& paging) {
+                           return queries::ListSchedulingHistory(*api.reads, filter, paging);
+                         });
       },
       {.cache = api.cache});
 

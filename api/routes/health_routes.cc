@@ -1,6 +1,6 @@
-#include "api/routes/cmdb_routes.h"
 #include "api/http/envelope.h"
 #include "api/http/json_fields.h"
+#include "api/routes/cmdb_routes.h"
 #include "api/routes/route_helpers.h"
 
 namespace remotegpu::api {

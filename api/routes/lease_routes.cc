@@ -1,8 +1,11 @@
 #include "api/routes/lease_routes.h"
 
+#include <algorithm>
+
 #include "api/http/envelope.h"
 #include "api/http/json_fields.h"
 #include "api/routes/route_helpers.h"
+#include "projections/queries/lease_queries.h"
 
 namespace remotegpu::api {
 namespace {
@@ -16,78 +19,60 @@ HttpResponse Done(const HttpRequest& request, const Result<commands::CommandResu
 }
 
 // Tabs of seed 02's allocation page: current, history, expiring (within 7
-// days); only `customer_id`'s leases when it is not empty.
+// days); only `customer`'s leases when set.
 HttpResponse ServeLeases(LeaseApi& api, const HttpRequest& request,
-                         const std::string& customer_id) {
-  ListQuery query{"leases", {"expires_at", "starts_at", "lease_id"}, "expires_at", "lease_id"};
+                         std::optional<std::string> customer) {
+  queries::LeaseFilter filter;
   const std::string tab = request.Query("tab", "current");
   if (tab == "current") {
-    query.conditions = " AND status IN ('pending', 'active', 'expiring')";
+    filter.tab = queries::LeaseTab::kCurrent;
   } else if (tab == "history") {
-    query.conditions = " AND status IN ('expired', 'reclaimed')";
+    filter.tab = queries::LeaseTab::kHistory;
   } else if (tab == "expiring") {
-    query.conditions =
-        " AND status IN ('active', 'expiring') AND expires_at < now() + interval '7 days'";
+    filter.tab = queries::LeaseTab::kExpiring;
   } else {
     return ErrorResponse(request, 400, "INVALID_ARGUMENT",
                          "tab must be current, history or expiring");
   }
-  query.equals = EqualsFromQuery(request, {{"customer_id", "customer_id"}});
-  if (!customer_id.empty()) {
-    std::erase_if(query.equals, [](const auto& e) { return e.first == "customer_id"; });
-    query.equals.emplace_back("customer_id", customer_id);
-  }
-  return ServeList(request, *api.reads, *api.projection, query);
+  filter.customer_id = customer ? std::move(customer) : QueryIfGiven(request, "customer_id");
+  return ServeList(request, *api.projection, queries::kLeaseList,
+                   [&](const queries::Paging& paging) {
+                     return queries::ListLeases(*api.reads, filter, paging);
+                   });
 }
 
 // Each machine with the lease that holds it, if any; only those leased to
-// `customer_id` when it is not empty.
+// `customer` when set.
 HttpResponse ServeMachines(LeaseApi& api, const HttpRequest& request,
-                           const std::string& customer_id) {
-  ListQuery query{"", {"name", "registered_at", "gpus_free", "region"}, "name", "host_id"};
-  query.from =
-      "(SELECT h.host_id, h.name, h.region, h.room, h.rack, h.gpu_model, h.gpu_count, "
-      "h.gpus_free, (SELECT max(g.memory_mb) FROM {s}.gpus g WHERE g.host_id = h.host_id) "
-      "AS gpu_memory_mb, h.cpu_cores, h.memory_mb, h.disk_gb, h.ip_address, h.public_ip, "
-      "h.ssh_port, h.os_version, h.online, h.operational_status, h.health_status, "
-      "h.usage_status, h.labels, h.registered_at, l.lease_id, l.customer_id AS allocated_to, "
-      "l.expires_at AS allocated_until, CASE WHEN l.lease_id IS NOT NULL THEN 'allocated' "
-      "ELSE 'unallocated' END AS allocation_status FROM {s}.hosts h LEFT JOIN LATERAL "
-      "(SELECT lease_id, customer_id, expires_at FROM {s}.leases l WHERE l.host_ids ? "
-      "h.host_id AND l.status IN ('pending', 'active', 'expiring') ORDER BY l.expires_at "
-      "DESC LIMIT 1) l ON true WHERE h.operational_status <> 'retired') machines";
+                           std::optional<std::string> customer) {
+  queries::MachineFilter filter{.search = request.Query("search"),
+                                .gpu_model = request.Query("gpu_model"),
+                                .region = request.Query("region"),
+                                .allocated_to = std::move(customer)};
+  static const std::pair<const char*, queries::MachineStatus> kStatuses[] = {
+      {"all", queries::MachineStatus::kAll},
+      {"online", queries::MachineStatus::kOnline},
+      {"offline", queries::MachineStatus::kOffline},
+      {"allocated", queries::MachineStatus::kAllocated},
+      {"unallocated", queries::MachineStatus::kUnallocated}};
   const std::string status = request.Query("status", "all");
-  if (status == "online") {
-    query.conditions = " AND online";
-  } else if (status == "offline") {
-    query.conditions = " AND NOT online";
-  } else if (status == "allocated" || status == "unallocated") {
-    query.equals.emplace_back("allocation_status", status);
-  } else if (status != "all") {
+  const auto* named = std::find_if(std::begin(kStatuses), std::end(kStatuses),
+                                   [&](const auto& s) { return status == s.first; });
+  if (named == std::end(kStatuses)) {
     return ErrorResponse(request, 400, "INVALID_ARGUMENT",
                          "status must be all, online, offline, allocated or unallocated");
   }
-  const std::string search = request.Query("search");
-  if (search.size() > 128) {
+  filter.status = named->second;
+  if (filter.search.size() > 128) {
     return ErrorResponse(request, 400, "INVALID_ARGUMENT", "search is at most 128 characters");
-  }
-  auto more = EqualsFromQuery(request, {{"gpu_model", "gpu_model"}, {"region", "region"}});
-  query.equals.insert(query.equals.end(), more.begin(), more.end());
-  if (!customer_id.empty()) query.equals.emplace_back("allocated_to", customer_id);
-  if (!search.empty()) {
-    // Matched literally: LIKE's wildcards in the text are escaped.
-    std::string pattern = "%";
-    for (char c : search) {
-      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
-      pattern += c;
-    }
-    pattern += "%";
-    query.compares.push_back({"name", "ILIKE", pattern});
   }
   // Hosts and leases come from two projections: both must have
   // reached X-Min-Position.
   if (auto wait = AwaitMinPosition(request, *api.cmdb_projection)) return *wait;
-  return ServeList(request, *api.reads, *api.projection, query);
+  return ServeList(request, *api.projection, queries::kMachineList,
+                   [&](const queries::Paging& paging) {
+                     return queries::ListMachines(*api.reads, filter, paging);
+                   });
 }
 
 }  // namespace
@@ -118,16 +103,17 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                                  {{"lease_id", lease_id}, {"position", done->last_position}}, 201);
              });
 
-  router.Add("GET", "/api/admin/allocations",
-             "List leases; tab current, history or expiring; filter customer_id",
-             [&api](const HttpRequest& request) { return ServeLeases(api, request, ""); });
+  router.Add(
+      "GET", "/api/admin/allocations",
+      "List leases; tab current, history or expiring; filter customer_id",
+      [&api](const HttpRequest& request) { return ServeLeases(api, request, std::nullopt); });
 
   router.Add("GET", "/api/leases",
              "The caller's customer's leases; tab current, history or expiring",
              [&api](const HttpRequest& request) {
-               return ServeLeases(api, request,
-                                  request.identity.admin ? request.Query("customer_id")
-                                                         : request.identity.customer_id);
+               // An admin's ?customer_id is a filter; a customer's user sees its own only.
+               if (request.identity.admin) return ServeLeases(api, request, std::nullopt);
+               return ServeLeases(api, request, request.identity.customer_id);
              },
              {.access = Access::kUser});
 
@@ -158,16 +144,17 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                            api.leases->Reclaim(request.params.at("id"), reason, MetaFor(request)));
              });
 
-  router.Add("GET", "/api/admin/machines",
-             "Machines for admins; filters gpu_model, region, status (online, offline, allocated, "
-             "unallocated), search (name)",
-             [&api](const HttpRequest& request) { return ServeMachines(api, request, ""); });
+  router.Add(
+      "GET", "/api/admin/machines",
+      "Machines for admins; filters gpu_model, region, status (online, offline, allocated, "
+      "unallocated), search (name)",
+      [&api](const HttpRequest& request) { return ServeMachines(api, request, std::nullopt); });
 
   router.Add("GET", "/api/machines",
              "The machines leased to the caller's customer; filters gpu_model, region, status "
              "(online, offline), search (name)",
              [&api](const HttpRequest& request) {
-               if (request.identity.admin) return ServeMachines(api, request, "");
+               if (request.identity.admin) return ServeMachines(api, request, std::nullopt);
                return ServeMachines(api, request, request.identity.customer_id);
              },
              {.access = Access::kUser});
@@ -175,39 +162,9 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
   router.Add("GET", "/api/admin/dashboard/stats",
              "Counts by status, GPU totals, allocation rate, expiring leases",
              [&api](const HttpRequest& request) {
-               json stats;
-               Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-                 const std::string s = api.reads->schema() + ".";
-                 auto counts = [&](const std::string& sql) {
-                   json out = json::object();
-                   for (const auto& row : tx.exec(sql)) out[row[0].c_str()] = row[1].as<int64_t>();
-                   return out;
-                 };
-                 stats["hosts_by_status"] =
-                     counts("SELECT operational_status, count(*) FROM " + s + "hosts GROUP BY 1");
-                 stats["hosts_by_health"] =
-                     counts("SELECT health_status, count(*) FROM " + s + "hosts GROUP BY 1");
-                 stats["environments_by_status"] =
-                     counts("SELECT status, count(*) FROM " + s + "environments GROUP BY 1");
-                 auto gpus = tx.exec1(
-                     "SELECT coalesce(sum(gpu_count), 0), coalesce(sum(gpu_count - "
-                     "gpus_free), 0) FROM " +
-                     s +
-                     "hosts WHERE operational_status <> "
-                     "'retired'");
-                 const int64_t total = gpus[0].as<int64_t>(), allocated = gpus[1].as<int64_t>();
-                 stats["gpus_total"] = total;
-                 stats["gpus_allocated"] = allocated;
-                 stats["gpu_allocation_rate"] =
-                     total == 0 ? 0.0 : static_cast<double>(allocated) / total;
-                 stats["leases_expiring_within_7_days"] =
-                     tx.exec1("SELECT count(*) FROM " + s +
-                              "leases WHERE status IN ('active', "
-                              "'expiring') AND expires_at < now() + interval '7 days'")[0]
-                         .as<int64_t>();
-               });
-               if (!read.ok()) return StatusResponse(request, read);
-               return OkResponse(request, stats);
+               auto stats = queries::AdminDashboardStats(*api.reads);
+               if (!stats.ok()) return StatusResponse(request, stats.status());
+               return OkResponse(request, *stats);
              });
 }
 

@@ -2,18 +2,18 @@
 // and the admin dashboard's figures.
 #pragma once
 
-#include "api/app/read_store.h"
 #include "api/http/router.h"
 #include "commands/lease_service.h"
 #include "common/uuid.h"
 #include "projections/projection_runner.h"
+#include "projections/queries/read_store.h"
 
 namespace remotegpu::api {
 
 // Borrowed; must outlive the router.
 struct LeaseApi {
   commands::LeaseService* leases = nullptr;
-  ReadStore* reads = nullptr;
+  queries::ReadStore* reads = nullptr;
   IdGenerator* ids = nullptr;
   const projections::ProjectionRunner* projection = nullptr;       // "leases".
   const projections::ProjectionRunner* cmdb_projection = nullptr;  // Hosts, for the admin views.

@@ -1,6 +1,5 @@
 #include "api/routes/route_helpers.h"
 
-#include "api/app/read_store.h"
 #include "common/progress.h"
 #include "domain/environment.h"
 #include "domain/host.h"
@@ -61,66 +60,29 @@ std::optional<HttpResponse> AwaitMinPosition(const HttpRequest& request,
                                    ", not " + std::to_string(wanted) + " yet; retry shortly"));
 }
 
-std::string ListPage(pqxx::nontransaction& tx, const std::string& table, const std::string& where,
-                     const Paging& paging, const std::string& tiebreak) {
-  const std::string page_sql =
-      "SELECT * FROM " + table + where + " ORDER BY " + paging.sort_by +
-      (paging.descending ? " DESC, " : " ASC, ") + tiebreak + " LIMIT " +
-      std::to_string(paging.page_size) + " OFFSET " +
-      std::to_string(static_cast<int64_t>(paging.page - 1) * paging.page_size);
-  auto row = tx.exec1("SELECT (SELECT count(*) FROM " + table + where +
-                      "), coalesce((SELECT json_agg(p) FROM (" + page_sql + ") p), '[]'::json)");
-  return std::string("{\"list\":") + row[1].c_str() + ",\"total\":" + row[0].c_str() +
-         ",\"page\":" + std::to_string(paging.page) +
-         ",\"pageSize\":" + std::to_string(paging.page_size) + "}";
-}
-
-std::vector<std::pair<std::string, std::string>> EqualsFromQuery(
-    const HttpRequest& request, const std::vector<std::pair<std::string, std::string>>& params) {
-  std::vector<std::pair<std::string, std::string>> equals;
-  for (const auto& [param, column] : params) {
-    std::string value = request.Query(param);
-    if (!value.empty()) equals.emplace_back(column, std::move(value));
-  }
-  return equals;
-}
-
-std::string WhereOf(pqxx::nontransaction& tx, const ListQuery& query) {
-  std::string where = " WHERE true" + query.conditions;
-  for (const auto& [column, value] : query.equals) {
-    where += " AND " + column + " = " + tx.quote(value);
-  }
-  for (const auto& [column, op, value] : query.compares) {
-    where += " AND " + column + " " + op + " " + tx.quote(value);
-  }
-  return where;
-}
-
-std::string FromOf(const std::string& schema, const ListQuery& query) {
-  if (query.from.empty()) return schema + "." + query.table;
-  std::string from;
-  for (size_t i = 0; i < query.from.size(); ++i) {
-    if (query.from.compare(i, 3, "{s}") == 0) {
-      from += schema;
-      i += 2;
-    } else {
-      from += query.from[i];
-    }
-  }
-  return from;
-}
-
-HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
-                       const projections::ProjectionRunner& projection, const ListQuery& query) {
-  auto paging = ParsePaging(request, query.sortable, query.default_sort);
+HttpResponse ServeList(const HttpRequest& request, const projections::ProjectionRunner& projection,
+                       const queries::ListShape& shape,
+                       const std::function<Result<std::string>(const queries::Paging&)>& list) {
+  auto paging = ParsePaging(request, shape);
   if (!paging.ok()) return StatusResponse(request, paging.status());
   if (auto wait = AwaitMinPosition(request, projection)) return *wait;
-  std::string page;
-  Status read = reads.Read([&](pqxx::nontransaction& tx) {
-    page = ListPage(tx, FromOf(reads.schema(), query), WhereOf(tx, query), *paging, query.tiebreak);
-  });
-  if (!read.ok()) return StatusResponse(request, read);
-  return OkRawResponse(request, page);
+  auto page = list(*paging);
+  if (!page.ok()) return StatusResponse(request, page.status());
+  return OkRawResponse(request, *page);
+}
+
+HttpResponse FoundResponse(const HttpRequest& request,
+                           const Result<std::optional<std::string>>& found,
+                           const std::string& what) {
+  if (!found.ok()) return StatusResponse(request, found.status());
+  if (!*found) return ErrorResponse(request, 404, "NOT_FOUND", "no " + what);
+  return OkRawResponse(request, **found);
+}
+
+std::optional<std::string> QueryIfGiven(const HttpRequest& request, const std::string& name) {
+  std::string value = request.Query(name);
+  if (value.empty()) return std::nullopt;
+  return value;
 }
 
 nlohmann::json PlacementJson(const domain::Placement& placement) {

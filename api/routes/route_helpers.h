@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -9,14 +10,13 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 
 #include "api/http/envelope.h"
 #include "api/http/http_types.h"
 #include "api/http/json_fields.h"
-#include "api/app/read_store.h"
 #include "commands/aggregate.h"
 #include "projections/projection_runner.h"
+#include "projections/queries/paging.h"
 
 namespace remotegpu::domain {
 class Placement;
@@ -44,47 +44,21 @@ inline constexpr std::chrono::milliseconds kMinPositionWait{5000};
 std::optional<HttpResponse> AwaitMinPosition(const HttpRequest& request,
                                              const projections::ProjectionRunner& projection);
 
-// One page of `SELECT * FROM table WHERE where ORDER BY …` as the JSON text
-// of {list, total, page, pageSize}, in one round trip with PostgreSQL
-// rendering the rows (json_agg); `tiebreak` makes the order total.
-std::string ListPage(pqxx::nontransaction& tx, const std::string& table, const std::string& where,
-                     const Paging& paging, const std::string& tiebreak);
+// Parses paging against `shape`, honours X-Min-Position against
+// `projection`, and answers the page `list` reads (JSON text) in the
+// envelope, or the error.
+HttpResponse ServeList(const HttpRequest& request, const projections::ProjectionRunner& projection,
+                       const queries::ListShape& shape,
+                       const std::function<Result<std::string>(const queries::Paging&)>& list);
 
-// A list route over one read-model table.
-struct ListQuery {
-  std::string table;  // Without the schema.
-  std::vector<std::string> sortable;
-  std::string default_sort;
-  std::string tiebreak;  // Makes the order total.
-  // Conditions the route already validated (trusted SQL), after " WHERE true".
-  std::string conditions;
-  // column = value conditions; values are quoted here.
-  std::vector<std::pair<std::string, std::string>> equals;
-  // column <operator> value conditions, values quoted here:
-  // {"name", "ILIKE", "%gpu%"}, {"labels", "?", "team=vision"}.
-  struct Compare {
-    std::string column, op, value;
-  };
-  std::vector<Compare> compares;
-  // Instead of `table`: a FROM expression, "{s}" standing for the schema
-  // ("(SELECT … FROM {s}.hosts h JOIN …) machines").
-  std::string from;
-};
+// What a detail query found, in the envelope: its JSON text, a 404 saying
+// `what` was not found, or the error.
+HttpResponse FoundResponse(const HttpRequest& request,
+                           const Result<std::optional<std::string>>& found,
+                           const std::string& what);
 
-// The column = value pairs for those query parameters that are present:
-// {{"status", "operational_status"}} turns ?status=x into {operational_status, x}.
-std::vector<std::pair<std::string, std::string>> EqualsFromQuery(
-    const HttpRequest& request, const std::vector<std::pair<std::string, std::string>>& params);
-
-// " WHERE true AND …" for the query's conditions, values quoted.
-std::string WhereOf(pqxx::nontransaction& tx, const ListQuery& query);
-// What the query selects from, in `schema`.
-std::string FromOf(const std::string& schema, const ListQuery& query);
-
-// Parses paging, honours X-Min-Position against `projection`, and answers
-// one page of the query in the envelope (or the error).
-HttpResponse ServeList(const HttpRequest& request, ReadStore& reads,
-                       const projections::ProjectionRunner& projection, const ListQuery& query);
+// The value of query parameter `name`, or nullopt when absent or empty.
+std::optional<std::string> QueryIfGiven(const HttpRequest& request, const std::string& name);
 
 // {host_id, gpu_indexes, ports: [{service, port}]}.
 nlohmann::json PlacementJson(const domain::Placement& placement);
@@ -101,8 +75,8 @@ std::optional<HttpResponse> ReadBody(const HttpRequest& request, Read read) {
   return std::nullopt;
 }
 
-// The envelope around `data_json`, JSON text already rendered (by ListPage
-// or by PostgreSQL), without parsing it again.
+// The envelope around `data_json`, JSON text already rendered (by a query),
+// without parsing it again.
 HttpResponse OkRawResponse(const HttpRequest& request, const std::string& data_json);
 
 }  // namespace remotegpu::api

@@ -3,6 +3,7 @@
 #include "api/http/envelope.h"
 #include "api/http/json_fields.h"
 #include "api/routes/route_helpers.h"
+#include "projections/queries/cmdb_queries.h"
 
 namespace remotegpu::api {
 namespace {
@@ -99,45 +100,15 @@ void AddSchedulerRoutes(Router& router, SchedulerApi& api) {
                                              "released on the server", MetaFor(request)));
              });
 
-  router.Add(
-      "GET", "/api/scheduler/ports/usage",
-      "Port pools by service: total, used, available; filter host_id",
-      [&api](const HttpRequest& request) {
-        if (auto wait = AwaitMinPosition(request, *api.cmdb_projection)) return *wait;
-        std::string data;
-        Status read = api.reads->Read([&](pqxx::nontransaction& tx) {
-          const std::string s = api.reads->schema() + ".";
-          const std::string host = request.Query("host_id");
-          const std::string pools_where =
-              " WHERE p.host_id IN (SELECT host_id FROM " + s +
-              "hosts WHERE operational_status <> 'retired')" +
-              (host.empty() ? "" : " AND p.host_id = " + tx.quote(host));
-          const std::string used_where = host.empty() ? "" : " WHERE m.host_id = " + tx.quote(host);
-          // One row per service, rendered by PostgreSQL.
-          data = tx.exec1(
-                       "WITH pools AS (SELECT service, sum(last_port - first_port + 1) AS total "
-                       "FROM " +
-                       s + "port_pools p" + pools_where +
-                       " GROUP BY service), "
-                       "used AS (SELECT service, count(*) AS used FROM " +
-                       s + "port_mappings m" + used_where +
-                       " GROUP BY service), "
-                       "rows AS (SELECT coalesce(p.service, u.service) AS service, "
-                       "coalesce(p.total, 0) AS total, coalesce(u.used, 0) AS used "
-                       "FROM pools p FULL JOIN used u ON u.service = p.service) "
-                       "SELECT json_build_object("
-                       "'total', coalesce(sum(total), 0), 'used', coalesce(sum(used), 0), "
-                       "'available', coalesce(sum(greatest(total - used, 0)), 0), "
-                       "'by_service', coalesce(json_agg(json_build_object("
-                       "'service', service, 'total', total, 'used', used, "
-                       "'available', greatest(total - used, 0)) ORDER BY service), '[]'))::text "
-                       "FROM rows")[0]
-                     .c_str();
-        });
-        if (!read.ok()) return StatusResponse(request, read);
-        return OkRawResponse(request, data);
-      },
-      {.cache = api.cmdb_cache});
+  router.Add("GET", "/api/scheduler/ports/usage",
+             "Port pools by service: total, used, available; filter host_id",
+             [&api](const HttpRequest& request) {
+               if (auto wait = AwaitMinPosition(request, *api.cmdb_projection)) return *wait;
+               auto usage = queries::PortUsage(*api.reads, request.Query("host_id"));
+               if (!usage.ok()) return StatusResponse(request, usage.status());
+               return OkRawResponse(request, *usage);
+             },
+             {.cache = api.cmdb_cache});
 
   router.Add(
       "GET", "/api/scheduler/policies",

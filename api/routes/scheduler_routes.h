@@ -10,12 +10,12 @@
 #pragma once
 
 #include "api/http/query_cache.h"
-#include "api/app/read_store.h"
 #include "api/http/router.h"
 #include "commands/environment_service.h"
 #include "commands/policy_service.h"
 #include "commands/scheduler_index.h"
 #include "projections/projection_runner.h"
+#include "projections/queries/read_store.h"
 
 namespace remotegpu::api {
 
@@ -24,7 +24,7 @@ struct SchedulerApi {
   commands::EnvironmentService* environments = nullptr;
   commands::PolicyService* policies = nullptr;
   commands::SchedulerIndex* index = nullptr;
-  ReadStore* reads = nullptr;
+  queries::ReadStore* reads = nullptr;
   const projections::ProjectionRunner* cmdb_projection = nullptr;
   QueryCache* cmdb_cache = nullptr;  // May be null.
 };

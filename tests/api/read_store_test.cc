@@ -1,13 +1,14 @@
 // The read store's pool against a real PostgreSQL: a query that finds every
 // connection busy past its wait is Unavailable (503 + Retry-After at the
 // edge), not queued without end.
-#include "api/app/read_store.h"
+#include "projections/queries/read_store.h"
 
 #include <chrono>
 #include <future>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include "api/http/envelope.h"
 #include "projections/embedded_postgres.h"
@@ -20,7 +21,7 @@ TEST(ReadStoreTest, AQueryFindingEveryConnectionBusyPastItsWaitIsUnavailable) {
   testing::TempDir dir;
   auto pg = projections::EmbeddedPostgres::Start({.data_dir = dir.Sub("pg")});
   ASSERT_TRUE(pg.ok()) << pg.status().ToString();
-  ReadStore reads((*pg)->ConnectionString(), "rg", 1, std::chrono::milliseconds(200));
+  queries::ReadStore reads((*pg)->ConnectionString(), "rg", 1, std::chrono::milliseconds(200));
 
   std::promise<void> holding;
   std::thread slow([&] {

@@ -6,13 +6,15 @@
 
 #include "commands/identity_service.h"
 #include "commands/rollback.h"
-#include "replay/audit_export.h"
-#include "replay/event_json.h"
-#include "replay/stream_state.h"
+#include "projections/queries/audit_export.h"
+#include "projections/queries/event_json.h"
+#include "projections/queries/stream_state.h"
 #include "tests/commands/service_fixture.h"
 
 namespace remotegpu::replay {
 namespace {
+
+using namespace ::remotegpu::queries;
 
 using commands::ServiceTest;
 using domain::testing_builders::StatusCmd;
@@ -263,11 +265,12 @@ TEST_F(ReplayTest, ExportsRedactPasswordHashesAndTokenDigests) {
   SequentialIdGenerator ids;
   commands::IdentityService identity(*store_, clock_, index, ids);
   std::string user;
-  ASSERT_TRUE(identity
-                  .CreateUser({.username = "root", .password = "correct horse 42",
-                               .role = domain::ROLE_ADMIN},
-                              meta_, &user)
-                  .ok());
+  ASSERT_TRUE(
+      identity
+          .CreateUser(
+              {.username = "root", .password = "correct horse 42", .role = domain::ROLE_ADMIN},
+              meta_, &user)
+          .ok());
   ASSERT_TRUE(identity.LogIn("root", "correct horse 42", meta_).ok());
   ASSERT_TRUE(identity.CreateApiKey(user, "ci", 0, "", meta_).ok());
   std::string text;

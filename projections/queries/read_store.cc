@@ -1,9 +1,24 @@
-#include "api/app/read_store.h"
+#include "projections/queries/read_store.h"
 
+#include <pqxx/pqxx>
 
-namespace remotegpu::api {
+namespace remotegpu::queries {
 
-std::unique_ptr<pqxx::connection> ReadStore::Take() {
+struct ReadStore::Connection : pqxx::connection {
+  using pqxx::connection::connection;
+};
+
+ReadStore::ReadStore(std::string conninfo, std::string schema, size_t max_connections,
+                     std::chrono::milliseconds max_wait)
+    : conninfo_(std::move(conninfo)),
+      schema_(std::move(schema)),
+      max_connections_(std::max<size_t>(1, max_connections)),
+      max_wait_(max_wait) {}
+
+// Out of line: the pooled connections' type is complete only here.
+ReadStore::~ReadStore() = default;
+
+std::unique_ptr<ReadStore::Connection> ReadStore::Take() {
   {
     std::unique_lock lock(mu_);
     if (!freed_.wait_for(lock, max_wait_,
@@ -18,14 +33,14 @@ std::unique_ptr<pqxx::connection> ReadStore::Take() {
     ++open_;
   }
   try {
-    return std::make_unique<pqxx::connection>(conninfo_);
+    return std::make_unique<Connection>(conninfo_);
   } catch (...) {
     Give(nullptr);
     throw;
   }
 }
 
-void ReadStore::Give(std::unique_ptr<pqxx::connection> connection) {
+void ReadStore::Give(std::unique_ptr<Connection> connection) {
   {
     std::lock_guard lock(mu_);
     if (connection) {
@@ -38,7 +53,7 @@ void ReadStore::Give(std::unique_ptr<pqxx::connection> connection) {
 }
 
 Status ReadStore::Read(const std::function<void(pqxx::nontransaction&)>& query) {
-  std::unique_ptr<pqxx::connection> connection;
+  std::unique_ptr<Connection> connection;
   try {
     connection = Take();
     if (!connection) {
@@ -58,4 +73,4 @@ Status ReadStore::Read(const std::function<void(pqxx::nontransaction&)>& query) 
   }
 }
 
-}  // namespace remotegpu::api
+}  // namespace remotegpu::queries

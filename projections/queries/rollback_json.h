@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands/rollback.h"
-#include "replay/event_json.h"
+#include "projections/queries/event_json.h"
 
-namespace remotegpu::replay {
+namespace remotegpu::queries {
 
 // {<id_key>: host, from_version, to_version, events, not_rolled_back, dry_run}
 inline nlohmann::json RollbackPlanJson(const std::string& id_key,
@@ -23,4 +23,4 @@ inline nlohmann::json RollbackPlanJson(const std::string& id_key,
           {"dry_run", dry_run}};
 }
 
-}  // namespace remotegpu::replay
+}  // namespace remotegpu::queries

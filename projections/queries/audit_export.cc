@@ -1,12 +1,12 @@
-#include "replay/audit_export.h"
+#include "projections/queries/audit_export.h"
 
 #include <sstream>
 
 #include "common/csv.h"
-#include "replay/event_json.h"
-#include "replay/stream_state.h"
+#include "projections/queries/event_json.h"
+#include "projections/queries/stream_state.h"
 
-namespace remotegpu::replay {
+namespace remotegpu::queries {
 namespace {
 
 std::string Hex(const Sha256Digest& digest) { return ToHex(DigestBytes(digest)); }
@@ -145,4 +145,4 @@ Result<uint64_t> ExportEvents(eventstore::EventStore& store, const AuditFilter& 
   return uint64_t{0};
 }
 
-}  // namespace remotegpu::replay
+}  // namespace remotegpu::queries

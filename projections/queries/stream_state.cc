@@ -1,4 +1,4 @@
-#include "replay/stream_state.h"
+#include "projections/queries/stream_state.h"
 
 #include <cstdio>
 #include <ctime>
@@ -12,7 +12,7 @@
 #include "domain/lease.h"
 #include "domain/scheduling_policy.h"
 
-namespace remotegpu::replay {
+namespace remotegpu::queries {
 namespace {
 
 using nlohmann::json;
@@ -207,4 +207,4 @@ Result<std::vector<HistoryEntry>> History(eventstore::EventStore& store,
   return entries;
 }
 
-}  // namespace remotegpu::replay
+}  // namespace remotegpu::queries

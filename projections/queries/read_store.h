@@ -1,6 +1,7 @@
-// Queries against the read models: a bounded pool of PostgreSQL connections
+// The read models' connections: a bounded pool of PostgreSQL connections
 // (more concurrent queries than that wait for a free connection rather than
-// make PostgreSQL fork a backend each).
+// make PostgreSQL fork a backend each). The typed queries beside this file
+// run on it; callers outside projections/ never see libpqxx.
 //
 // Thread-safety: all methods, from any thread.
 #pragma once
@@ -14,22 +15,21 @@
 #include <string>
 #include <vector>
 
-#include <pqxx/pqxx>
-
 #include "common/status.h"
 
-namespace remotegpu::api {
+namespace pqxx {
+class nontransaction;
+}  // namespace pqxx
+
+namespace remotegpu::queries {
 
 class ReadStore {
  public:
   // A query waits at most `max_wait` for a connection; then it is
   // Unavailable (503 + Retry-After), not queued behind the others.
   ReadStore(std::string conninfo, std::string schema, size_t max_connections = 8,
-            std::chrono::milliseconds max_wait = std::chrono::seconds(2))
-      : conninfo_(std::move(conninfo)),
-        schema_(std::move(schema)),
-        max_connections_(std::max<size_t>(1, max_connections)),
-        max_wait_(max_wait) {}
+            std::chrono::milliseconds max_wait = std::chrono::seconds(2));
+  ~ReadStore();
 
   const std::string& schema() const { return schema_; }
 
@@ -40,12 +40,14 @@ class ReadStore {
   Status Read(const std::function<void(pqxx::nontransaction&)>& query);
 
  private:
+  struct Connection;  // A pqxx::connection (a typedef there, so not declared here).
+
   // A pooled connection, or a new one while fewer than max_connections_
   // are open; waits up to max_wait_ otherwise (null then). Throws what
   // libpqxx throws on connecting.
-  std::unique_ptr<pqxx::connection> Take();
+  std::unique_ptr<Connection> Take();
   // Returns a healthy connection to the pool; null: it broke and is gone.
-  void Give(std::unique_ptr<pqxx::connection> connection);
+  void Give(std::unique_ptr<Connection> connection);
 
   const std::string conninfo_;
   const std::string schema_;
@@ -53,8 +55,8 @@ class ReadStore {
   const std::chrono::milliseconds max_wait_;
   std::mutex mu_;
   std::condition_variable freed_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // Guarded by mu_.
+  std::vector<std::unique_ptr<Connection>> idle_;  // Guarded by mu_.
   size_t open_ = 0;  // Connections in idle_ or in use. Guarded by mu_.
 };
 
-}  // namespace remotegpu::api
+}  // namespace remotegpu::queries

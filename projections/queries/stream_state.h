@@ -12,7 +12,7 @@
 
 #include "eventstore/event_store.h"
 
-namespace remotegpu::replay {
+namespace remotegpu::queries {
 
 // Which events count: those with version <= max_version, position <=
 // max_position and recorded at or before max_time_us.
@@ -61,4 +61,4 @@ struct HistoryEntry {
 Result<std::vector<HistoryEntry>> History(eventstore::EventStore& store,
                                           const std::string& stream_id);
 
-}  // namespace remotegpu::replay
+}  // namespace remotegpu::queries

@@ -25,7 +25,7 @@
 #include "common/sha256.h"
 #include "eventstore/event_store.h"
 
-namespace remotegpu::replay {
+namespace remotegpu::queries {
 
 struct AuditFilter {
   uint64_t from_position = 1;
@@ -83,4 +83,4 @@ Result<uint64_t> ExportEvents(eventstore::EventStore& store, const AuditFilter& 
                               AuditWriter& writer, uint64_t limit = 0,
                               const std::function<void(uint64_t position)>& progress = nullptr);
 
-}  // namespace remotegpu::replay
+}  // namespace remotegpu::queries

@@ -1,4 +1,4 @@
-#include "replay/event_json.h"
+#include "projections/queries/event_json.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -13,7 +13,7 @@
 #include "domain/proto/scheduling_policy.pb.h"
 #include "domain/proto/workspace.pb.h"
 
-namespace remotegpu::replay {
+namespace remotegpu::queries {
 namespace {
 
 template <typename Message>
@@ -122,4 +122,4 @@ nlohmann::json EventJson(const eventstore::RecordedEvent& recorded) {
           {"hash", Hex(recorded.hash)}};
 }
 
-}  // namespace remotegpu::replay
+}  // namespace remotegpu::queries

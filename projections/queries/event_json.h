@@ -10,7 +10,7 @@ namespace google::protobuf {
 class Message;
 }
 
-namespace remotegpu::replay {
+namespace remotegpu::queries {
 
 // "user", "api_key", "agent", "system" or "unspecified".
 const char* ActorKindName(eventstore::ActorKind kind);
@@ -30,4 +30,4 @@ nlohmann::json ProtoJson(const google::protobuf::Message& message);
 // (PayloadJson) and the hash chain (`prev_hash`, `hash`, hex).
 nlohmann::json EventJson(const eventstore::RecordedEvent& recorded);
 
-}  // namespace remotegpu::replay
+}  // namespace remotegpu::queries
