@@ -59,9 +59,10 @@ HttpResponse OkResponse(const HttpRequest& request, nlohmann::json data, int sta
   return {status, "application/json", Dump(body), {}};
 }
 
-HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& code,
+HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& reason,
                            const std::string& message, nlohmann::json data) {
-  nlohmann::json body = {{"code", code},
+  nlohmann::json body = {{"code", status},
+                         {"reason", reason},
                          {"message", message},
                          {"data", std::move(data)},
                          {"traceId", request.trace_id}};
@@ -215,10 +216,10 @@ std::optional<HttpResponse> CheckJsonBodies(HttpRequest& request, const RouteOpt
                              (type.empty() ? std::string() : ", not " + type));
   }
   if (!IsUtf8(request.body)) {
-    return ErrorResponse(request, 400, "INVALID_ARGUMENT", "the body is not UTF-8");
+    return StatusResponse(request, Status::InvalidArgument("the body is not UTF-8"));
   }
   if (auto unsafe = UnsafeJson(request.body, kMaxJsonDepth)) {
-    return ErrorResponse(request, 400, "INVALID_ARGUMENT", *unsafe);
+    return StatusResponse(request, Status::InvalidArgument(*unsafe));
   }
   return std::nullopt;
 }

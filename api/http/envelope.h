@@ -1,7 +1,11 @@
 // The response envelope of seed 02 §4.5.3: {code, message, data, traceId}.
-// `code` is 0 on success and a stable machine-readable string on errors
-// ("INVALID_ARGUMENT", "NOT_FOUND", …); `message` is a sentence a person can
-// act on. Lists are {list, total, page, pageSize}.
+// `code` is a number either way: 0 on success, on an error seed 02's code,
+// the HTTP status (400, 401, 403, 404, 409, 422, 429, 500, 503, and the
+// few the protocol adds: 405, 412, 413, 415, 431, 501). An error also
+// carries `reason`, a stable word a program can branch on where one status
+// covers several causes ("VERSION_CONFLICT" or "NO_CAPACITY" for a 409,
+// "QUOTA_EXCEEDED" for a 403). `message` is a sentence a person can act on.
+// Lists are {list, total, page, pageSize}.
 #pragma once
 
 #include <optional>
@@ -18,10 +22,11 @@
 namespace remotegpu::api {
 
 HttpResponse OkResponse(const HttpRequest& request, nlohmann::json data, int status = 200);
-// `data` (null unless given) carries what a program needs beside the code.
-HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& code,
+// {code: status, reason, message, data, traceId}; `data` (null unless
+// given) carries what a program needs beside the reason.
+HttpResponse ErrorResponse(const HttpRequest& request, int status, const std::string& reason,
                            const std::string& message, nlohmann::json data = nullptr);
-// Maps an expected failure to its HTTP status and code: InvalidArgument 400,
+// Maps an expected failure to its HTTP status and reason: InvalidArgument 400,
 // NotFound 404, AlreadyExists / VersionConflict / FailedPrecondition /
 // ResourceExhausted 409, Unauthenticated 401, PermissionDenied 403 FORBIDDEN,
 // QuotaExceeded 403 QUOTA_EXCEEDED, OutOfRange 412 PRECONDITION_FAILED (a

@@ -481,7 +481,7 @@ class Session : public std::enable_shared_from_this<Session> {
                    bare.trace_id, false);
     }
     if (ec) {
-      return Write(ErrorResponse(bare, 400, "INVALID_ARGUMENT", "malformed HTTP: " + ec.message()),
+      return Write(StatusResponse(bare, Status::InvalidArgument("malformed HTTP: " + ec.message())),
                    bare.trace_id, false);
     }
     http::request<http::string_body> request = parser_->release();
@@ -518,7 +518,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (bounded && server_.queued.load() >= server_.options.max_queued) {
       server_.refused.fetch_add(1);
       HttpResponse busy =
-          ErrorResponse(plain, 503, "UNAVAILABLE", "the server is busy; retry shortly");
+          StatusResponse(plain, Status::Unavailable("the server is busy; retry shortly"));
       busy.headers["Retry-After"] = "1";
       return PostWrite(std::move(busy), plain.trace_id, keep_alive);
     }

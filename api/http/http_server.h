@@ -60,11 +60,11 @@ class HttpServer {
   void Shutdown();
 
   struct Stats {
-    uint64_t parked = 0;    // Requests parked now (HttpResponse::park).
-    uint64_t streams = 0;   // Stream peers open now.
-    uint64_t queued = 0;    // Requests waiting for a worker.
-    uint64_t refused = 0;   // Requests refused 503 for a full worker queue.
-    uint64_t dropped = 0;   // Stream peers dropped for a full send queue.
+    uint64_t parked = 0;   // Requests parked now (HttpResponse::park).
+    uint64_t streams = 0;  // Stream peers open now.
+    uint64_t queued = 0;   // Requests waiting for a worker.
+    uint64_t refused = 0;  // Requests refused 503 for a full worker queue.
+    uint64_t dropped = 0;  // Stream peers dropped for a full send queue.
   };
   Stats stats() const;
 

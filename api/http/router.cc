@@ -53,7 +53,14 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
       {"type", "object"},
       {"required", {"code", "message", "data", "traceId"}},
       {"properties",
-       {{"code", {{"description", "0 on success, else a machine-readable error code"}}},
+       {{"code",
+         {{"type", "integer"},
+          {"description", "0 on success; on an error, the HTTP status (seed 02's codes)"}}},
+        {"reason",
+         {{"type", "string"},
+          {"description",
+           "errors only: a stable word for the cause (INVALID_ARGUMENT, NOT_FOUND, "
+           "VERSION_CONFLICT, NO_CAPACITY, QUOTA_EXCEEDED, RATE_LIMITED, …)"}}},
         {"message", {{"type", "string"}}},
         {"data", {{"description", "the result; lists are {list, total, page, pageSize}"}}},
         {"traceId", {{"type", "string"}}}}}};
@@ -157,15 +164,17 @@ Router::Found Router::Find(HttpRequest& request) const {
     for (const auto& [name, value] : request.query) {
       if (!IsUtf8(name) || !IsUtf8(value) || name.find('\0') != std::string::npos ||
           value.find('\0') != std::string::npos) {
-        return {&route, ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                      "query parameters must be UTF-8 text without NULs")};
+        return {&route,
+                StatusResponse(request, Status::InvalidArgument(
+                                            "query parameters must be UTF-8 text without NULs"))};
       }
     }
     for (const auto& [name, value] : request.params) {
       if (!UsablePathParameter(value)) {
-        return {&route, ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                      name + " in the path must be 1 to 128 of A-Z, a-z, 0-9, "
-                                             "'_', '-', '.' and ':' (and not . or ..)")};
+        return {&route, StatusResponse(request,
+                                       Status::InvalidArgument(
+                                           name + " in the path must be 1 to 128 of A-Z, a-z, 0-9, "
+                                                  "'_', '-', '.' and ':' (and not . or ..)"))};
       }
     }
     return {&route, std::nullopt};
@@ -174,7 +183,7 @@ Router::Found Router::Find(HttpRequest& request) const {
     return {nullptr, ErrorResponse(request, 405, "METHOD_NOT_ALLOWED",
                                    request.method + " is not supported on " + request.path)};
   }
-  return {nullptr, ErrorResponse(request, 404, "NOT_FOUND", "no route for " + request.path)};
+  return {nullptr, StatusResponse(request, Status::NotFound("no route for " + request.path))};
 }
 
 HttpResponse Router::Handle(HttpRequest request, std::string* pattern) const {

@@ -14,7 +14,7 @@ namespace {
 std::optional<HttpResponse> NotItsHost(const HttpRequest& request) {
   const std::string& host_id = request.params.at("id");
   if (request.identity.host_id.empty() || request.identity.host_id == host_id) return std::nullopt;
-  return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id + " for this agent");
+  return StatusResponse(request, Status::NotFound("no host " + host_id + " for this agent"));
 }
 
 // What the host's agent should run: its environments that are placed there
@@ -23,7 +23,7 @@ HttpResponse DesiredEnvironments(const HttpRequest& request, AgentApi& api) {
   const std::string& host_id = request.params.at("id");
   auto host = api.index->HostState(host_id);
   if (!host || !host->registered) {
-    return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id);
+    return StatusResponse(request, Status::NotFound("no host " + host_id));
   }
   nlohmann::json environments = nlohmann::json::array();
   for (const auto& [allocation_id, allocation] : host->allocations) {
@@ -69,16 +69,17 @@ HttpResponse IngestMetrics(const HttpRequest& request, AgentApi& api) {
   domain::MetricsBatch batch;
   auto parsed = google::protobuf::util::JsonStringToMessage(request.body, &batch);
   if (!parsed.ok()) {
-    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                         "not a metrics batch: " + std::string(parsed.message()));
+    return StatusResponse(
+        request, Status::InvalidArgument("not a metrics batch: " + std::string(parsed.message())));
   }
   if (batch.samples_size() > kMaxSamplesPerPost) {
-    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                         "at most " + std::to_string(kMaxSamplesPerPost) + " samples per post");
+    return StatusResponse(request,
+                          Status::InvalidArgument("at most " + std::to_string(kMaxSamplesPerPost) +
+                                                  " samples per post"));
   }
   auto host = api.index->HostState(host_id);
   if (!host || !host->registered) {
-    return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id);
+    return StatusResponse(request, Status::NotFound("no host " + host_id));
   }
   // Ranges at the edge: storage never sees a value it cannot hold.
   if (Status valid = domain::ValidateMetricsBatch(batch, *host); !valid.ok()) {
@@ -86,7 +87,7 @@ HttpResponse IngestMetrics(const HttpRequest& request, AgentApi& api) {
   }
   auto accepted = api.metrics->Enqueue(host_id, batch, api.clock->NowMicros());
   if (!accepted.ok()) {
-    HttpResponse busy = ErrorResponse(request, 503, "UNAVAILABLE", accepted.status().message());
+    HttpResponse busy = StatusResponse(request, Status::Unavailable(accepted.status().message()));
     busy.headers["Retry-After"] = "5";
     return busy;
   }
@@ -119,7 +120,7 @@ void AddAgentRoutes(Router& router, AgentApi& api) {
   router.Add("GET", "/internal/agent/me", "The host an agent token speaks for: {host_id}",
              [](const HttpRequest& request) {
                if (request.identity.host_id.empty()) {
-                 return ErrorResponse(request, 400, "INVALID_ARGUMENT", "not an agent token");
+                 return StatusResponse(request, Status::InvalidArgument("not an agent token"));
                }
                return OkResponse(request, {{"host_id", request.identity.host_id}});
              },
@@ -134,8 +135,8 @@ void AddAgentRoutes(Router& router, AgentApi& api) {
         domain::AgentReport report;
         auto parsed = google::protobuf::util::JsonStringToMessage(request.body, &report);
         if (!parsed.ok()) {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                               "not an agent report: " + std::string(parsed.message()));
+          return StatusResponse(request, Status::InvalidArgument("not an agent report: " +
+                                                                 std::string(parsed.message())));
         }
         auto applied =
             api.hosts->ApplyAgentReport(request.params.at("id"), report, MetaFor(request));

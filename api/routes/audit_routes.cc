@@ -30,8 +30,8 @@ HttpResponse Export(const HttpRequest& request, eventstore::EventStore& store,
   if (const std::string text = request.Query("limit"); !text.empty()) {
     if (text.find_first_not_of("0123456789") != std::string::npos || text.size() > 7 ||
         std::stoull(text) == 0 || std::stoull(text) > kMaxExportLimit) {
-      return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                           "limit must be 1 to " + std::to_string(kMaxExportLimit));
+      return StatusResponse(request, Status::InvalidArgument("limit must be 1 to " +
+                                                             std::to_string(kMaxExportLimit)));
     }
     limit = std::stoull(text);
   }
@@ -119,48 +119,50 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
                }
                const std::string& id = request.params.at("id");
                if (!id.starts_with("host-")) {
-                 return ErrorResponse(request, 404, "NOT_FOUND", "no asset " + id);
+                 return StatusResponse(request, Status::NotFound("no asset " + id));
                }
                auto state = queries::StateAt(*api.store, id, moment);
                if (!state.ok()) return StatusResponse(request, state.status());
                return OkResponse(request, queries::StateJson("asset_id", id, *state));
              });
 
-  router.Add(
-      "POST", "/api/cmdb/assets/:id/rollback",
-      "Bring a host's spec, asset data and status back to a version (admin): "
-      "{to_version, reason, dry_run}",
-      [&api](const HttpRequest& request) {
-        auto body = ParseJsonObject(request);
-        if (!body.ok()) return StatusResponse(request, body.status());
-        JsonFields f(*body);
-        int64_t to_version = 0;
-        std::string reason;
-        bool dry_run = false;
-        Status read = f.OnlyAllowed({"to_version", "reason", "dry_run"});
-        if (read.ok()) read = f.Integer("to_version", &to_version, 1, int64_t{1} << 62, true);
-        if (read.ok()) read = f.String("reason", &reason, true);
-        if (read.ok()) read = f.Boolean("dry_run", &dry_run);
-        if (!read.ok()) return StatusResponse(request, read);
-        if (!request.identity.admin) {
-          return ErrorResponse(request, 403, "FORBIDDEN", "only an admin may roll assets back");
-        }
-        const std::string& id = request.params.at("id");
-        if (!id.starts_with("host-")) {
-          return ErrorResponse(request, 404, "NOT_FOUND", "no asset " + id);
-        }
-        auto plan = commands::PlanHostRollback(*api.store, *api.clock, id,
-                                               static_cast<uint64_t>(to_version), reason);
-        if (!plan.ok()) return RefusedResponse(request, plan.status());
-        json data = queries::RollbackPlanJson("asset_id", *plan, dry_run);
-        if (!dry_run) {
-          auto done = commands::ApplyHostRollback(*api.store, *api.hosts, *plan, MetaFor(request));
-          if (!done.ok()) return RefusedResponse(request, done.status());
-          data["version"] = done->version;
-          data["position"] = done->last_position;
-        }
-        return OkResponse(request, data);
-      });
+  router.Add("POST", "/api/cmdb/assets/:id/rollback",
+             "Bring a host's spec, asset data and status back to a version (admin): "
+             "{to_version, reason, dry_run}",
+             [&api](const HttpRequest& request) {
+               auto body = ParseJsonObject(request);
+               if (!body.ok()) return StatusResponse(request, body.status());
+               JsonFields f(*body);
+               int64_t to_version = 0;
+               std::string reason;
+               bool dry_run = false;
+               Status read = f.OnlyAllowed({"to_version", "reason", "dry_run"});
+               if (read.ok())
+                 read = f.Integer("to_version", &to_version, 1, int64_t{1} << 62, true);
+               if (read.ok()) read = f.String("reason", &reason, true);
+               if (read.ok()) read = f.Boolean("dry_run", &dry_run);
+               if (!read.ok()) return StatusResponse(request, read);
+               if (!request.identity.admin) {
+                 return StatusResponse(
+                     request, Status::PermissionDenied("only an admin may roll assets back"));
+               }
+               const std::string& id = request.params.at("id");
+               if (!id.starts_with("host-")) {
+                 return StatusResponse(request, Status::NotFound("no asset " + id));
+               }
+               auto plan = commands::PlanHostRollback(*api.store, *api.clock, id,
+                                                      static_cast<uint64_t>(to_version), reason);
+               if (!plan.ok()) return RefusedResponse(request, plan.status());
+               json data = queries::RollbackPlanJson("asset_id", *plan, dry_run);
+               if (!dry_run) {
+                 auto done =
+                     commands::ApplyHostRollback(*api.store, *api.hosts, *plan, MetaFor(request));
+                 if (!done.ok()) return RefusedResponse(request, done.status());
+                 data["version"] = done->version;
+                 data["position"] = done->last_position;
+               }
+               return OkResponse(request, data);
+             });
 }
 
 }  // namespace remotegpu::api

@@ -73,9 +73,10 @@ Middleware AuthMiddleware(AuthApi& api) {
     const std::string credential = CredentialOf(request);
     if (options.access == Access::kPublic) return std::nullopt;
     if (credential.empty()) {
-      return ErrorResponse(request, 401, "UNAUTHENTICATED",
-                           "send Authorization: Bearer <token> (POST /api/auth/login) or "
-                           "X-Api-Key: <key>");
+      return StatusResponse(
+          request,
+          Status::Unauthenticated("send Authorization: Bearer <token> (POST /api/auth/login) or "
+                                  "X-Api-Key: <key>"));
     }
     auto principal = Authenticate(api, credential);
     if (!principal.ok()) return StatusResponse(request, principal.status());
@@ -86,14 +87,16 @@ Middleware AuthMiddleware(AuthApi& api) {
     if (agent) request.identity.admin = false;
     if (options.access == Access::kAgent) {
       if (agent || principal->admin) return std::nullopt;
-      return ErrorResponse(request, 403, "FORBIDDEN", "only a host agent's token may do this");
+      return StatusResponse(request,
+                            Status::PermissionDenied("only a host agent's token may do this"));
     }
     if (agent) {
-      return ErrorResponse(request, 403, "FORBIDDEN",
-                           "an agent token may call only the agent routes (/internal/…)");
+      return StatusResponse(
+          request,
+          Status::PermissionDenied("an agent token may call only the agent routes (/internal/…)"));
     }
     if (options.access == Access::kAdmin && !principal->admin) {
-      return ErrorResponse(request, 403, "FORBIDDEN", "only a platform admin may do this");
+      return StatusResponse(request, Status::PermissionDenied("only a platform admin may do this"));
     }
     return std::nullopt;
   };
@@ -150,8 +153,9 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
              [&api](const HttpRequest& request) {
                const Identity& who = request.identity;
                if (who.session_id.empty()) {
-                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                      "an API key has no session; delete the key instead");
+                 return StatusResponse(
+                     request,
+                     Status::InvalidArgument("an API key has no session; delete the key instead"));
                }
                Status ended = api.identity->LogOut(who.user_id, who.session_id, MetaFor(request));
                if (!ended.ok()) return StatusResponse(request, ended);
@@ -228,7 +232,7 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
                  return *bad;
                }
                if (!api.host_exists || !api.host_exists(host_id)) {
-                 return ErrorResponse(request, 404, "NOT_FOUND", "no host " + host_id);
+                 return StatusResponse(request, Status::NotFound("no host " + host_id));
                }
                const UnixMicros expires =
                    expires_in == 0 ? 0
@@ -259,7 +263,7 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
         auto key = api.index->ApiKey(id);
         // Another user's key is as absent as a key that never was.
         if (!key || (key->user_id != request.identity.user_id && !request.identity.admin)) {
-          return ErrorResponse(request, 404, "NOT_FOUND", "no API key " + id);
+          return StatusResponse(request, Status::NotFound("no API key " + id));
         }
         auto revoked = api.identity->RevokeApiKey(id, "deleted", MetaFor(request));
         if (!revoked.ok()) return StatusResponse(request, revoked.status());
@@ -410,7 +414,7 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
              "The notification outbox, newest first; filters user_id, limit (at most 500)",
              [&api](const HttpRequest& request) {
                if (api.outbox == nullptr) {
-                 return ErrorResponse(request, 503, "UNAVAILABLE", "no notification outbox");
+                 return StatusResponse(request, Status::Unavailable("no notification outbox"));
                }
                int limit = 100;
                try {
@@ -419,8 +423,8 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
                  limit = -1;
                }
                if (limit < 1 || limit > 500) {
-                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                      "limit must be between 1 and 500");
+                 return StatusResponse(request,
+                                       Status::InvalidArgument("limit must be between 1 and 500"));
                }
                auto list = api.outbox->List(request.Query("user_id"), limit);
                if (!list.ok()) return StatusResponse(request, list.status());

@@ -63,9 +63,9 @@ HttpResponse RecordsCsv(BillingApi& api, const HttpRequest& request,
   auto matches = queries::CountRecords(*api.reads, filter);
   if (!matches.ok()) return StatusResponse(request, matches.status());
   if (*matches > static_cast<int64_t>(kMaxCsvRows)) {
-    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                         "more than " + std::to_string(kMaxCsvRows) +
-                             " lines match; narrow start_date and end_date");
+    return StatusResponse(request,
+                          Status::InvalidArgument("more than " + std::to_string(kMaxCsvRows) +
+                                                  " lines match; narrow start_date and end_date"));
   }
   HttpResponse response;
   response.content_type = "text/csv; charset=utf-8";
@@ -145,11 +145,11 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
              [&api](const HttpRequest& request) {
                const std::string customer = ScopeOf(request).value_or("");
                if (customer.empty()) {
-                 return ErrorResponse(request, 400, "INVALID_ARGUMENT", "customer_id is required");
+                 return StatusResponse(request, Status::InvalidArgument("customer_id is required"));
                }
                if (request.identity.admin && !api.identity->CustomerExists(customer)) {
-                 return ErrorResponse(request, 404, "NOT_FOUND",
-                                      "customer " + customer + " not found");
+                 return StatusResponse(request,
+                                       Status::NotFound("customer " + customer + " not found"));
                }
                if (auto wait = AwaitMinPosition(request, *api.projection)) return *wait;
                auto totals = queries::AccountOf(*api.reads, customer);
@@ -195,8 +195,8 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
       [&api](const HttpRequest& request) {
         const std::string status = request.Query("status");
         if (!status.empty() && status != "draft" && status != "issued" && status != "paid") {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                               "status must be draft, issued or paid");
+          return StatusResponse(request,
+                                Status::InvalidArgument("status must be draft, issued or paid"));
         }
         const queries::InvoiceFilter filter{request.Query("month"), status, ScopeOf(request)};
         return ServeList(request, *api.projection, queries::kInvoiceList,
@@ -214,7 +214,7 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
                auto invoice = queries::InvoiceById(*api.reads, id);
                if (!invoice.ok()) return StatusResponse(request, invoice.status());
                if (!*invoice || !MayAccess(request, (**invoice)["customer_id"])) {
-                 return ErrorResponse(request, 404, "NOT_FOUND", "invoice " + id + " not found");
+                 return StatusResponse(request, Status::NotFound("invoice " + id + " not found"));
                }
                if (request.Header("accept").find("text/csv") != std::string::npos) {
                  return InvoiceCsv(**invoice);
@@ -251,7 +251,7 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
         });
         if (refused) return *refused;
         if (!api.identity->CustomerExists(customer)) {
-          return ErrorResponse(request, 404, "NOT_FOUND", "customer " + customer + " not found");
+          return StatusResponse(request, Status::NotFound("customer " + customer + " not found"));
         }
         if (order_id.empty()) order_id = "order-" + api.ids->NewId().ToString();
         domain::AccountCommand command;
@@ -276,7 +276,7 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
                auto payment = queries::PaymentByOrder(*api.reads, id);
                if (!payment.ok()) return StatusResponse(request, payment.status());
                if (!*payment || !MayAccess(request, (**payment)["customer_id"])) {
-                 return ErrorResponse(request, 404, "NOT_FOUND", "payment " + id + " not found");
+                 return StatusResponse(request, Status::NotFound("payment " + id + " not found"));
                }
                return OkResponse(request, **payment);
              },
@@ -377,7 +377,7 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
         });
         if (refused) return *refused;
         if (!api.identity->CustomerExists(customer)) {
-          return ErrorResponse(request, 404, "NOT_FOUND", "customer " + customer + " not found");
+          return StatusResponse(request, Status::NotFound("customer " + customer + " not found"));
         }
         return Done(request, api.billing->Account(customer, command, MetaFor(request)),
                     {{"customer_id", customer}});

@@ -257,12 +257,12 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                    .label = request.Query("label")};
         const std::string min_free = request.Query("min_free_gpus");
         if (min_free.find_first_not_of("0123456789") != std::string::npos || min_free.size() > 3) {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                               "min_free_gpus must be a small whole number");
+          return StatusResponse(
+              request, Status::InvalidArgument("min_free_gpus must be a small whole number"));
         }
         if (!min_free.empty()) filter.min_free_gpus = std::stoi(min_free);
         if (!filter.label.empty() && filter.label.find('=') == std::string::npos) {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT", "label must be key=value");
+          return StatusResponse(request, Status::InvalidArgument("label must be key=value"));
         }
         return ServeList(request, *context.cmdb_projection, queries::kHostList,
                          [&](const queries::Paging& paging) {
@@ -352,8 +352,8 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                if (free == "true" || free == "false") {
                  filter.free = free == "true";
                } else if (!free.empty()) {
-                 return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                      "free must be true or false");
+                 return StatusResponse(request,
+                                       Status::InvalidArgument("free must be true or false"));
                }
                return ServeList(request, *context.cmdb_projection, queries::kGpuList,
                                 [&](const queries::Paging& paging) {
@@ -374,8 +374,8 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
           const std::string value = request.Query(param);
           if (value.empty()) continue;
           if (value.find_first_not_of("0123456789") != std::string::npos || value.size() > 12) {
-            return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                                 std::string(param) + " must be a whole number");
+            return StatusResponse(
+                request, Status::InvalidArgument(std::string(param) + " must be a whole number"));
           }
           *minimum = std::stoll(value);
         }

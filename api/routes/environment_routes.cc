@@ -158,12 +158,12 @@ std::optional<HttpResponse> MayNotUseWorkspace(EnvironmentApi& api, const HttpRe
   if (workspace_id.empty() || request.identity.admin) return std::nullopt;
   const domain::WorkspaceRole role = api.access->RoleIn(workspace_id, request.identity.user_id);
   if (role == domain::WORKSPACE_ROLE_UNSPECIFIED) {
-    return ErrorResponse(request, 404, "NOT_FOUND", "no workspace " + workspace_id);
+    return StatusResponse(request, Status::NotFound("no workspace " + workspace_id));
   }
   if (!domain::Allows(role, domain::WorkspaceAction::kUse)) {
-    return ErrorResponse(request, 403, "FORBIDDEN",
-                         std::string("a workspace ") + domain::Name(role) +
-                             " may not create or operate environments");
+    return StatusResponse(
+        request, Status::PermissionDenied(std::string("a workspace ") + domain::Name(role) +
+                                          " may not create or operate environments"));
   }
   return std::nullopt;
 }
@@ -181,7 +181,7 @@ std::optional<HttpResponse> MayNotUse(EnvironmentApi& api, const HttpRequest& re
   if (!spec.ok() && spec.status().code() != StatusCode::kNotFound) {
     return StatusResponse(request, spec.status());
   }
-  return ErrorResponse(request, 404, "NOT_FOUND", "no environment " + id);
+  return StatusResponse(request, Status::NotFound("no environment " + id));
 }
 
 }  // namespace
@@ -200,12 +200,12 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
         if (!request.identity.admin) {
           if (spec.owner().empty()) spec.set_owner(request.identity.customer_id);
           if (spec.owner() != request.identity.customer_id) {
-            return ErrorResponse(
-                request, 403, "FORBIDDEN",
-                "owner must be your own customer, " + request.identity.customer_id);
+            return StatusResponse(request,
+                                  Status::PermissionDenied("owner must be your own customer, " +
+                                                           request.identity.customer_id));
           }
         } else if (spec.owner().empty()) {
-          return ErrorResponse(request, 400, "INVALID_ARGUMENT", "owner is required");
+          return StatusResponse(request, Status::InvalidArgument("owner is required"));
         }
         if (!spec.workspace_id().empty()) {
           if (auto refused = MayNotUseWorkspace(api, request, spec.workspace_id())) {
@@ -213,7 +213,7 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
           }
           const auto workspace = api.access->Workspace(spec.workspace_id());
           if (!workspace) {
-            return ErrorResponse(request, 404, "NOT_FOUND", "no workspace " + spec.workspace_id());
+            return StatusResponse(request, Status::NotFound("no workspace " + spec.workspace_id()));
           }
           if (workspace->info.customer_id() != spec.owner()) {
             return ErrorResponse(request, 422, "UNPROCESSABLE",
@@ -224,8 +224,8 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
           // Customers order listed specs only; another is "not found" to them.
           auto product = api.specs->Get(spec.product_spec_id());
           if (!product.ok() || (!request.identity.admin && !product->state.spec.listed())) {
-            return ErrorResponse(request, 404, "NOT_FOUND",
-                                 "no product spec " + spec.product_spec_id());
+            return StatusResponse(request,
+                                  Status::NotFound("no product spec " + spec.product_spec_id()));
           }
           domain::ApplyProductSpec(product->state.spec, &spec);
         }
@@ -314,8 +314,9 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
         if (const std::string& host = request.identity.host_id; !host.empty()) {
           auto placed = api.environments->PlacedOn(request.params.at("id"));
           if (!placed.ok() || *placed != host) {
-            return ErrorResponse(request, 404, "NOT_FOUND",
-                                 "no environment " + request.params.at("id") + " on " + host);
+            return StatusResponse(
+                request,
+                Status::NotFound("no environment " + request.params.at("id") + " on " + host));
           }
         }
         auto body = ParseJsonObject(request);
@@ -344,8 +345,8 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                            request.params.at("id"), to,
                            reason.empty() ? "reported " + status : reason, MetaFor(request)));
         }
-        return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                             "status must be starting, running, failed or stopped");
+        return StatusResponse(request, Status::InvalidArgument(
+                                           "status must be starting, running, failed or stopped"));
       },
       {.access = Access::kAgent});
 

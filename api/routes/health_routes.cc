@@ -128,7 +128,7 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
              "{projections: [cmdb|environments|leases|billing]} (absent: all)",
              [&context](const HttpRequest& request) {
                if (context.rebuild == nullptr) {
-                 return ErrorResponse(request, 503, "UNAVAILABLE", "rebuilds are not enabled");
+                 return StatusResponse(request, Status::Unavailable("rebuilds are not enabled"));
                }
                std::vector<std::string> projections;
                if (!request.body.empty()) {

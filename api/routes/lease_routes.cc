@@ -31,8 +31,8 @@ HttpResponse ServeLeases(LeaseApi& api, const HttpRequest& request,
   } else if (tab == "expiring") {
     filter.tab = queries::LeaseTab::kExpiring;
   } else {
-    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                         "tab must be current, history or expiring");
+    return StatusResponse(request,
+                          Status::InvalidArgument("tab must be current, history or expiring"));
   }
   filter.customer_id = customer ? std::move(customer) : QueryIfGiven(request, "customer_id");
   return ServeList(request, *api.projection, queries::kLeaseList,
@@ -59,12 +59,13 @@ HttpResponse ServeMachines(LeaseApi& api, const HttpRequest& request,
   const auto* named = std::find_if(std::begin(kStatuses), std::end(kStatuses),
                                    [&](const auto& s) { return status == s.first; });
   if (named == std::end(kStatuses)) {
-    return ErrorResponse(request, 400, "INVALID_ARGUMENT",
-                         "status must be all, online, offline, allocated or unallocated");
+    return StatusResponse(
+        request,
+        Status::InvalidArgument("status must be all, online, offline, allocated or unallocated"));
   }
   filter.status = named->second;
   if (filter.search.size() > 128) {
-    return ErrorResponse(request, 400, "INVALID_ARGUMENT", "search is at most 128 characters");
+    return StatusResponse(request, Status::InvalidArgument("search is at most 128 characters"));
   }
   // Hosts and leases come from two projections: both must have
   // reached X-Min-Position.

@@ -59,8 +59,9 @@ json QuotaJson(const std::string& customer_id, const commands::QuotaView& view, 
 HttpResponse MyQuota(QuotaApi& api, const HttpRequest& request, bool with_usage) {
   const std::string& customer_id = request.identity.customer_id;
   if (customer_id.empty()) {
-    return ErrorResponse(request, 404, "NOT_FOUND",
-                         "platform admins have no quota; see /api/admin/customers/:id/quota");
+    return StatusResponse(
+        request,
+        Status::NotFound("platform admins have no quota; see /api/admin/customers/:id/quota"));
   }
   auto view = api.quotas->Get(customer_id);
   if (!view.ok()) return StatusResponse(request, view.status());
@@ -123,7 +124,7 @@ void AddQuotaRoutes(Router& router, QuotaApi& api) {
              [&api](const HttpRequest& request) {
                const std::string& id = request.params.at("id");
                if (!api.index->CustomerExists(id)) {
-                 return ErrorResponse(request, 404, "NOT_FOUND", "no customer " + id);
+                 return StatusResponse(request, Status::NotFound("no customer " + id));
                }
                auto view = api.quotas->Get(id);
                if (!view.ok()) return StatusResponse(request, view.status());
@@ -143,7 +144,7 @@ void AddQuotaRoutes(Router& router, QuotaApi& api) {
                  return *bad;
                }
                if (!api.index->CustomerExists(id)) {
-                 return ErrorResponse(request, 404, "NOT_FOUND", "no customer " + id);
+                 return StatusResponse(request, Status::NotFound("no customer " + id));
                }
                auto set = api.quotas->Set(id, level, overrides, MetaFor(request));
                if (!set.ok()) return StatusResponse(request, set.status());

@@ -75,7 +75,7 @@ HttpResponse FoundResponse(const HttpRequest& request,
                            const Result<std::optional<std::string>>& found,
                            const std::string& what) {
   if (!found.ok()) return StatusResponse(request, found.status());
-  if (!*found) return ErrorResponse(request, 404, "NOT_FOUND", "no " + what);
+  if (!*found) return StatusResponse(request, Status::NotFound("no " + what));
   return OkRawResponse(request, **found);
 }
 

@@ -131,7 +131,7 @@ void AddSpecRoutes(Router& router, SpecApi& api) {
                const std::string& id = request.params.at("id");
                auto loaded = api.specs->Get(id);
                if (!loaded.ok() || !MaySee(request, loaded->state)) {
-                 return ErrorResponse(request, 404, "NOT_FOUND", "no product spec " + id);
+                 return StatusResponse(request, Status::NotFound("no product spec " + id));
                }
                return OkResponse(
                    request, SpecJson(id, loaded->state, loaded->version, api.clock->NowMicros()));

@@ -39,7 +39,7 @@ std::variant<domain::WorkspaceState, HttpResponse> Visible(WorkspaceApi& api,
       (request.identity.admin || workspace->members.contains(request.identity.user_id))) {
     return *workspace;
   }
-  return ErrorResponse(request, 404, "NOT_FOUND", "no workspace " + id);
+  return StatusResponse(request, Status::NotFound("no workspace " + id));
 }
 
 Status ReadRole(JsonFields& f, domain::WorkspaceRole* role) {
@@ -85,8 +85,8 @@ void AddWorkspaceRoutes(Router& router, WorkspaceApi& api) {
         auto kind = domain::ParseWorkspaceKind(kind_name);
         if (!kind.ok()) return StatusResponse(request, kind.status());
         if (!request.identity.admin && (!customer_id.empty() || !owner.empty())) {
-          return ErrorResponse(request, 403, "FORBIDDEN",
-                               "only a platform admin names the customer and owner");
+          return StatusResponse(request, Status::PermissionDenied(
+                                             "only a platform admin names the customer and owner"));
         }
         std::string id;
         auto created = api.workspaces->Create(PrincipalOf(request.identity), name, *kind,
@@ -192,7 +192,7 @@ void AddWorkspaceRoutes(Router& router, WorkspaceApi& api) {
         const auto workspace = api.index->Workspace(workspace_id);
         const domain::WorkspaceRole role = api.index->RoleIn(workspace_id, who.user_id);
         if (!workspace || (!who.admin && role == domain::WORKSPACE_ROLE_UNSPECIFIED)) {
-          return ErrorResponse(request, 404, "NOT_FOUND", "no workspace " + workspace_id);
+          return StatusResponse(request, Status::NotFound("no workspace " + workspace_id));
         }
         const bool allowed = who.admin || domain::Allows(role, *action);
         return OkResponse(request, {{"workspace_id", workspace_id},

@@ -21,7 +21,7 @@ TEST_F(AuthApiTest, LogInRefreshLogOut) {
   Reply wrong = Anonymous(http::verb::post, "/api/auth/login",
                           {{"username", "admin"}, {"password", "not the password 1"}});
   EXPECT_EQ(wrong.status, 401);
-  EXPECT_EQ(wrong.body["code"], "UNAUTHENTICATED");
+  EXPECT_EQ(wrong.body["reason"], "UNAUTHENTICATED");
   Reply login = Anonymous(http::verb::post, "/api/auth/login",
                           {{"username", "admin"}, {"password", testing_http::kAdminPassword}});
   ASSERT_EQ(login.status, 200) << login.raw;

@@ -82,7 +82,7 @@ TEST_F(CmdbApiTest, BadInputIsAClearErrorAndAppendsNothing) {
   auto expect_400 = [&](nlohmann::json body, const std::string& mentions) {
     Reply reply = Post("/api/cmdb/hosts", body);
     EXPECT_EQ(reply.status, 400) << body.dump();
-    EXPECT_EQ(reply.body["code"], "INVALID_ARGUMENT");
+    EXPECT_EQ(reply.body["reason"], "INVALID_ARGUMENT");
     EXPECT_NE(reply.body["message"].get<std::string>().find(mentions), std::string::npos)
         << reply.body["message"];
   };
@@ -117,7 +117,7 @@ TEST_F(CmdbApiTest, StatusChangesFollowTheTableAndShowInTheChangeLog) {
       Put("/api/cmdb/assets/host-e2e-2/status",
           {{"operational_status", "reserved"}, {"reason", "x"}, {"reserved_for", "acme"}});
   EXPECT_EQ(refused.status, 409);
-  EXPECT_EQ(refused.body["code"], "FAILED_PRECONDITION");
+  EXPECT_EQ(refused.body["reason"], "FAILED_PRECONDITION");
   EXPECT_EQ(
       Put("/api/cmdb/assets/host-e2e-2/status", {{"operational_status", "broken"}, {"reason", "x"}})
           .status,
@@ -183,7 +183,7 @@ TEST_F(CmdbApiTest, BodiesThatAreNotJsonAre415AndAppendNothing) {
   Reply form = Call(port_, http::verb::post, "/api/cmdb/hosts", HostForm("host-415").dump(),
                     {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(form.status, 415) << form.raw;
-  EXPECT_EQ(form.body["code"], "UNSUPPORTED_MEDIA_TYPE");
+  EXPECT_EQ(form.body["reason"], "UNSUPPORTED_MEDIA_TYPE");
   Reply charset = Call(port_, http::verb::post, "/api/cmdb/hosts", HostForm("host-415").dump(),
                        {{"Content-Type", "application/json; charset=utf-8"}});
   EXPECT_EQ(charset.status, 201) << charset.raw;

@@ -27,7 +27,7 @@ TEST_F(EnvironmentApiTest, CreateUntilCapacityRunsOutThenStopAndDelete) {
   const uint64_t before = LogPosition();
   Reply full = Post("/api/environments", EnvForm("env-api-3", 1));
   EXPECT_EQ(full.status, 409);
-  EXPECT_EQ(full.body["code"], "NO_CAPACITY");
+  EXPECT_EQ(full.body["reason"], "NO_CAPACITY");
   EXPECT_GT(LogPosition(), before);  // The failed attempt is in the scheduling history.
 
   Reply detail = Get("/api/environments/env-api-1", LogPosition());
@@ -78,7 +78,7 @@ TEST_F(EnvironmentApiTest, BadSpecsAreRefusedWithTheFieldNamed) {
   form["name"] = "has spaces";
   Reply name = Post("/api/environments", form);
   EXPECT_EQ(name.status, 422) << "well-formed, refused by the domain";
-  EXPECT_EQ(name.body["code"], "UNPROCESSABLE");
+  EXPECT_EQ(name.body["reason"], "UNPROCESSABLE");
   EXPECT_NE(name.body["message"].get<std::string>().find("name"), std::string::npos);
   EXPECT_EQ(LogPosition(), before);
 }

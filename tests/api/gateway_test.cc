@@ -118,7 +118,7 @@ TEST_F(GatewayApiTest, CustomersAreThrottledWithRetryAfterAndAdminsAreNot) {
   // suite makes fewer than 10 of them.
   EXPECT_GE(ok, 10);
   ASSERT_EQ(limited.status, 429) << limited.raw;
-  EXPECT_EQ(limited.body["code"], "RATE_LIMITED");
+  EXPECT_EQ(limited.body["reason"], "RATE_LIMITED");
   EXPECT_EQ(limited.Header("retry-after"), "1");
   // The platform admin is not throttled.
   for (int i = 0; i < 20; ++i) ASSERT_EQ(Admin(http::verb::get, "/api/users/me").status, 200);

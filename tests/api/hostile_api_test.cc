@@ -201,7 +201,7 @@ TEST_F(HostileApiTest, BodiesNestedDeeplyAreRefusedBeforeAnyHandlerOnEveryRoute)
                                "/api/billing/recharge", "/internal/hosts/host-x/metrics"}) {
       Reply refused = PostRaw(target, body);
       EXPECT_EQ(refused.status, 400) << target << ": " << refused.raw.substr(0, 200);
-      EXPECT_EQ(refused.body["code"], "INVALID_ARGUMENT") << target;
+      EXPECT_EQ(refused.body["reason"], "INVALID_ARGUMENT") << target;
     }
   }
   EXPECT_EQ(LogPosition(), before);
@@ -250,13 +250,13 @@ TEST_F(HostileApiTest, IdsWithUrlSyntaxAreRefusedEverywhereAClientNamesOne) {
                              "/api/cmdb/hosts/..", "/api/environments/env-%00"}) {
     Reply refused = Get(target);
     EXPECT_EQ(refused.status, 400) << target << ": " << refused.raw;
-    EXPECT_EQ(refused.body["code"], "INVALID_ARGUMENT") << target;
+    EXPECT_EQ(refused.body["reason"], "INVALID_ARGUMENT") << target;
   }
   // The agent's status report, the path a crafted id once turned against
   // another tenant's environment.
   Reply status = Post("/internal/environments/env-a%2F..%2Fx/status", {{"status", "failed"}});
   EXPECT_EQ(status.status, 400) << status.raw;
-  EXPECT_EQ(status.body["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ(status.body["reason"], "INVALID_ARGUMENT");
   // Query values are decoded: bytes that are not text never reach a query.
   for (const char* target : {"/api/cmdb/hosts?region=%FF", "/api/cmdb/hosts?region=a%00b",
                              "/api/environments?owner=%C0%AF", "/api/cmdb/hosts?%FF=1"}) {
@@ -318,7 +318,7 @@ TEST_F(HostileApiTest, MethodsNoRouteUsesGetAFixedAnswerAndNoNewMetricsLabels) {
     for (int c = 0; c < 12; ++c) method += static_cast<char>('A' + random() % 26);
     Reply answer = RawExchange(port_, method + " /api/cmdb/hosts HTTP/1.1\r\nHost: x\r\n\r\n");
     ASSERT_EQ(answer.status, 501) << method << ": " << answer.raw;
-    EXPECT_EQ(answer.body["code"], "NOT_IMPLEMENTED");
+    EXPECT_EQ(answer.body["reason"], "NOT_IMPLEMENTED");
   }
   // Methods HTTP defines but no route uses count under one label.
   EXPECT_EQ(RawExchange(port_, "PROPFIND /api/cmdb/hosts HTTP/1.1\r\nHost: x\r\n\r\n").status, 405);
@@ -411,7 +411,7 @@ TEST_F(HostileApiTest, AnOrderIdIsUniqueAcrossCustomersAndTheBillingProjectionKe
   const uint64_t before = LogPosition();
   Reply second = recharge(globex, "order-shared-1");
   EXPECT_EQ(second.status, 409) << second.raw;
-  EXPECT_EQ(second.body["code"], "ALREADY_EXISTS");
+  EXPECT_EQ(second.body["reason"], "ALREADY_EXISTS");
   EXPECT_EQ(LogPosition(), before) << "the refused recharge wrote something";
   for (const char* order : {"order/1", "order?1", "order%1", "order.1"}) {
     EXPECT_EQ(recharge(globex, order).status, 400) << order;
@@ -445,7 +445,7 @@ TEST_F(HostileApiTest, APositionBeyondTheLogIsAnsweredAtOnceNamingTheHead) {
   const auto took = std::chrono::steady_clock::now() - start;
   for (const Reply& reply : replies) {
     EXPECT_EQ(reply.status, 412) << reply.raw;
-    EXPECT_EQ(reply.body["code"], "PRECONDITION_FAILED");
+    EXPECT_EQ(reply.body["reason"], "PRECONDITION_FAILED");
     EXPECT_NE(reply.body["message"].get<std::string>().find("head"), std::string::npos);
   }
   // Each used to sleep out the 5 s wait on a worker.
@@ -576,7 +576,7 @@ TEST_F(HostileApiTest, AnApiKeyCannotMintAnother) {
   Reply minted = Call(port_, http::verb::post, "/api/auth/api-keys",
                       json{{"name", "forever"}}.dump(), {{"X-Api-Key", secret}});
   EXPECT_EQ(minted.status, 403) << minted.raw;
-  EXPECT_EQ(minted.body["code"], "FORBIDDEN");
+  EXPECT_EQ(minted.body["reason"], "FORBIDDEN");
 }
 
 TEST_F(HostileApiTest, HostileBodiesGetSpecific4xxAndWriteNothing) {
@@ -614,7 +614,11 @@ TEST_F(HostileApiTest, HostileBodiesGetSpecific4xxAndWriteNothing) {
     Reply answer = PostRaw(c.target, c.body);
     EXPECT_GE(answer.status, 400) << c.target << " " << c.body.substr(0, 80) << ": " << answer.raw;
     EXPECT_LT(answer.status, 500) << c.target << " " << c.body.substr(0, 80) << ": " << answer.raw;
-    EXPECT_TRUE(answer.body.is_object() && answer.body["code"].is_string()) << answer.raw;
+    // Seed 02's envelope: the code is the status, a number as on success,
+    // and the reason a word.
+    EXPECT_TRUE(answer.body.is_object() && answer.body["code"] == answer.status &&
+                answer.body["reason"].is_string())
+        << answer.raw;
   }
   EXPECT_EQ(LogPosition(), before) << "a refused body wrote something";
 }

@@ -84,23 +84,23 @@ TEST_F(HttpServerTest, RoutesWithParamsAndQueryInTheEnvelope) {
 TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405) {
   Reply missing = Call(server_->port(), http::verb::get, "/nope");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(missing.body["code"], "NOT_FOUND");
+  EXPECT_EQ(missing.body["reason"], "NOT_FOUND");
   Reply wrong = Call(server_->port(), http::verb::delete_, "/things/1");
   EXPECT_EQ(wrong.status, 405);
-  EXPECT_EQ(wrong.body["code"], "METHOD_NOT_ALLOWED");
+  EXPECT_EQ(wrong.body["reason"], "METHOD_NOT_ALLOWED");
 }
 
 TEST_F(HttpServerTest, MalformedJsonIs400AndHugeBodiesAre413) {
   Reply bad = Call(server_->port(), http::verb::post, "/things", "{not json");
   EXPECT_EQ(bad.status, 400);
-  EXPECT_EQ(bad.body["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ(bad.body["reason"], "INVALID_ARGUMENT");
   EXPECT_NE(bad.body["message"].get<std::string>().find("not valid JSON"), std::string::npos);
   Reply array = Call(server_->port(), http::verb::post, "/things", "[1]");
   EXPECT_EQ(array.status, 400);
   Reply huge = Call(server_->port(), http::verb::post, "/things",
                     "{\"x\":\"" + std::string(4096, 'a') + "\"}");
   EXPECT_EQ(huge.status, 413);
-  EXPECT_EQ(huge.body["code"], "BODY_TOO_LARGE");
+  EXPECT_EQ(huge.body["reason"], "BODY_TOO_LARGE");
   EXPECT_EQ(Call(server_->port(), http::verb::post, "/things", "{\"a\":1}").status, 201);
 }
 

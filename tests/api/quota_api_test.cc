@@ -39,7 +39,7 @@ TEST_F(QuotaApiTest, CustomersSeeTheirQuotaAndAreStoppedAtIt) {
   const uint64_t before = LogPosition();
   Reply second = As(user, http::verb::post, "/api/environments", Form(1));
   EXPECT_EQ(second.status, 403) << second.raw;
-  EXPECT_EQ(second.body["code"], "QUOTA_EXCEEDED");
+  EXPECT_EQ(second.body["reason"], "QUOTA_EXCEEDED");
   EXPECT_NE(second.body["message"].get<std::string>().find("gpu_count"), std::string::npos);
   EXPECT_EQ(LogPosition(), before);  // Refused: nothing written.
 
@@ -62,7 +62,7 @@ TEST_F(QuotaApiTest, CustomersSeeTheirQuotaAndAreStoppedAtIt) {
   ASSERT_EQ(now_fits.status, 201) << now_fits.raw;
   // Two environments is Free's limit, whatever the GPUs.
   Reply third = As(user, http::verb::post, "/api/environments", Form(0));
-  EXPECT_EQ(third.body["code"], "QUOTA_EXCEEDED") << third.raw;
+  EXPECT_EQ(third.body["reason"], "QUOTA_EXCEEDED") << third.raw;
 
   // Deleting gives the share back.
   const std::string env = first.body["data"]["env_id"].get<std::string>();
@@ -89,7 +89,7 @@ TEST_F(QuotaApiTest, RacingCreationsOverHttpEndAtTheQuota) {
       Reply reply = As(user, http::verb::post, "/api/environments", Form(0));
       if (reply.status == 201) {
         ++created;
-      } else if (reply.status == 403 && reply.body["code"] == "QUOTA_EXCEEDED") {
+      } else if (reply.status == 403 && reply.body["reason"] == "QUOTA_EXCEEDED") {
         ++refused;
       } else {
         ++other;

@@ -16,10 +16,10 @@ class SpecApiTest : public ApiTest {
     ASSERT_EQ(Post("/api/cmdb/hosts", HostForm("host-spec-1")).status, 201);
   }
   static nlohmann::json A100Form(const std::string& id, bool listed = true) {
-    return {{"spec_id", id},       {"name", "A100 x1"},   {"gpu_model", "A100"},
-            {"gpu_count", 1},      {"gpu_memory_gb", 80}, {"cpu_cores", 8},
-            {"memory_gb", 64},     {"system_disk_gb", 50}, {"data_disk_gb", 100},
-            {"listed", listed},    {"price_per_hour", "12.50"}};
+    return {{"spec_id", id},    {"name", "A100 x1"},        {"gpu_model", "A100"},
+            {"gpu_count", 1},   {"gpu_memory_gb", 80},      {"cpu_cores", 8},
+            {"memory_gb", 64},  {"system_disk_gb", 50},     {"data_disk_gb", 100},
+            {"listed", listed}, {"price_per_hour", "12.50"}};
   }
 };
 
@@ -106,11 +106,11 @@ TEST_F(SpecApiTest, EnvironmentsOrderedFromASpec) {
   EXPECT_EQ(detail.body["data"]["cpu_cores"], 4);
 
   // Resources come from the spec; an unlisted or unknown spec is not found.
-  EXPECT_EQ(As(user, http::verb::post, "/api/environments",
-               {{"name", "x"}, {"image", "pytorch"}, {"product_spec_id", "spec-order"},
-                {"cpu_cores", 2}})
-                .status,
-            400);
+  EXPECT_EQ(
+      As(user, http::verb::post, "/api/environments",
+         {{"name", "x"}, {"image", "pytorch"}, {"product_spec_id", "spec-order"}, {"cpu_cores", 2}})
+          .status,
+      400);
   EXPECT_EQ(As(user, http::verb::post, "/api/environments",
                {{"name", "x"}, {"image", "pytorch"}, {"product_spec_id", "spec-nope"}})
                 .status,

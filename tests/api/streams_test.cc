@@ -237,7 +237,7 @@ TEST_F(StreamsTest, AParkedRequestWhosePositionDoesNotComeIsAnsweredAtItsDeadlin
   Reply reply = Call(server_->port(), http::verb::get, "/wait/50?timeout_ms=150");
   const auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(reply.status, 503);
-  EXPECT_EQ(reply.body["code"], "UNAVAILABLE");
+  EXPECT_EQ(reply.body["reason"], "UNAVAILABLE");
   EXPECT_GE(waited, std::chrono::milliseconds(150));
   EXPECT_EQ(calls_.load(), 2);         // Parked once, then answered.
   EXPECT_EQ(progress_.waiting(), 0u);  // Its waiter is gone with it.

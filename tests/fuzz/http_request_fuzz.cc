@@ -99,5 +99,8 @@ FUZZ_TARGET(http_request) {
   FUZZ_CHECK(response.status != 500);
   const auto answer = nlohmann::json::parse(response.body, nullptr, false);
   FUZZ_CHECK(answer.is_object() && answer.contains("code") && answer.contains("traceId"));
+  // The code is a number either way: 0, or the status with a reason beside it.
+  FUZZ_CHECK(answer["code"] == (response.status < 300 ? 0 : response.status));
+  FUZZ_CHECK(response.status < 300 || answer["reason"].is_string());
   return 0;
 }
