@@ -86,6 +86,22 @@ int Agent::Run() {
       next = std::min({next, heartbeat_due_, facts_due_});
       if (reconciler_) next = std::min(next, sync_due_);
     }
+    if (reconciler_ && retry_at == Clock::time_point{} && !host_id_.empty()) {
+      // Idle: wait on the server instead (a long-poll of the desired
+      // environments), which answers as soon as something for this host
+      // changes, and at the latest when the next round or report is due.
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::min(next, Clock::now() + options_.sync_interval) - Clock::now());
+      if (wait >= std::chrono::milliseconds(50)) {
+        Status synced = reconciler_->Sync(client_, host_id_, wait);
+        if (synced.ok()) {
+          sync_due_ = Clock::now() + options_.sync_interval;
+          continue;
+        }
+        spdlog::warn("environments: {}", synced.message());
+        if (synced.code() == StatusCode::kNotFound) host_id_.clear();
+      }
+    }
     if (!SleepUntil(next)) break;
   }
   if (reconciler_) reconciler_->Shutdown();

@@ -37,8 +37,10 @@ struct AgentOptions {
   std::chrono::milliseconds heartbeat_interval{30'000};
   std::chrono::milliseconds facts_interval{600'000};
   std::chrono::milliseconds metrics_interval{30'000};
-  std::chrono::milliseconds sync_interval{5'000};  // Desired environments polled.
-  size_t metrics_buffer = 1000;                    // Samples kept while the server is away.
+  // The longest the desired-environments long-poll waits when idle (a change
+  // there is picked up at once); also how often workloads' ends are noticed.
+  std::chrono::milliseconds sync_interval{5'000};
+  size_t metrics_buffer = 1000;  // Samples kept while the server is away.
   size_t metrics_per_post = 100;
   GpuDiscoveryOptions gpus;
   std::string root = "/";  // Where the machine's files are (tests: a fixture tree).

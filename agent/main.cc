@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
       ("docker-tls-cert", po::value<std::string>()->default_value(""), "client certificate")
       ("docker-tls-key", po::value<std::string>()->default_value(""), "client key")
       ("sync-ms", po::value<int>()->default_value(5'000),
-       "how often the desired environments are fetched (with a runtime)")
+       "the longest the agent waits on the server for a change to the environments it\n"
+       "should run (a long-poll: a change is picked up at once); also how often it\n"
+       "checks its workloads for ones that ended (with a runtime)")
       ("work-dir", po::value<std::string>()->default_value("/var/lib/remotegpu-agent"),
        "where the process runtime keeps its logs")
       ("workload-user", po::value<std::string>()->default_value("nobody"),

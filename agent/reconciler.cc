@@ -1,5 +1,6 @@
 #include "agent/reconciler.h"
 
+#include <algorithm>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -92,8 +93,15 @@ Status Reconciler::Report(const HttpClient& server, const std::string& env_id,
   return Status::Ok();
 }
 
-Status Reconciler::Sync(const HttpClient& server, const std::string& host_id) {
-  auto reply = server.Get("/internal/hosts/" + PercentEncode(host_id) + "/environments");
+Status Reconciler::Sync(const HttpClient& server, const std::string& host_id,
+                        std::chrono::milliseconds wait) {
+  std::string target = "/internal/hosts/" + PercentEncode(host_id) + "/environments";
+  if (wait.count() > 0 && applied_position_) {
+    target += "?after=" + std::to_string(*applied_position_) +
+              "&wait_ms=" + std::to_string(std::min<int64_t>(wait.count(), 9'000));
+  }
+  applied_position_.reset();  // Set again only once this round is done.
+  auto reply = server.Get(target);
   if (!reply.ok()) return reply.status();
   if (reply->status == 404 || reply->status == 401) {
     return Status::NotFound("the server does not know " + host_id + ": " + ServerSays(*reply));
@@ -150,6 +158,13 @@ Status Reconciler::Sync(const HttpClient& server, const std::string& host_id) {
         RGPU_RETURN_IF_ERROR(runtime_->Remove(id));
         break;
     }
+  }
+  // A server without long-polls sends no position: every round then asks
+  // without waiting, as a plain poll.
+  auto body = nlohmann::json::parse(reply->body, nullptr, false);
+  if (body.is_object() && body["data"].is_object() &&
+      body["data"]["position"].is_number_unsigned()) {
+    applied_position_ = body["data"]["position"].get<uint64_t>();
   }
   return Status::Ok();
 }

@@ -15,7 +15,9 @@
 // to a network failure is sent again next round.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,8 +51,11 @@ class Reconciler {
 
   // One round. NotFound when the server does not know the host any more,
   // Unavailable when it cannot be reached; a workload that fails to start
-  // is reported, not returned.
-  Status Sync(const HttpClient& server, const std::string& host_id);
+  // is reported, not returned. With `wait` > 0 and a round done before, a
+  // long-poll: the server answers when something this host runs changed
+  // since that round's answer, or after `wait` (at most 9 s).
+  Status Sync(const HttpClient& server, const std::string& host_id,
+              std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   void Shutdown() { runtime_->Shutdown(); }
   Runtime& runtime() { return *runtime_; }
 
@@ -58,6 +63,9 @@ class Reconciler {
   Status Report(const HttpClient& server, const std::string& env_id, const std::string& status,
                 const std::string& reason);
   std::unique_ptr<Runtime> runtime_;
+  // The log position of the last answer a round completed ("position" in
+  // the server's answer); nullopt before one, or after a round failed.
+  std::optional<uint64_t> applied_position_;
 };
 
 }  // namespace remotegpu::agent

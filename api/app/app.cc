@@ -13,26 +13,26 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/app/event_feed.h"
+#include "api/app/host_signals.h"
+#include "api/app/metrics_feed.h"
+#include "api/app/notification_outbox.h"
+#include "api/app/rebuild_job.h"
 #include "api/http/access_tokens.h"
+#include "api/http/envelope.h"
+#include "api/http/gateway.h"
+#include "api/http/http_server.h"
+#include "api/http/query_cache.h"
+#include "api/http/request_metrics.h"
 #include "api/routes/agent_routes.h"
 #include "api/routes/audit_routes.h"
 #include "api/routes/auth.h"
 #include "api/routes/billing_routes.h"
 #include "api/routes/cmdb_routes.h"
-#include "api/http/envelope.h"
 #include "api/routes/environment_routes.h"
-#include "api/app/event_feed.h"
-#include "api/http/gateway.h"
-#include "api/http/http_server.h"
 #include "api/routes/lease_routes.h"
-#include "api/app/metrics_feed.h"
 #include "api/routes/monitoring_routes.h"
-#include "api/app/notification_outbox.h"
-#include "api/http/query_cache.h"
 #include "api/routes/quota_routes.h"
-#include "projections/queries/read_store.h"
-#include "api/app/rebuild_job.h"
-#include "api/http/request_metrics.h"
 #include "api/routes/scheduler_routes.h"
 #include "api/routes/spec_routes.h"
 #include "api/routes/stream_routes.h"
@@ -56,8 +56,9 @@
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/embedded_postgres.h"
 #include "projections/metrics_store.h"
-#include "projections/standard_projections.h"
 #include "projections/queries/event_json.h"
+#include "projections/queries/read_store.h"
+#include "projections/standard_projections.h"
 
 namespace remotegpu::api {
 namespace {
@@ -124,7 +125,9 @@ Result<std::unique_ptr<eventstore::KafkaRelay>> StartRelay(eventstore::EventStor
   eventstore::KafkaRelayOptions options{.brokers = config.kafka_brokers,
                                         .topic = config.kafka_topic};
   if (config.kafka_format == "json") {
-    options.encode = [](const eventstore::RecordedEvent& e) { return queries::EventJson(e).dump(); };
+    options.encode = [](const eventstore::RecordedEvent& e) {
+      return queries::EventJson(e).dump();
+    };
     options.content_type = "application/json";
   } else if (config.kafka_format != "protobuf") {
     return Status::InvalidArgument("--kafka-format must be protobuf or json, not '" +
@@ -202,6 +205,7 @@ struct App::Parts {
   std::unique_ptr<RateLimiter> rate_limiter;
   std::unique_ptr<Cors> cors;
   std::unique_ptr<EventFeed> feed;
+  std::unique_ptr<HostSignals> host_signals;  // Outlives the server's parked polls.
   MetricsFeed live_metrics;
   RequestMetrics request_metrics;
   AuthApi auth_api;
@@ -410,6 +414,10 @@ Status App::Parts::BuildRoutes() {
   if (Status started = feed->Start(); !started.ok()) {
     return Failed("cannot start the event feed", started);
   }
+  host_signals = std::make_unique<HostSignals>(*store, *environments, *index);
+  if (Status started = host_signals->Start(); !started.ok()) {
+    return Failed("cannot follow the log for the agents' long-polls", started);
+  }
   context.store_metrics = [this] {
     auto Streams = [this] {
       HttpServer* http = server_ptr.load();
@@ -464,8 +472,8 @@ Status App::Parts::BuildRoutes() {
                    runners[projections::kCmdb].get(),
                    cmdb_cache.get()};
   AddSchedulerRoutes(router, scheduler_api);
-  agent_api = {hosts.get(),   liveness.get(), environments.get(), index.get(), health.get(),
-               metrics.get(), clock,          &live_metrics};
+  agent_api = {hosts.get(),   liveness.get(), environments.get(), index.get(),       health.get(),
+               metrics.get(), clock,          &live_metrics,      host_signals.get()};
   AddAgentRoutes(router, agent_api);
   monitoring_api = {metrics.get(), clock};
   AddMonitoringRoutes(router, monitoring_api);
@@ -586,8 +594,9 @@ void App::Parts::StartTicker() {
 Status App::Parts::Stop() {
   if (stopped) return Status::Ok();
   stopped = true;
-  if (server) server->Shutdown();  // In-flight requests finish first.
-  if (feed) feed->Stop();          // Its peers go before the server does.
+  if (server) server->Shutdown();          // In-flight requests finish first.
+  if (feed) feed->Stop();                  // Its peers go before the server does.
+  if (host_signals) host_signals->Stop();  // Parked polls were answered above.
   if (ticker.joinable()) {
     {
       std::lock_guard lock(ticker_mu);

@@ -1,8 +1,11 @@
 #include "api/routes/agent_routes.h"
 
+#include <limits>
+
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include "api/app/host_signals.h"
 #include "api/app/metrics_feed.h"
 #include "api/routes/route_helpers.h"
 #include "domain/environment.h"
@@ -17,13 +20,47 @@ std::optional<HttpResponse> NotItsHost(const HttpRequest& request) {
   return StatusResponse(request, Status::NotFound("no host " + host_id + " for this agent"));
 }
 
+// The longest a desired-state poll may wait (below the agents' 10 s HTTP
+// timeout, so that an idle poll is answered, not abandoned).
+constexpr uint64_t kMaxPollWaitMs = 9'000;
+
+// A whole number of at most `max` in query parameter `name`; `fallback`
+// when absent.
+Result<uint64_t> Whole(const HttpRequest& request, const std::string& name, uint64_t fallback,
+                       uint64_t max) {
+  const std::string text = request.Query(name);
+  if (text.empty()) return fallback;
+  if (text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoull(text) > max) {
+    return Status::InvalidArgument(name + " must be a whole number up to " + std::to_string(max));
+  }
+  return std::stoull(text);
+}
+
 // What the host's agent should run: its environments that are placed there
-// and not stopping, with everything a runtime needs.
+// and not stopping, with everything a runtime needs, and `position`: the
+// log position of the last change to them this answer includes. With
+// ?after=P&wait_ms=W, a request finding nothing changed past P is parked on
+// the host's signal for up to W ms first.
 HttpResponse DesiredEnvironments(const HttpRequest& request, AgentApi& api) {
   const std::string& host_id = request.params.at("id");
+  auto after = Whole(request, "after", 0, std::numeric_limits<int64_t>::max());
+  if (!after.ok()) return StatusResponse(request, after.status());
+  auto wait_ms = Whole(request, "wait_ms", 0, kMaxPollWaitMs);
+  if (!wait_ms.ok()) return StatusResponse(request, wait_ms.status());
   auto host = api.index->HostState(host_id);
   if (!host || !host->registered) {
     return StatusResponse(request, Status::NotFound("no host " + host_id));
+  }
+  uint64_t position = 0;
+  if (api.signals != nullptr) {
+    ProgressSignal& signal = api.signals->For(host_id);
+    position = signal.reached();  // Read before the state: an answer is never older.
+    if (position <= *after && *wait_ms > 0 && !request.resumed) {
+      HttpResponse parked;
+      parked.park = HttpResponse::Park{&signal, *after + 1, std::chrono::milliseconds(*wait_ms)};
+      return parked;
+    }
   }
   nlohmann::json environments = nlohmann::json::array();
   for (const auto& [allocation_id, allocation] : host->allocations) {
@@ -61,7 +98,8 @@ HttpResponse DesiredEnvironments(const HttpRequest& request, AgentApi& api) {
          {"memory_mb", spec.memory_mb()},
          {"generation", env->restarts}});
   }
-  return OkResponse(request, {{"host_id", host_id}, {"environments", environments}});
+  return OkResponse(request,
+                    {{"host_id", host_id}, {"environments", environments}, {"position", position}});
 }
 
 HttpResponse IngestMetrics(const HttpRequest& request, AgentApi& api) {
@@ -167,13 +205,17 @@ void AddAgentRoutes(Router& router, AgentApi& api) {
              },
              {.access = Access::kAgent});
 
-  router.Add("GET", "/internal/hosts/:id/environments",
-             "What the host's agent should run: its placed environments that are not stopping",
-             [&api](const HttpRequest& request) {
-               if (auto refused = NotItsHost(request)) return *refused;
-               return DesiredEnvironments(request, api);
-             },
-             {.access = Access::kAgent});
+  router.Add(
+      "GET", "/internal/hosts/:id/environments",
+      "What the host's agent should run: its placed environments that are not stopping; a "
+      "long-poll with after and wait_ms",
+      [&api](const HttpRequest& request) {
+        if (auto refused = NotItsHost(request)) return *refused;
+        return DesiredEnvironments(request, api);
+      },
+      {.access = Access::kAgent,
+       .query = {{"after", "the position of the answer the agent has: wait for a later change"},
+                 {"wait_ms", "how long to wait for one, at most 9000 (0: answer at once)"}}});
 }
 
 }  // namespace remotegpu::api

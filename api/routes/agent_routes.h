@@ -14,6 +14,7 @@
 namespace remotegpu::api {
 
 class MetricsFeed;
+class HostSignals;
 
 struct AgentApi {
   commands::HostService* hosts = nullptr;
@@ -24,6 +25,7 @@ struct AgentApi {
   projections::MetricsStore* metrics = nullptr;
   const Clock* clock = nullptr;
   MetricsFeed* live = nullptr;  // Accepted batches go here too (/ws/admin/monitoring); may be null.
+  HostSignals* signals = nullptr;  // Wakes long-polls of desired state; may be null (no waiting).
 };
 
 // At most this many samples in one metrics POST.
@@ -33,7 +35,9 @@ inline constexpr int kMaxSamplesPerPost = 1000;
 // form; unknown fields are refused), POST /internal/hosts/:id/heartbeat,
 // POST /internal/hosts/:id/metrics (a domain::MetricsBatch: stored, and its
 // newest sample judged for health; 503 + Retry-After when the store's queue
-// is full), GET /internal/hosts/:id/environments (what should run there).
+// is full), GET /internal/hosts/:id/environments (what should run there; with
+// ?after=P&wait_ms=W a long-poll: answered once something the host's agent
+// runs changed past log position P, or after W ms, whichever is first).
 void AddAgentRoutes(Router& router, AgentApi& api);
 
 }  // namespace remotegpu::api

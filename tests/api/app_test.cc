@@ -3,6 +3,9 @@
 // offline detection and metering are tested through HTTP without sleeping.
 #include "api/app/app.h"
 
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "tests/api/http_client.h"
@@ -95,6 +98,73 @@ TEST_F(AppTest, AHostWhoseAgentFallsSilentGoesOfflineWhenTheClockSaysSo) {
                 .status,
             200);
   EXPECT_EQ(online(), true);
+}
+
+// The agents' long-poll of their desired environments: a poll finding
+// nothing new past its position waits on its host's signal, is answered as
+// soon as an environment is placed there, and is not woken by another
+// host's changes.
+TEST_F(AppTest, AnAgentsLongPollWakesOnItsHostsChangeOnly) {
+  auto host = [&](const std::string& id) {
+    Reply made = Post("/api/cmdb/hosts", {{"host_id", id},
+                                          {"name", id},
+                                          {"ip_address", "10.0.0.9"},
+                                          {"cpu_cores", 8},
+                                          {"memory_mb", 65536},
+                                          {"region", "cn-east"},
+                                          {"gpus", {{{"index", 0}, {"model", "A100"}}}}});
+    EXPECT_EQ(made.status, 201) << made.raw;
+    Reply minted = Post("/api/admin/hosts/" + id + "/agent-tokens", {{"name", "agent"}});
+    EXPECT_EQ(minted.status, 201) << minted.raw;
+    const std::string agent = "Bearer " + minted.body["data"]["key"].get<std::string>();
+    EXPECT_EQ(
+        Post("/internal/hosts/" + id + "/heartbeat", json::object(), {{"Authorization", agent}})
+            .status,
+        200);
+    return agent;
+  };
+  const std::string agent = host("host-poll");
+  auto poll = [&](const std::string& query) {
+    return Call(app_->port(), http::verb::get, "/internal/hosts/host-poll/environments" + query, "",
+                {{"Authorization", agent}});
+  };
+  Reply first = poll("");
+  ASSERT_EQ(first.status, 200) << first.raw;
+  EXPECT_TRUE(first.body["data"]["environments"].empty());
+  const uint64_t seen = first.body["data"]["position"].get<uint64_t>();
+  EXPECT_EQ(poll("?after=x&wait_ms=10").status, 400);
+  EXPECT_EQ(poll("?after=1&wait_ms=9001").status, 400);
+  EXPECT_EQ(poll("?after=-1").status, 400);
+
+  // Another host registered and beating while a poll waits: not its change.
+  const auto quiet_start = std::chrono::steady_clock::now();
+  std::thread other([&] { host("host-other"); });
+  Reply quiet = poll("?after=" + std::to_string(seen) + "&wait_ms=1500");
+  other.join();
+  ASSERT_EQ(quiet.status, 200) << quiet.raw;
+  EXPECT_GE(std::chrono::steady_clock::now() - quiet_start, std::chrono::milliseconds(1500));
+  EXPECT_EQ(quiet.body["data"]["position"], seen);
+
+  // An environment placed on this host answers the waiting poll before its
+  // 9 s are up, with the environment and a later position.
+  Reply woken;
+  const auto woken_start = std::chrono::steady_clock::now();
+  std::thread waiter([&] { woken = poll("?after=" + std::to_string(seen) + "&wait_ms=9000"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Reply env = Post("/api/environments", {{"name", "job"},
+                                         {"owner", "acme"},
+                                         {"image", "pytorch"},
+                                         {"cpu_cores", 1},
+                                         {"memory_mb", 1024},
+                                         {"gpu_count", 1},
+                                         {"host_id", "host-poll"}});
+  waiter.join();
+  ASSERT_EQ(env.status, 201) << env.raw;
+  ASSERT_EQ(woken.status, 200) << woken.raw;
+  EXPECT_LT(std::chrono::steady_clock::now() - woken_start, std::chrono::milliseconds(8000));
+  EXPECT_GT(woken.body["data"]["position"].get<uint64_t>(), seen);
+  ASSERT_EQ(woken.body["data"]["environments"].size(), 1u) << woken.raw;
+  EXPECT_EQ(woken.body["data"]["environments"][0]["env_id"], env.body["data"]["env_id"]);
 }
 
 TEST_F(AppTest, AccessTokensExpireOnTheServersClock) {

@@ -1,0 +1,73 @@
+#include "api/app/host_signals.h"
+
+#include <chrono>
+#include <thread>
+
+#include "commands/environment_service.h"
+#include "commands/scheduler_index.h"
+#include "domain/proto/environment.pb.h"
+
+namespace remotegpu::api {
+
+Status HostSignals::Start() {
+  auto follower = eventstore::LogFollower::Start(
+      store_, store_.LastPosition() + 1, "host signals",
+      [this](const eventstore::RecordedEvent& event) { return Apply(event); });
+  if (!follower.ok()) return follower.status();
+  follower_ = std::move(*follower);
+  return Status::Ok();
+}
+
+void HostSignals::Stop() {
+  if (follower_) follower_->Stop();
+}
+
+ProgressSignal& HostSignals::For(const std::string& host_id) {
+  std::lock_guard lock(mu_);
+  auto& signal = signals_[host_id];
+  if (!signal) {
+    signal = std::make_unique<ProgressSignal>("host " + host_id,
+                                              [this] { return store_.LastPosition(); });
+  }
+  return *signal;
+}
+
+std::string HostSignals::HostOf(const eventstore::RecordedEvent& event) {
+  domain::EnvironmentEvent decoded;
+  if (decoded.ParseFromString(event.data.payload)) {
+    if (decoded.has_scheduled()) {
+      return env_hosts_[event.stream_id] = decoded.scheduled().placement().host_id();
+    }
+    if (decoded.has_placement_released()) {
+      env_hosts_.erase(event.stream_id);
+      return decoded.placement_released().placement().host_id();
+    }
+  }
+  if (auto known = env_hosts_.find(event.stream_id); known != env_hosts_.end()) {
+    return known->second;
+  }
+  // Placed before this server started following: asked once.
+  auto state = environments_.StateOf(event.stream_id);
+  if (!state.ok() || !state->placed) return "";
+  return env_hosts_[event.stream_id] = state->placement.host_id();
+}
+
+Status HostSignals::Apply(const eventstore::RecordedEvent& event) {
+  std::string host;
+  if (event.stream_id.starts_with("host-")) {
+    host = event.stream_id;
+  } else if (event.stream_id.starts_with("env-")) {
+    host = HostOf(event);
+  }
+  if (host.empty()) return Status::Ok();
+  // The desired state is read from the scheduler index: let it apply this
+  // position first (it follows the same log; a command applies its own
+  // commit at once), waiting a bounded while.
+  for (int i = 0; i < 200 && index_.position() < event.global_position; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  For(host).Advance(event.global_position);
+  return Status::Ok();
+}
+
+}  // namespace remotegpu::api
