@@ -93,13 +93,21 @@ int Agent::Run() {
       const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
           std::min(next, Clock::now() + options_.sync_interval) - Clock::now());
       if (wait >= std::chrono::milliseconds(50)) {
+        const std::optional<uint64_t> before = reconciler_->applied_position();
+        const Clock::time_point asked = Clock::now();
         Status synced = reconciler_->Sync(client_, host_id_, wait);
         if (synced.ok()) {
           sync_due_ = Clock::now() + options_.sync_interval;
-          continue;
+          // Round again at once only if the server did wait (or had news):
+          // one that answers at once (an older server, or one without
+          // long-polls) is polled at the usual pace instead.
+          const std::optional<uint64_t> after = reconciler_->applied_position();
+          const bool news = before && after && *after > *before;
+          if (news || Clock::now() - asked >= wait / 2) continue;
+        } else {
+          spdlog::warn("environments: {}", synced.message());
+          if (synced.code() == StatusCode::kNotFound) host_id_.clear();
         }
-        spdlog::warn("environments: {}", synced.message());
-        if (synced.code() == StatusCode::kNotFound) host_id_.clear();
       }
     }
     if (!SleepUntil(next)) break;

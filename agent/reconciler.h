@@ -56,6 +56,9 @@ class Reconciler {
   // since that round's answer, or after `wait` (at most 9 s).
   Status Sync(const HttpClient& server, const std::string& host_id,
               std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  // The position of the last answer a round completed; nullopt before one,
+  // after a failed round, or from a server that sends none.
+  std::optional<uint64_t> applied_position() const { return applied_position_; }
   void Shutdown() { runtime_->Shutdown(); }
   Runtime& runtime() { return *runtime_; }
 

@@ -3,11 +3,19 @@
 #include <chrono>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "commands/environment_service.h"
 #include "commands/scheduler_index.h"
 #include "domain/proto/environment.pb.h"
 
 namespace remotegpu::api {
+namespace {
+
+// Environments whose host is remembered before the map starts over.
+constexpr size_t kMaxRemembered = 100'000;
+
+}  // namespace
 
 Status HostSignals::Start() {
   auto follower = eventstore::LogFollower::Start(
@@ -46,10 +54,12 @@ std::string HostSignals::HostOf(const eventstore::RecordedEvent& event) {
   if (auto known = env_hosts_.find(event.stream_id); known != env_hosts_.end()) {
     return known->second;
   }
-  // Placed before this server started following: asked once.
+  // Placed before this server started following, or not placed: asked
+  // once, and remembered either way ("" for not placed).
+  if (env_hosts_.size() >= kMaxRemembered) env_hosts_.clear();  // Asked again as needed.
   auto state = environments_.StateOf(event.stream_id);
-  if (!state.ok() || !state->placed) return "";
-  return env_hosts_[event.stream_id] = state->placement.host_id();
+  const bool placed = state.ok() && state->placed;
+  return env_hosts_[event.stream_id] = placed ? state->placement.host_id() : "";
 }
 
 Status HostSignals::Apply(const eventstore::RecordedEvent& event) {
@@ -65,6 +75,13 @@ Status HostSignals::Apply(const eventstore::RecordedEvent& event) {
   // commit at once), waiting a bounded while.
   for (int i = 0; i < 200 && index_.position() < event.global_position; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (index_.position() < event.global_position && !warned_lag_) {
+    warned_lag_ = true;  // Once: a stuck index is reported by its own follower.
+    spdlog::warn(
+        "host signals: the scheduler index is behind position {}; agents' polls may "
+        "answer with the state before it",
+        event.global_position);
   }
   For(host).Advance(event.global_position);
   return Status::Ok();

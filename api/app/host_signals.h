@@ -54,8 +54,9 @@ class HostSignals {
   commands::SchedulerIndex& index_;
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<ProgressSignal>> signals_;  // Guarded by mu_.
-  // Where each placed environment runs. Follower thread only.
+  // Where each environment seen runs ("": not placed). Follower thread only.
   std::unordered_map<std::string, std::string> env_hosts_;
+  bool warned_lag_ = false;  // Follower thread only.
   std::unique_ptr<eventstore::LogFollower> follower_;
 };
 

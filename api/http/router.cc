@@ -79,6 +79,26 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
         path += "/" + segment;
       }
     }
+    if (const queries::ListShape* shape = route.options.paged) {
+      auto param = [](const char* name, const char* what, nlohmann::json schema) {
+        return nlohmann::json{{"name", name},
+                              {"in", "query"},
+                              {"required", false},
+                              {"description", what},
+                              {"schema", std::move(schema)}};
+      };
+      parameters.push_back(
+          param("page", "the page, from 1", {{"type", "integer"}, {"minimum", 1}, {"default", 1}}));
+      parameters.push_back(
+          param("pageSize", "rows per page",
+                {{"type", "integer"}, {"minimum", 1}, {"maximum", 500}, {"default", 20}}));
+      parameters.push_back(
+          param("sortBy", "the column to sort on",
+                {{"type", "string"}, {"enum", shape->sortable}, {"default", shape->default_sort}}));
+      parameters.push_back(
+          param("order", "the sort order",
+                {{"type", "string"}, {"enum", {"asc", "desc"}}, {"default", "asc"}}));
+    }
     for (const auto& [name, what] : route.options.query) {
       parameters.push_back({{"name", name},
                             {"in", "query"},

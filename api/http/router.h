@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/http/http_types.h"
+#include "projections/queries/paging.h"
 
 namespace remotegpu::api {
 
@@ -39,6 +40,9 @@ struct RouteOptions {
   QueryCache* cache = nullptr;
   // The query parameters it reads, for the OpenAPI document: {name, what}.
   std::vector<std::pair<std::string, std::string>> query;
+  // A paged list: the OpenAPI document names page, pageSize, sortBy (these
+  // columns) and order.
+  const queries::ListShape* paged = nullptr;
 };
 
 // Runs before a route's handler with the route's options; may fill in the

@@ -48,20 +48,21 @@ HttpResponse DesiredEnvironments(const HttpRequest& request, AgentApi& api) {
   if (!after.ok()) return StatusResponse(request, after.status());
   auto wait_ms = Whole(request, "wait_ms", 0, kMaxPollWaitMs);
   if (!wait_ms.ok()) return StatusResponse(request, wait_ms.status());
-  auto host = api.index->HostState(host_id);
-  if (!host || !host->registered) {
+  if (auto known = api.index->HostState(host_id); !known || !known->registered) {
     return StatusResponse(request, Status::NotFound("no host " + host_id));
   }
   uint64_t position = 0;
   if (api.signals != nullptr) {
     ProgressSignal& signal = api.signals->For(host_id);
-    position = signal.reached();  // Read before the state: an answer is never older.
+    position = signal.reached();  // Read before the state below: an answer is never older.
     if (position <= *after && *wait_ms > 0 && !request.resumed) {
       HttpResponse parked;
       parked.park = HttpResponse::Park{&signal, *after + 1, std::chrono::milliseconds(*wait_ms)};
       return parked;
     }
   }
+  auto host = api.index->HostState(host_id);
+  if (!host) return StatusResponse(request, Status::NotFound("no host " + host_id));
   nlohmann::json environments = nlohmann::json::array();
   for (const auto& [allocation_id, allocation] : host->allocations) {
     if (!allocation.holder.starts_with("env-")) continue;

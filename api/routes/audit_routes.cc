@@ -106,7 +106,17 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
                                     {"total", total},
                                     {"page", paging->page},
                                     {"pageSize", paging->page_size}});
-      });
+      },
+      {.access = Access::kAdmin,
+       .query = {{"from", "log position or RFC 3339 time"},
+                 {"to", "log position or RFC 3339 time"},
+                 {"type", "event type"},
+                 {"stream_prefix", "stream id prefix"},
+                 {"actor", "actor id"},
+                 {"limit", "rows in an export"},
+                 {"page", "the page, from 1"},
+                 {"pageSize", "rows per page, at most 500"},
+                 {"order", "asc or desc (default desc)"}}});
 
   router.Add("GET", "/api/cmdb/assets/:id/state",
              "A host's state as of ?at= (log position, vN or RFC 3339 time; default now)",
@@ -124,7 +134,9 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
                auto state = queries::StateAt(*api.store, id, moment);
                if (!state.ok()) return StatusResponse(request, state.status());
                return OkResponse(request, queries::StateJson("asset_id", id, *state));
-             });
+             },
+             {.access = Access::kAdmin,
+              .query = {{"at", "log position, vN or RFC 3339 time (default now)"}}});
 
   router.Add("POST", "/api/cmdb/assets/:id/rollback",
              "Bring a host's spec, asset data and status back to a version (admin): "

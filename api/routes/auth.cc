@@ -414,7 +414,9 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
              "The notification outbox, newest first; filters user_id, limit (at most 500)",
              [&api](const HttpRequest& request) {
                if (api.outbox == nullptr) {
-                 return StatusResponse(request, Status::Unavailable("no notification outbox"));
+                 // Not configured here: retrying will not help (no Retry-After).
+                 return ErrorResponse(request, 501, "NOT_IMPLEMENTED",
+                                      "this server has no notification outbox");
                }
                int limit = 100;
                try {
@@ -429,7 +431,9 @@ void AddAuthRoutes(Router& router, AuthApi& api) {
                auto list = api.outbox->List(request.Query("user_id"), limit);
                if (!list.ok()) return StatusResponse(request, list.status());
                return OkResponse(request, {{"list", *list}, {"total", list->size()}});
-             });
+             },
+             {.access = Access::kAdmin,
+              .query = {{"user_id", "one user only"}, {"limit", "at most 500"}}});
 
   router.Add("POST", "/api/admin/auth/rotate-signing-key",
              "Start signing access tokens with a new key; tokens signed before stay valid",

@@ -188,7 +188,13 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
                                   return queries::ListRecords(*api.reads, *filter, paging);
                                 });
              },
-             {.access = Access::kUser});
+             {.access = Access::kUser,
+              .query = {{"start_date", "YYYY-MM-DD, inclusive"},
+                        {"end_date", "YYYY-MM-DD, inclusive"},
+                        {"resource_type", "environment or lease"},
+                        {"resource_id", "resource id"},
+                        {"customer_id", "customer id (admins)"}},
+              .paged = &queries::kRecordList});
 
   router.Add(
       "GET", "/api/billing/invoices", "Monthly invoices; filters month, status",
@@ -204,7 +210,11 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
                            return queries::ListInvoices(*api.reads, filter, paging);
                          });
       },
-      {.access = Access::kUser});
+      {.access = Access::kUser,
+       .query = {{"month", "YYYY-MM"},
+                 {"status", "draft, issued or paid"},
+                 {"customer_id", "customer id (admins)"}},
+       .paged = &queries::kInvoiceList});
 
   router.Add("GET", "/api/billing/invoices/:id",
              "One invoice with its lines grouped by resource; Accept text/csv for CSV",
@@ -353,7 +363,11 @@ void AddBillingRoutes(Router& router, BillingApi& api) {
                                 [&](const queries::Paging& paging) {
                                   return queries::ListAccounts(*api.reads, filter, paging);
                                 });
-             });
+             },
+             {.access = Access::kAdmin,
+              .query = {{"customer_id", "customer id"},
+                        {"low_balance", "true: only accounts below their threshold"}},
+              .paged = &queries::kAccountList});
 
   router.Add(
       "PUT", "/api/admin/billing/accounts/:customer_id",

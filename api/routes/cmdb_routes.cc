@@ -269,7 +269,14 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                            return queries::ListHosts(*context.reads, filter, paging);
                          });
       },
-      {.cache = context.cmdb_cache});
+      {.cache = context.cmdb_cache,
+       .query = {{"status", "operational status"},
+                 {"health", "health status"},
+                 {"gpu_model", "GPU model"},
+                 {"region", "region"},
+                 {"label", "key=value"},
+                 {"min_free_gpus", "at least this many free GPUs"}},
+       .paged = &queries::kHostList});
 
   router.Add("GET", "/api/cmdb/hosts/:id", "Host detail with its GPUs",
              [&context](const HttpRequest& request) {
@@ -360,7 +367,9 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                   return queries::ListGpus(*context.reads, filter, paging);
                                 });
              },
-             {.cache = context.cmdb_cache});
+             {.cache = context.cmdb_cache,
+              .query = {{"host_id", "host id"}, {"model", "GPU model"}, {"free", "true or false"}},
+              .paged = &queries::kGpuList});
 
   router.Add(
       "GET", "/api/cmdb/servers/available",
@@ -384,7 +393,13 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                            return queries::ListAvailableServers(*context.reads, filter, paging);
                          });
       },
-      {.cache = context.cmdb_cache});
+      {.cache = context.cmdb_cache,
+       .query = {{"cpu", "free CPU cores at least"},
+                 {"memory", "free memory (MB) at least"},
+                 {"gpu", "free GPUs at least"},
+                 {"gpu_model", "GPU model"},
+                 {"os_type", "OS type"}},
+       .paged = &queries::kAvailableServerList});
 
   router.Add("GET", "/api/cmdb/assets/:id/changes", "A host's change history (old and new values)",
              [&context](const HttpRequest& request) {
@@ -394,7 +409,7 @@ void AddCmdbRoutes(Router& router, ApiContext& context) {
                                                               request.params.at("id"), paging);
                                 });
              },
-             {.cache = context.cmdb_cache});
+             {.cache = context.cmdb_cache, .paged = &queries::kChangeList});
 }
 
 }  // namespace remotegpu::api

@@ -256,7 +256,13 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                                   return queries::ListEnvironments(*api.reads, filter, paging);
                                 });
              },
-             {.access = Access::kUser, .cache = api.cache});
+             {.access = Access::kUser,
+              .cache = api.cache,
+              .query = {{"owner", "a customer id (admins)"},
+                        {"status", "environment status"},
+                        {"host_id", "host id"},
+                        {"workspace_id", "workspace id"}},
+              .paged = &queries::kEnvironmentList});
 
   router.Add("GET", "/api/environments/:id", "Environment detail",
              [&api](const HttpRequest& request) {
@@ -279,7 +285,9 @@ void AddEnvironmentRoutes(Router& router, EnvironmentApi& api) {
                            return queries::ListSchedulingHistory(*api.reads, filter, paging);
                          });
       },
-      {.cache = api.cache});
+      {.cache = api.cache,
+       .query = {{"env_id", "environment id"}, {"result", "placed or failed"}},
+       .paged = &queries::kSchedulingHistory});
 
   router.Add("POST", "/api/environments/:id/start", "Place a stopped or failed environment again",
              [&api](const HttpRequest& request) {

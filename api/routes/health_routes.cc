@@ -128,7 +128,9 @@ void AddHealthRoutes(Router& router, ApiContext& context) {
              "{projections: [cmdb|environments|leases|billing]} (absent: all)",
              [&context](const HttpRequest& request) {
                if (context.rebuild == nullptr) {
-                 return StatusResponse(request, Status::Unavailable("rebuilds are not enabled"));
+                 // Not configured here: retrying will not help (no Retry-After).
+                 return ErrorResponse(request, 501, "NOT_IMPLEMENTED",
+                                      "rebuilds are not enabled on this server");
                }
                std::vector<std::string> projections;
                if (!request.body.empty()) {

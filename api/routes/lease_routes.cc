@@ -104,19 +104,23 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                                  {{"lease_id", lease_id}, {"position", done->last_position}}, 201);
              });
 
-  router.Add(
-      "GET", "/api/admin/allocations",
-      "List leases; tab current, history or expiring; filter customer_id",
-      [&api](const HttpRequest& request) { return ServeLeases(api, request, std::nullopt); });
+  router.Add("GET", "/api/admin/allocations",
+             "List leases; tab current, history or expiring; filter customer_id",
+             [&api](const HttpRequest& request) { return ServeLeases(api, request, std::nullopt); },
+             {.access = Access::kAdmin,
+              .query = {{"tab", "current, history or expiring"}, {"customer_id", "customer id"}},
+              .paged = &queries::kLeaseList});
 
-  router.Add("GET", "/api/leases",
-             "The caller's customer's leases; tab current, history or expiring",
-             [&api](const HttpRequest& request) {
-               // An admin's ?customer_id is a filter; a customer's user sees its own only.
-               if (request.identity.admin) return ServeLeases(api, request, std::nullopt);
-               return ServeLeases(api, request, request.identity.customer_id);
-             },
-             {.access = Access::kUser});
+  router.Add(
+      "GET", "/api/leases", "The caller's customer's leases; tab current, history or expiring",
+      [&api](const HttpRequest& request) {
+        // An admin's ?customer_id is a filter; a customer's user sees its own only.
+        if (request.identity.admin) return ServeLeases(api, request, std::nullopt);
+        return ServeLeases(api, request, request.identity.customer_id);
+      },
+      {.access = Access::kUser,
+       .query = {{"tab", "current, history or expiring"}, {"customer_id", "customer id (admins)"}},
+       .paged = &queries::kLeaseList});
 
   router.Add("POST", "/api/admin/allocations/:id/extend", "Extend a lease by months",
              [&api](const HttpRequest& request) {
@@ -149,7 +153,13 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
       "GET", "/api/admin/machines",
       "Machines for admins; filters gpu_model, region, status (online, offline, allocated, "
       "unallocated), search (name)",
-      [&api](const HttpRequest& request) { return ServeMachines(api, request, std::nullopt); });
+      [&api](const HttpRequest& request) { return ServeMachines(api, request, std::nullopt); },
+      {.access = Access::kAdmin,
+       .query = {{"status", "all, online, offline, allocated or unallocated"},
+                 {"search", "part of the name"},
+                 {"gpu_model", "GPU model"},
+                 {"region", "region"}},
+       .paged = &queries::kMachineList});
 
   router.Add("GET", "/api/machines",
              "The machines leased to the caller's customer; filters gpu_model, region, status "
@@ -158,7 +168,12 @@ void AddLeaseRoutes(Router& router, LeaseApi& api) {
                if (request.identity.admin) return ServeMachines(api, request, std::nullopt);
                return ServeMachines(api, request, request.identity.customer_id);
              },
-             {.access = Access::kUser});
+             {.access = Access::kUser,
+              .query = {{"status", "all, online, offline, allocated or unallocated"},
+                        {"search", "part of the name"},
+                        {"gpu_model", "GPU model"},
+                        {"region", "region"}},
+              .paged = &queries::kMachineList});
 
   router.Add("GET", "/api/admin/dashboard/stats",
              "Counts by status, GPU totals, allocation rate, expiring leases",

@@ -70,7 +70,12 @@ void AddMonitoringRoutes(Router& router, MonitoringApi& api) {
                return Serve(request, api, "host_id", [&](const auto& id, const auto& query) {
                  return api.metrics->HostSeries(id, query);
                });
-             });
+             },
+             {.access = Access::kAdmin,
+              .query = {{"from", "RFC 3339 time (default an hour ago)"},
+                        {"to", "RFC 3339 time (default now)"},
+                        {"resolution", "raw, hourly or auto"},
+                        {"limit", "1 to 10000 points"}}});
   router.Add("GET", "/api/monitoring/gpus/:id/metrics",
              "A GPU's metrics by UUID over ?from=&to= (RFC 3339), ?resolution=raw|hourly|auto, "
              "?limit=",
@@ -78,7 +83,12 @@ void AddMonitoringRoutes(Router& router, MonitoringApi& api) {
                return Serve(request, api, "uuid", [&](const auto& id, const auto& query) {
                  return api.metrics->GpuSeries(id, query);
                });
-             });
+             },
+             {.access = Access::kAdmin,
+              .query = {{"from", "RFC 3339 time (default an hour ago)"},
+                        {"to", "RFC 3339 time (default now)"},
+                        {"resolution", "raw, hourly or auto"},
+                        {"limit", "1 to 10000 points"}}});
 }
 
 }  // namespace remotegpu::api

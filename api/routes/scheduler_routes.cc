@@ -108,7 +108,7 @@ void AddSchedulerRoutes(Router& router, SchedulerApi& api) {
                if (!usage.ok()) return StatusResponse(request, usage.status());
                return OkRawResponse(request, *usage);
              },
-             {.cache = api.cmdb_cache});
+             {.cache = api.cmdb_cache, .query = {{"host_id", "one host only"}}});
 
   router.Add(
       "GET", "/api/scheduler/policies",

@@ -124,7 +124,7 @@ void AddSpecRoutes(Router& router, SpecApi& api) {
                }
                return OkResponse(request, {{"list", list}, {"total", list.size()}});
              },
-             {.access = Access::kUser});
+             {.access = Access::kUser, .query = {{"listed", "true: listed specs only (admins)"}}});
 
   router.Add("GET", "/api/specs/:id", "A product spec with its price history",
              [&api](const HttpRequest& request) {

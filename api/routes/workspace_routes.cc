@@ -110,7 +110,9 @@ void AddWorkspaceRoutes(Router& router, WorkspaceApi& api) {
                }
                return OkResponse(request, {{"list", list}, {"total", list.size()}});
              },
-             {.access = Access::kUser, .never_blocks = true});
+             {.access = Access::kUser,
+              .never_blocks = true,
+              .query = {{"customer_id", "customer id (admins)"}}});
 
   router.Add("GET", "/api/workspaces/:id", "A workspace with its members and their roles",
              [&api](const HttpRequest& request) {

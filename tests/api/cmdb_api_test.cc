@@ -47,6 +47,30 @@ TEST_F(CmdbApiTest, OpenApiDocumentListsEveryRouteWithASummary) {
   }
 }
 
+// The document's paging parameters are the server's: every sortBy a paged
+// list names is accepted, and one it does not name is a 400.
+TEST_F(CmdbApiTest, OpenApiPagingMatchesWhatEachListAccepts) {
+  Reply doc = Get("/api/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  int lists = 0;
+  for (const auto& [path, operations] : doc.body["paths"].items()) {
+    if (!operations.contains("get") || path.find('{') != std::string::npos) continue;
+    const auto& parameters = operations["get"]["parameters"];
+    for (const auto& parameter : parameters) {
+      if (parameter["name"] != "sortBy") continue;
+      ++lists;
+      for (const auto& column : parameter["schema"]["enum"]) {
+        Reply page = Get(path + "?sortBy=" + column.get<std::string>() + "&order=desc&pageSize=5");
+        EXPECT_EQ(page.status, 200) << path << " sortBy=" << column << ": " << page.raw;
+        EXPECT_TRUE(page.body["data"]["list"].is_array()) << path;
+      }
+      Reply refused = Get(path + "?sortBy=no_such_column");
+      EXPECT_EQ(refused.status, 400) << path << ": " << refused.raw;
+    }
+  }
+  EXPECT_GE(lists, 12);  // Hosts, GPUs, environments, leases, machines, billing, ….
+}
+
 TEST_F(CmdbApiTest, RegisterThenReadYourWriteInListAndDetail) {
   Reply created = Post("/api/cmdb/hosts", HostForm("host-e2e-1"));
   ASSERT_EQ(created.status, 201) << created.raw;
