@@ -4,6 +4,7 @@
 
 #include "commands/aggregate.h"
 #include "domain/lease.h"
+#include "domain/stream_id.h"
 
 namespace remotegpu::commands {
 namespace {
@@ -39,19 +40,19 @@ Status BillingBook::CatchUp(eventstore::EventStore& store) {
 
 Status BillingBook::Apply(const eventstore::RecordedEvent& recorded) {
   const std::string& id = recorded.stream_id;
-  if (id.starts_with("env-")) {
+  if (domain::IsKind(id, domain::StreamKind::kEnvironment)) {
     auto event = ParseRecorded<domain::EnvironmentEvent>(recorded);
     if (!event.ok()) return event.status();
     ApplyEnvironment(recorded, *event);
-  } else if (id.starts_with("lease-")) {
+  } else if (domain::IsKind(id, domain::StreamKind::kLease)) {
     auto event = ParseRecorded<domain::LeaseEvent>(recorded);
     if (!event.ok()) return event.status();
     ApplyLease(recorded, *event);
-  } else if (id.starts_with("bill-")) {
+  } else if (domain::IsKind(id, domain::StreamKind::kBill)) {
     auto event = ParseRecorded<domain::BillEvent>(recorded);
     if (!event.ok()) return event.status();
     if (event->has_line()) ApplyLine(id.substr(5), recorded.stream_version, event->line());
-  } else if (id.starts_with("spec-")) {
+  } else if (domain::IsKind(id, domain::StreamKind::kSpec)) {
     auto event = ParseRecorded<domain::SpecEvent>(recorded);
     if (!event.ok()) return event.status();
     Spec& spec = specs_[id];
@@ -64,14 +65,14 @@ Status BillingBook::Apply(const eventstore::RecordedEvent& recorded) {
     if (recorded.stream_version != rates_version_ + 1) return Status::Ok();
     domain::Apply(rates_, *event);
     rates_version_ = recorded.stream_version;
-  } else if (id.starts_with("account-")) {
+  } else if (domain::IsKind(id, domain::StreamKind::kAccount)) {
     auto event = ParseRecorded<domain::AccountEvent>(recorded);
     if (!event.ok()) return event.status();
     Account& account = accounts_[id.substr(8)];
     if (recorded.stream_version != account.version + 1) return Status::Ok();
     domain::Apply(account.state, *event);
     account.version = recorded.stream_version;
-  } else if (id.starts_with("invoice-")) {
+  } else if (domain::IsKind(id, domain::StreamKind::kInvoice)) {
     auto event = ParseRecorded<domain::InvoiceEvent>(recorded);
     if (!event.ok()) return event.status();
     uint64_t& version = invoice_versions_[id];

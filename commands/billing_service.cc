@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "domain/stream_id.h"
+
 namespace remotegpu::commands {
 
 Result<CommandResult> BillingService::SetRates(const domain::SetRates& command,
@@ -41,7 +43,8 @@ Status BillingService::ClaimRecordedOrders(const CommandMeta& meta) {
     if (batch->empty()) break;
     for (const auto& recorded : *batch) {
       position = recorded.global_position + 1;
-      if (!recorded.stream_id.starts_with("account-") || recorded.data.type != "AccountRecharged") {
+      if (!domain::IsKind(recorded.stream_id, domain::StreamKind::kAccount) ||
+          recorded.data.type != "AccountRecharged") {
         continue;
       }
       auto event = ParseRecorded<domain::AccountEvent>(recorded);

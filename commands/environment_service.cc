@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "domain/stream_id.h"
+
 namespace remotegpu::commands {
 namespace {
 
@@ -251,7 +253,7 @@ Result<std::optional<eventstore::StreamAppend>> EnvironmentService::QuotaChange(
     const std::string& env_id, const domain::EnvironmentSpec& spec, bool reserve,
     const CommandMeta& meta, UnixMicros now, std::unique_lock<std::mutex>* lock) {
   using Out = std::optional<eventstore::StreamAppend>;
-  if (!spec.owner().starts_with("customer-")) return Out();
+  if (!domain::IsKind(spec.owner(), domain::StreamKind::kCustomer)) return Out();
   if (!lock->owns_lock()) *lock = std::unique_lock(quota_locks_.For(spec.owner()));
   const std::string quota_id = "quota-" + spec.owner();
   auto quota = quotas_.Load(quota_id);
@@ -335,7 +337,8 @@ Result<CommandResult> EnvironmentService::ChangeStatus(const std::string& env_id
         if (!env.ok()) return env.status();
         // A customer's quota stripe before any host stripe, as in PlaceAndAppend.
         std::unique_lock<std::mutex> quota_lock;
-        if (to == domain::DELETED && env->state.spec.owner().starts_with("customer-")) {
+        if (to == domain::DELETED &&
+            domain::IsKind(env->state.spec.owner(), domain::StreamKind::kCustomer)) {
           quota_lock = std::unique_lock(quota_locks_.For(env->state.spec.owner()));
         }
         const UnixMicros now = clock_.NowMicros();

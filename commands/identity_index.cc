@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands/aggregate.h"
+#include "domain/stream_id.h"
 
 namespace remotegpu::commands {
 namespace {
@@ -41,19 +42,19 @@ void IdentityIndex::ObserveCommit(eventstore::EventStore& store, const std::stri
 
 Status IdentityIndex::Observe(const eventstore::RecordedEvent& recorded) {
   const std::string& stream = recorded.stream_id;
-  if (stream.starts_with("user-")) {
+  if (domain::IsKind(stream, domain::StreamKind::kUser)) {
     auto event = ParseRecorded<domain::UserEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveUser(stream, recorded.stream_version, *event);
-  } else if (stream.starts_with("customer-")) {
+  } else if (domain::IsKind(stream, domain::StreamKind::kCustomer)) {
     auto event = ParseRecorded<domain::CustomerEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveCustomer(stream, recorded.stream_version, *event);
-  } else if (stream.starts_with("apikey-")) {
+  } else if (domain::IsKind(stream, domain::StreamKind::kApiKey)) {
     auto event = ParseRecorded<domain::ApiKeyEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveApiKey(stream, recorded.stream_version, *event);
-  } else if (stream.starts_with("workspace-")) {
+  } else if (domain::IsKind(stream, domain::StreamKind::kWorkspace)) {
     auto event = ParseRecorded<domain::WorkspaceEvent>(recorded);
     if (!event.ok()) return event.status();
     ObserveWorkspace(stream, recorded.stream_version, *event);

@@ -5,6 +5,7 @@
 #include "commands/credentials.h"
 #include "commands/secrets.h"
 #include "common/sha256.h"
+#include "domain/stream_id.h"
 
 namespace remotegpu::commands {
 namespace {
@@ -186,7 +187,8 @@ Result<Login> IdentityService::LogIn(const std::string& username, const std::str
 
 Result<Login> IdentityService::Refresh(const std::string& refresh_token, const CommandMeta& meta) {
   const auto parts = Split(refresh_token, '.');
-  if (parts.size() != 4 || parts[0] != "rt1" || !parts[1].starts_with("user-")) {
+  if (parts.size() != 4 || parts[0] != "rt1" ||
+      !domain::IsKind(parts[1], domain::StreamKind::kUser)) {
     return Status::Unauthenticated("not a refresh token");
   }
   const std::string& user_id = parts[1];

@@ -1,5 +1,7 @@
 #include "commands/lease_service.h"
 
+#include "domain/stream_id.h"
+
 namespace remotegpu::commands {
 namespace {
 
@@ -149,7 +151,7 @@ Status LeaseService::Recover() {
     if (!events.ok()) return events.status();
     if (events->empty()) break;
     for (const auto& recorded : *events) {
-      if (!recorded.stream_id.starts_with("lease-")) continue;
+      if (!domain::IsKind(recorded.stream_id, domain::StreamKind::kLease)) continue;
       if (recorded.data.type == "LeaseCreated") open.insert(recorded.stream_id);
       if (recorded.data.type == "LeaseExpired" || recorded.data.type == "LeaseReclaimed") {
         open.erase(recorded.stream_id);

@@ -1,5 +1,7 @@
 #include "commands/process_managers.h"
 
+#include "domain/stream_id.h"
+
 namespace remotegpu::commands {
 
 OfflineDetector::OfflineDetector(HostService& hosts, SchedulerIndex& index, const Clock& clock,
@@ -79,7 +81,7 @@ Result<int> LeaseExpiryProcess::Tick(const CommandMeta& meta) {
 }
 
 Result<bool> AllocationReconciler::HolderLetGo(const domain::HostAllocation& allocation) {
-  if (allocation.holder.starts_with("env-")) {
+  if (domain::IsKind(allocation.holder, domain::StreamKind::kEnvironment)) {
     auto env = environments_.Load(allocation.holder);
     if (!env.ok()) return env.status();
     const auto& state = env->state;
@@ -90,7 +92,7 @@ Result<bool> AllocationReconciler::HolderLetGo(const domain::HostAllocation& all
     }
     return !state.placed || state.placement.allocation_id() != allocation.allocation_id;
   }
-  if (allocation.holder.starts_with("lease-")) {
+  if (domain::IsKind(allocation.holder, domain::StreamKind::kLease)) {
     auto lease = leases_.Load(allocation.holder);
     if (!lease.ok()) return lease.status();
     return lease->version == 0 || lease->state.status == domain::EXPIRED ||

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands/aggregate.h"
+#include "domain/stream_id.h"
 
 namespace remotegpu::commands {
 
@@ -61,7 +62,7 @@ Status SchedulerIndex::Apply(const eventstore::RecordedEvent& recorded) {
   if (recorded.stream_id.starts_with(domain::PolicyStreamId(""))) {
     return ApplyPolicyEvent(recorded);
   }
-  if (!recorded.stream_id.starts_with("host-")) return Status::Ok();
+  if (!domain::IsKind(recorded.stream_id, domain::StreamKind::kHost)) return Status::Ok();
   auto& [state, version] = hosts_[recorded.stream_id];
   if (recorded.stream_version <= version) return Status::Ok();  // A handler got here first.
   if (recorded.stream_version != version + 1) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "domain/stream_id.h"
+
 namespace remotegpu::domain {
 namespace {
 
@@ -181,7 +183,7 @@ Result<std::vector<UserEvent>> Decide(const UserState& state, const UserCommand&
     if (create.role() == ROLE_ADMIN && !create.customer_id().empty()) {
       return Status::InvalidArgument("an admin belongs to no customer");
     }
-    if (create.role() == ROLE_CUSTOMER && !create.customer_id().starts_with("customer-")) {
+    if (create.role() == ROLE_CUSTOMER && !IsKind(create.customer_id(), StreamKind::kCustomer)) {
       return Status::InvalidArgument("a customer's user needs a customer_id (customer-…)");
     }
     if (create.role() != ROLE_ADMIN && create.role() != ROLE_CUSTOMER) {
@@ -333,7 +335,7 @@ Result<std::vector<ApiKeyEvent>> Decide(const ApiKeyState& state, const ApiKeyCo
     case ApiKeyCommand::kCreate: {
       const auto& create = command.create();
       if (state.created) return Status::AlreadyExists(context.stream_id + " already exists");
-      if (!create.user_id().starts_with("user-")) {
+      if (!IsKind(create.user_id(), StreamKind::kUser)) {
         return Status::InvalidArgument("an API key belongs to a user (user-…)");
       }
       if (create.name().empty() || create.name().size() > 64) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "domain/stream_id.h"
+
 namespace remotegpu::domain {
 namespace {
 
@@ -140,7 +142,7 @@ Result<std::vector<WorkspaceEvent>> Decide(const WorkspaceState& state,
     if (create.kind() == WORKSPACE_KIND_UNSPECIFIED) {
       return Status::InvalidArgument("kind must be personal, team or enterprise");
     }
-    if (!create.customer_id().starts_with("customer-")) {
+    if (!IsKind(create.customer_id(), StreamKind::kCustomer)) {
       return Status::InvalidArgument("a workspace belongs to a customer");
     }
     if (create.owner_user_id().empty())

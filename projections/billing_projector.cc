@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/billing.h"
+#include "domain/stream_id.h"
 #include "projections/sql_rows.h"
 #include "projections/stream_folder.h"
 
@@ -54,7 +55,7 @@ void BillingProjector::Apply(pqxx::work& tx, const std::string& schema,
   for (const auto& recorded : batch) {
     const std::string& id = recorded.stream_id;
     const auto position = static_cast<int64_t>(recorded.global_position);
-    if (id.starts_with("bill-")) {
+    if (domain::IsKind(id, domain::StreamKind::kBill)) {
       const auto event = ParseEvent<domain::BillEvent>(recorded);
       if (!event.has_line()) continue;
       const domain::BillLineRecorded& line = event.line();
@@ -77,7 +78,7 @@ void BillingProjector::Apply(pqxx::work& tx, const std::string& schema,
       auto& [fen, last] = consumed[line.customer_id()];
       fen += line.amount_fen();
       last = position;
-    } else if (id.starts_with("account-")) {
+    } else if (domain::IsKind(id, domain::StreamKind::kAccount)) {
       const std::string customer_id = id.substr(8);
       const auto event = ParseEvent<domain::AccountEvent>(recorded);
       switch (event.event_case()) {
@@ -128,7 +129,7 @@ void BillingProjector::Apply(pqxx::work& tx, const std::string& schema,
         case domain::AccountEvent::EVENT_NOT_SET:
           break;
       }
-    } else if (id.starts_with("invoice-")) {
+    } else if (domain::IsKind(id, domain::StreamKind::kInvoice)) {
       const auto event = ParseEvent<domain::InvoiceEvent>(recorded);
       if (event.has_drafted()) {
         const auto& d = event.drafted();

@@ -1,5 +1,6 @@
 #include "projections/cmdb_projector.h"
 
+#include "domain/stream_id.h"
 #include "projections/sql_rows.h"
 
 namespace remotegpu::projections {
@@ -7,20 +8,29 @@ namespace {
 
 const char* UsageName(domain::UsageStatus usage) {
   switch (usage) {
-    case domain::IDLE: return "idle";
-    case domain::PARTIAL: return "partial";
-    case domain::FULL: return "full";
-    case domain::OVERCOMMIT: return "overcommit";
-    default: return "unspecified";
+    case domain::IDLE:
+      return "idle";
+    case domain::PARTIAL:
+      return "partial";
+    case domain::FULL:
+      return "full";
+    case domain::OVERCOMMIT:
+      return "overcommit";
+    default:
+      return "unspecified";
   }
 }
 
 const char* ModeName(domain::DeploymentMode mode) {
   switch (mode) {
-    case domain::DOCKER: return "docker";
-    case domain::KUBERNETES: return "kubernetes";
-    case domain::BARE_METAL: return "bare_metal";
-    default: return "unspecified";
+    case domain::DOCKER:
+      return "docker";
+    case domain::KUBERNETES:
+      return "kubernetes";
+    case domain::BARE_METAL:
+      return "bare_metal";
+    default:
+      return "unspecified";
   }
 }
 
@@ -41,22 +51,29 @@ struct Change {
 std::vector<Change> ChangesOf(const domain::HostEvent& event) {
   std::vector<Change> changes;
   auto fields = [&](const std::string& type, const auto& list) {
-    for (const auto& c : list) changes.push_back({type, c.field(), c.old_value(), c.new_value(), ""});
+    for (const auto& c : list)
+      changes.push_back({type, c.field(), c.old_value(), c.new_value(), ""});
   };
   switch (event.event_case()) {
     case domain::HostEvent::kRegistered:
       changes.push_back({"registered", "name", "", event.registered().spec().name(), ""});
       break;
-    case domain::HostEvent::kSpecChanged: fields("config_change", event.spec_changed().changes()); break;
-    case domain::HostEvent::kAssetChanged: fields("asset_change", event.asset_changed().changes()); break;
+    case domain::HostEvent::kSpecChanged:
+      fields("config_change", event.spec_changed().changes());
+      break;
+    case domain::HostEvent::kAssetChanged:
+      fields("asset_change", event.asset_changed().changes());
+      break;
     case domain::HostEvent::kGpuAdded: {
       const auto& gpu = event.gpu_added().gpu();
-      changes.push_back({"gpu_change", "gpu " + std::to_string(gpu.index()), "", GpuSummary(gpu), ""});
+      changes.push_back(
+          {"gpu_change", "gpu " + std::to_string(gpu.index()), "", GpuSummary(gpu), ""});
       break;
     }
     case domain::HostEvent::kGpuRemoved: {
       const auto& gpu = event.gpu_removed().gpu();
-      changes.push_back({"gpu_change", "gpu " + std::to_string(gpu.index()), GpuSummary(gpu), "", ""});
+      changes.push_back(
+          {"gpu_change", "gpu " + std::to_string(gpu.index()), GpuSummary(gpu), "", ""});
       break;
     }
     case domain::HostEvent::kGpuChanged: {
@@ -94,8 +111,8 @@ std::vector<Change> ChangesOf(const domain::HostEvent& event) {
     }
     case domain::HostEvent::kReleased: {
       const auto& r = event.released();
-      changes.push_back({"resource_change", "allocation " + r.allocation_id(), r.holder(), "",
-                         r.reason()});
+      changes.push_back(
+          {"resource_change", "allocation " + r.allocation_id(), r.holder(), "", r.reason()});
       break;
     }
     case domain::HostEvent::EVENT_NOT_SET:
@@ -111,7 +128,7 @@ void CmdbProjector::Apply(pqxx::work& tx, const std::string& schema,
   std::set<std::string> touched;
   SqlRows change_rows(tx);
   for (const auto& recorded : batch) {
-    if (!recorded.stream_id.starts_with("host-")) continue;
+    if (!domain::IsKind(recorded.stream_id, domain::StreamKind::kHost)) continue;
     const auto event = ParseEvent<domain::HostEvent>(recorded);
     hosts_.Fold(recorded, event);
     touched.insert(recorded.stream_id);
@@ -163,24 +180,50 @@ void CmdbProjector::Apply(pqxx::work& tx, const std::string& schema,
       }
     }
     host_rows.Begin()
-        .Text(host_id).Text(h.spec.name()).Text(h.spec.ip()).Text(h.spec.public_ip())
-        .Int(h.spec.ssh_port()).Text(h.spec.os()).Text(h.spec.os_version()).Text(h.spec.arch())
-        .Text(ModeName(h.spec.deployment_mode())).Text(h.spec.region())
-        .Int(h.spec.cpu_cores()).Int(static_cast<int64_t>(h.spec.memory_mb()))
-        .Int(static_cast<int64_t>(h.spec.disk_gb())).Json(JsonStrings(labels))
-        .Json(JsonStrings(tags)).Text(h.asset.asset_number()).Text(h.asset.room())
-        .Text(h.asset.rack()).Int(h.asset.unit()).Text(h.asset.owner())
-        .Text(domain::Name(h.status)).Text(UsageName(h.Usage())).Text(domain::Name(h.health))
-        .Bool(h.online).Bool(h.isolated).Text(h.reserved_for).Text(model)
+        .Text(host_id)
+        .Text(h.spec.name())
+        .Text(h.spec.ip())
+        .Text(h.spec.public_ip())
+        .Int(h.spec.ssh_port())
+        .Text(h.spec.os())
+        .Text(h.spec.os_version())
+        .Text(h.spec.arch())
+        .Text(ModeName(h.spec.deployment_mode()))
+        .Text(h.spec.region())
+        .Int(h.spec.cpu_cores())
+        .Int(static_cast<int64_t>(h.spec.memory_mb()))
+        .Int(static_cast<int64_t>(h.spec.disk_gb()))
+        .Json(JsonStrings(labels))
+        .Json(JsonStrings(tags))
+        .Text(h.asset.asset_number())
+        .Text(h.asset.room())
+        .Text(h.asset.rack())
+        .Int(h.asset.unit())
+        .Text(h.asset.owner())
+        .Text(domain::Name(h.status))
+        .Text(UsageName(h.Usage()))
+        .Text(domain::Name(h.health))
+        .Bool(h.online)
+        .Bool(h.isolated)
+        .Text(h.reserved_for)
+        .Text(model)
         .Int(static_cast<int64_t>(h.gpus.size()))
         .Int(static_cast<int64_t>(h.gpus.size() - h.gpu_holders.size()))
-        .Int(h.cpu_allocated).Int(static_cast<int64_t>(h.memory_allocated))
-        .Int(static_cast<int64_t>(entry.version)).Int(static_cast<int64_t>(entry.position))
-        .Time(entry.first_recorded_us).Time(entry.last_recorded_us)
+        .Int(h.cpu_allocated)
+        .Int(static_cast<int64_t>(h.memory_allocated))
+        .Int(static_cast<int64_t>(entry.version))
+        .Int(static_cast<int64_t>(entry.position))
+        .Time(entry.first_recorded_us)
+        .Time(entry.last_recorded_us)
         .End();
     for (const auto& [index, gpu] : h.gpus) {
-      gpu_rows.Begin().Text(host_id).Int(index).Text(gpu.uuid()).Text(gpu.model())
-          .Int(static_cast<int64_t>(gpu.memory_mb())).Text(gpu.compute_capability())
+      gpu_rows.Begin()
+          .Text(host_id)
+          .Int(index)
+          .Text(gpu.uuid())
+          .Text(gpu.model())
+          .Int(static_cast<int64_t>(gpu.memory_mb()))
+          .Text(gpu.compute_capability())
           .Json(JsonNumbers(gpu.nvlink_peers()));
       auto holder = h.gpu_holders.find(index);
       if (holder == h.gpu_holders.end()) {
@@ -191,13 +234,22 @@ void CmdbProjector::Apply(pqxx::work& tx, const std::string& schema,
       gpu_rows.End();
     }
     for (const auto& range : domain::EffectivePortRanges(h.spec)) {
-      pool_rows.Begin().Text(host_id).Text(domain::Name(range.service())).Int(range.first())
-          .Int(range.last()).End();
+      pool_rows.Begin()
+          .Text(host_id)
+          .Text(domain::Name(range.service()))
+          .Int(range.first())
+          .Int(range.last())
+          .End();
     }
     for (const auto& [id, allocation] : h.allocations) {
       for (const auto& port : allocation.ports) {
-        port_rows.Begin().Text(host_id).Int(port.port()).Text(domain::Name(port.service()))
-            .Text(id).Text(allocation.holder).End();
+        port_rows.Begin()
+            .Text(host_id)
+            .Int(port.port())
+            .Text(domain::Name(port.service()))
+            .Text(id)
+            .Text(allocation.holder)
+            .End();
       }
     }
   }

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "domain/scheduler.h"
+#include "domain/stream_id.h"
 #include "projections/sql_rows.h"
 
 namespace remotegpu::projections {
@@ -12,7 +13,7 @@ void EnvironmentProjector::Apply(pqxx::work& tx, const std::string& schema,
   std::set<std::string> touched;
   SqlRows history(tx);
   for (const auto& recorded : batch) {
-    if (!recorded.stream_id.starts_with("env-")) continue;
+    if (!domain::IsKind(recorded.stream_id, domain::StreamKind::kEnvironment)) continue;
     auto event = ParseEvent<domain::EnvironmentEvent>(recorded);
     environments_.Fold(recorded, event);
     touched.insert(recorded.stream_id);
@@ -99,7 +100,7 @@ void LeaseProjector::Apply(pqxx::work& tx, const std::string& schema,
                            const std::vector<eventstore::RecordedEvent>& batch) {
   std::set<std::string> touched;
   for (const auto& recorded : batch) {
-    if (!recorded.stream_id.starts_with("lease-")) continue;
+    if (!domain::IsKind(recorded.stream_id, domain::StreamKind::kLease)) continue;
     auto event = ParseEvent<domain::LeaseEvent>(recorded);
     leases_.Fold(recorded, event);
     touched.insert(recorded.stream_id);

@@ -16,6 +16,7 @@
 
 #include "commands/host_service.h"
 #include "commands/rollback.h"
+#include "domain/stream_id.h"
 #include "eventstore/log_verifier.h"
 #include "projections/queries/audit_export.h"
 #include "projections/queries/event_json.h"
@@ -414,7 +415,7 @@ int Rollback(int argc, char** argv) {
   const std::string data_dir = vars["data-dir"].as<std::string>();
   const std::string host_id = vars["stream"].as<std::string>();
   const bool dry_run = vars.count("dry-run") > 0;
-  if (!host_id.starts_with("host-")) {
+  if (!domain::IsKind(host_id, domain::StreamKind::kHost)) {
     // An environment or a lease is not put back: it moves forward through its
     // own commands (stop, delete, extend, reclaim), which release what it held.
     return Fail("rollback",

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "domain/stream_id.h"
 #include "projections/queries/event_json.h"
 
 namespace remotegpu::api {
@@ -133,7 +134,7 @@ const std::string& EventFeed::OwnerOf(const eventstore::RecordedEvent& event) {
   auto found = owners_.find(event.stream_id);
   if (found != owners_.end()) return found->second;
   std::string owner;
-  if (event.stream_id.starts_with("customer-")) {
+  if (domain::IsKind(event.stream_id, domain::StreamKind::kCustomer)) {
     owner = event.stream_id;
   } else if (event.stream_version == 1) {
     owner = NamedCustomer(queries::PayloadJson(event));

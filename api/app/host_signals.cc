@@ -8,6 +8,7 @@
 #include "commands/environment_service.h"
 #include "commands/scheduler_index.h"
 #include "domain/proto/environment.pb.h"
+#include "domain/stream_id.h"
 
 namespace remotegpu::api {
 namespace {
@@ -64,9 +65,9 @@ std::string HostSignals::HostOf(const eventstore::RecordedEvent& event) {
 
 Status HostSignals::Apply(const eventstore::RecordedEvent& event) {
   std::string host;
-  if (event.stream_id.starts_with("host-")) {
+  if (domain::IsKind(event.stream_id, domain::StreamKind::kHost)) {
     host = event.stream_id;
-  } else if (event.stream_id.starts_with("env-")) {
+  } else if (domain::IsKind(event.stream_id, domain::StreamKind::kEnvironment)) {
     host = HostOf(event);
   }
   if (host.empty()) return Status::Ok();

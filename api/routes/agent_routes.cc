@@ -9,6 +9,7 @@
 #include "api/app/metrics_feed.h"
 #include "api/routes/route_helpers.h"
 #include "domain/environment.h"
+#include "domain/stream_id.h"
 
 namespace remotegpu::api {
 namespace {
@@ -65,7 +66,7 @@ HttpResponse DesiredEnvironments(const HttpRequest& request, AgentApi& api) {
   if (!host) return StatusResponse(request, Status::NotFound("no host " + host_id));
   nlohmann::json environments = nlohmann::json::array();
   for (const auto& [allocation_id, allocation] : host->allocations) {
-    if (!allocation.holder.starts_with("env-")) continue;
+    if (!domain::IsKind(allocation.holder, domain::StreamKind::kEnvironment)) continue;
     auto env = api.environments->StateOf(allocation.holder);
     if (!env.ok()) {
       if (env.status().code() == StatusCode::kNotFound) continue;

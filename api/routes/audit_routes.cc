@@ -4,6 +4,7 @@
 #include "api/http/json_fields.h"
 #include "api/routes/route_helpers.h"
 #include "commands/rollback.h"
+#include "domain/stream_id.h"
 #include "projections/queries/audit_export.h"
 #include "projections/queries/event_json.h"
 #include "projections/queries/rollback_json.h"
@@ -128,7 +129,7 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
                  moment = *parsed;
                }
                const std::string& id = request.params.at("id");
-               if (!id.starts_with("host-")) {
+               if (!domain::IsKind(id, domain::StreamKind::kHost)) {
                  return StatusResponse(request, Status::NotFound("no asset " + id));
                }
                auto state = queries::StateAt(*api.store, id, moment);
@@ -159,7 +160,7 @@ void AddAuditRoutes(Router& router, AuditApi& api) {
                      request, Status::PermissionDenied("only an admin may roll assets back"));
                }
                const std::string& id = request.params.at("id");
-               if (!id.starts_with("host-")) {
+               if (!domain::IsKind(id, domain::StreamKind::kHost)) {
                  return StatusResponse(request, Status::NotFound("no asset " + id));
                }
                auto plan = commands::PlanHostRollback(*api.store, *api.clock, id,

@@ -12,6 +12,7 @@
 #include "domain/proto/quota.pb.h"
 #include "domain/proto/scheduling_policy.pb.h"
 #include "domain/proto/workspace.pb.h"
+#include "domain/stream_id.h"
 
 namespace remotegpu::queries {
 namespace {
@@ -79,24 +80,44 @@ const char* ActorKindName(eventstore::ActorKind kind) {
 }
 
 nlohmann::json PayloadJson(const eventstore::RecordedEvent& recorded) {
-  const std::string& id = recorded.stream_id;
   const std::string& payload = recorded.data.payload;
-  if (id.starts_with("host-")) return Decode<domain::HostEvent>(payload);
-  if (id.starts_with("env-")) return Decode<domain::EnvironmentEvent>(payload);
-  if (id.starts_with("lease-")) return Decode<domain::LeaseEvent>(payload);
-  if (id.starts_with("policy-")) return Decode<domain::PolicyEvent>(payload);
-  if (id.starts_with("customer-")) return Decode<domain::CustomerEvent>(payload);
-  if (id.starts_with("user-")) return DecodeRedacted<domain::UserEvent>(payload);
-  if (id.starts_with("username-")) return Decode<domain::UsernameClaimed>(payload);
-  if (id.starts_with("apikey-")) return DecodeRedacted<domain::ApiKeyEvent>(payload);
-  if (id.starts_with("quota-")) return Decode<domain::QuotaEvent>(payload);
-  if (id.starts_with("workspace-")) return Decode<domain::WorkspaceEvent>(payload);
-  if (id.starts_with("spec-")) return Decode<domain::SpecEvent>(payload);
-  if (id.starts_with("rates-")) return Decode<domain::RatesEvent>(payload);
-  if (id.starts_with("bill-")) return Decode<domain::BillEvent>(payload);
-  if (id.starts_with("account-")) return Decode<domain::AccountEvent>(payload);
-  if (id.starts_with("payment-")) return Decode<domain::OrderClaimed>(payload);
-  if (id.starts_with("invoice-")) return Decode<domain::InvoiceEvent>(payload);
+  using domain::StreamKind;
+  switch (domain::KindOf(recorded.stream_id)) {
+    case StreamKind::kHost:
+      return Decode<domain::HostEvent>(payload);
+    case StreamKind::kEnvironment:
+      return Decode<domain::EnvironmentEvent>(payload);
+    case StreamKind::kLease:
+      return Decode<domain::LeaseEvent>(payload);
+    case StreamKind::kPolicy:
+      return Decode<domain::PolicyEvent>(payload);
+    case StreamKind::kCustomer:
+      return Decode<domain::CustomerEvent>(payload);
+    case StreamKind::kUser:
+      return DecodeRedacted<domain::UserEvent>(payload);
+    case StreamKind::kUsername:
+      return Decode<domain::UsernameClaimed>(payload);
+    case StreamKind::kApiKey:
+      return DecodeRedacted<domain::ApiKeyEvent>(payload);
+    case StreamKind::kQuota:
+      return Decode<domain::QuotaEvent>(payload);
+    case StreamKind::kWorkspace:
+      return Decode<domain::WorkspaceEvent>(payload);
+    case StreamKind::kSpec:
+      return Decode<domain::SpecEvent>(payload);
+    case StreamKind::kRates:
+      return Decode<domain::RatesEvent>(payload);
+    case StreamKind::kBill:
+      return Decode<domain::BillEvent>(payload);
+    case StreamKind::kAccount:
+      return Decode<domain::AccountEvent>(payload);
+    case StreamKind::kPayment:
+      return Decode<domain::OrderClaimed>(payload);
+    case StreamKind::kInvoice:
+      return Decode<domain::InvoiceEvent>(payload);
+    case StreamKind::kUnknown:
+      break;
+  }
   return nullptr;
 }
 

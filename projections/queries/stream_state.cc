@@ -11,6 +11,7 @@
 #include "domain/host.h"
 #include "domain/lease.h"
 #include "domain/scheduling_policy.h"
+#include "domain/stream_id.h"
 
 namespace remotegpu::queries {
 namespace {
@@ -117,14 +118,14 @@ Result<StreamState> FoldAny(
     eventstore::EventStore& store, const std::string& stream_id, const Moment& moment,
     const std::function<void(const eventstore::RecordedEvent&, const json&, const json&)>& each) {
   RGPU_RETURN_IF_ERROR(eventstore::ValidateStreamId(stream_id));
-  if (stream_id.starts_with("host-")) {
+  if (domain::IsKind(stream_id, domain::StreamKind::kHost)) {
     return Fold<domain::HostState, domain::HostEvent>(store, stream_id, moment, {}, each);
   }
-  if (stream_id.starts_with("env-")) {
+  if (domain::IsKind(stream_id, domain::StreamKind::kEnvironment)) {
     return Fold<domain::EnvironmentState, domain::EnvironmentEvent>(store, stream_id, moment, {},
                                                                     each);
   }
-  if (stream_id.starts_with("lease-")) {
+  if (domain::IsKind(stream_id, domain::StreamKind::kLease)) {
     return Fold<domain::LeaseState, domain::LeaseEvent>(store, stream_id, moment, {}, each);
   }
   if (stream_id.starts_with(domain::PolicyStreamId(""))) {
