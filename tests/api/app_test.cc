@@ -138,9 +138,15 @@ TEST_F(AppTest, AnAgentsLongPollWakesOnItsHostsChangeOnly) {
 
   // Another host registered and beating while a poll waits: not its change.
   const auto quiet_start = std::chrono::steady_clock::now();
-  std::thread other([&] { host("host-other"); });
+  std::string other_agent;
+  std::thread other([&] { other_agent = host("host-other"); });
   Reply quiet = poll("?after=" + std::to_string(seen) + "&wait_ms=1500");
   other.join();
+  // Nor may the other host's agent poll (or park on) this host: 404.
+  Reply foreign = Call(app_->port(), http::verb::get,
+                       "/internal/hosts/host-poll/environments?after=0&wait_ms=9000", "",
+                       {{"Authorization", other_agent}});
+  EXPECT_EQ(foreign.status, 404) << foreign.raw;
   ASSERT_EQ(quiet.status, 200) << quiet.raw;
   EXPECT_GE(std::chrono::steady_clock::now() - quiet_start, std::chrono::milliseconds(1500));
   EXPECT_EQ(quiet.body["data"]["position"], seen);
