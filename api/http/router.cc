@@ -121,10 +121,24 @@ std::string Router::OpenApiJson(const std::string& title, const std::string& ver
         {"422", {{"description", "Well-formed, but a domain rule refuses it"}}},
         {"412", {{"description", "X-Min-Position is beyond the log's head"}}},
         {"503", {{"description", "Not ready, or X-Min-Position not reached in time"}}}};
+    if (!route.options.messages.empty()) {
+      const nlohmann::json messages = nlohmann::json::parse(route.options.messages);
+      responses.erase("200");
+      responses["101"] = {{"description",
+                           "Switching Protocols: a WebSocket; each text message is one of "
+                           "x-messages"}};
+      responses["200"] = {{"description",
+                           "With Accept: text/event-stream, server-sent events; each event's "
+                           "data is one of x-messages"},
+                          {"content", {{"text/event-stream", {{"schema", {{"type", "string"}}}}}}}};
+    }
     nlohmann::json operation = {{"summary", route.summary},
                                 {"parameters", parameters},
                                 {"responses", responses},
                                 {"x-access", Name(route.options.access)}};
+    if (!route.options.messages.empty()) {
+      operation["x-messages"] = nlohmann::json::parse(route.options.messages);
+    }
     if (route.options.access == Access::kPublic) {
       operation["security"] = nlohmann::json::array();
     } else {

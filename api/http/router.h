@@ -43,6 +43,10 @@ struct RouteOptions {
   // A paged list: the OpenAPI document names page, pageSize, sortBy (these
   // columns) and order.
   const queries::ListShape* paged = nullptr;
+  // A stream route: the JSON Schema (as JSON text) of the messages it sends
+  // once upgraded, for the OpenAPI document (x-messages, with 101 and a
+  // text/event-stream 200 as its answers).
+  std::string messages;
 };
 
 // Runs before a route's handler with the route's options; may fill in the

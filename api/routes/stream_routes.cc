@@ -98,21 +98,59 @@ HttpResponse OpenMonitoring(StreamApi& api, const HttpRequest& request) {
   return response;
 }
 
+// The messages of /ws/events (JSON Schema): first "subscribed", then
+// batches of events in the audit export's shape (queries/event_json.h).
+constexpr const char* kEventMessages = R"json({
+  "oneOf": [
+    {"type": "object", "required": ["type", "from"],
+     "properties": {"type": {"const": "subscribed"},
+                    "from": {"type": "integer", "description": "the first log position sent"}}},
+    {"type": "object", "required": ["type", "events"],
+     "properties": {"type": {"const": "events"},
+                    "events": {"type": "array", "items": {
+       "type": "object",
+       "required": ["position", "stream_id", "stream_version", "event_id", "type",
+                    "occurred_at", "recorded_at", "actor", "data", "prev_hash", "hash"],
+       "properties": {
+         "position": {"type": "integer"}, "stream_id": {"type": "string"},
+         "stream_version": {"type": "integer"}, "event_id": {"type": "string"},
+         "type": {"type": "string"}, "schema_version": {"type": "integer"},
+         "occurred_at": {"type": "string", "format": "date-time"},
+         "recorded_at": {"type": "string", "format": "date-time"},
+         "actor": {"type": "object", "properties": {
+           "kind": {"type": "string", "enum": ["user", "api_key", "agent", "system", "unspecified"]},
+           "id": {"type": "string"}, "name": {"type": "string"}}},
+         "correlation_id": {"type": "string"}, "causation_id": {"type": "string"},
+         "trace_id": {"type": "string"},
+         "data": {"description": "the domain event, protobuf field names; null for a kind this build does not know"},
+         "prev_hash": {"type": "string"}, "hash": {"type": "string"}}}}}}
+  ]})json";
+
+// The messages of /ws/admin/monitoring: one per metrics batch an agent posts.
+constexpr const char* kMetricsMessages = R"json({
+  "type": "object", "required": ["type", "host_id", "samples"],
+  "properties": {
+    "type": {"const": "metrics"},
+    "host_id": {"type": "string"},
+    "samples": {"type": "array", "items": {"type": "object",
+      "description": "a domain.HostSample in protobuf's JSON form, field names as in domain/proto/metrics.proto"}},
+    "dropped": {"type": "integer", "description": "samples the agent's buffer let go"}}})json";
+
 }  // namespace
 
 void AddStreamRoutes(Router& router, StreamApi& api) {
-  router.Add(
-      "GET", "/ws/events",
-      "The caller's events live over a WebSocket (or text/event-stream): messages "
-      "{type: events, events: [...]}; ?prefix=, ?type= (comma-separated), ?from= (a log "
-      "position to resume from); the token may be sent as ?access_token=",
-      [&api](const HttpRequest& request) { return OpenEvents(api, request); },
-      {.access = Access::kUser,
-       .never_blocks = true,
-       .query = {{"prefix", "stream id prefixes, comma-separated (at most 16)"},
-                 {"type", "event types, comma-separated (at most 16)"},
-                 {"from", "the log position to start from (default: the next one)"},
-                 {"access_token", "the access token, for clients that cannot set headers"}}});
+  router.Add("GET", "/ws/events",
+             "The caller's events live over a WebSocket (or text/event-stream): messages "
+             "{type: events, events: [...]}; ?prefix=, ?type= (comma-separated), ?from= (a log "
+             "position to resume from); the token may be sent as ?access_token=",
+             [&api](const HttpRequest& request) { return OpenEvents(api, request); },
+             {.access = Access::kUser,
+              .never_blocks = true,
+              .query = {{"prefix", "stream id prefixes, comma-separated (at most 16)"},
+                        {"type", "event types, comma-separated (at most 16)"},
+                        {"from", "the log position to start from (default: the next one)"},
+                        {"access_token", "the access token, for clients that cannot set headers"}},
+              .messages = kEventMessages});
   router.Add(
       "GET", "/ws/admin/monitoring",
       "Live host and GPU metrics as agents post them, over a WebSocket (or text/event-stream): "
@@ -122,7 +160,8 @@ void AddStreamRoutes(Router& router, StreamApi& api) {
       {.access = Access::kAdmin,
        .never_blocks = true,
        .query = {{"host_id", "host ids to watch, comma-separated (at most 64; default: all)"},
-                 {"access_token", "the access token, for clients that cannot set headers"}}});
+                 {"access_token", "the access token, for clients that cannot set headers"}},
+       .messages = kMetricsMessages});
 }
 
 }  // namespace remotegpu::api

@@ -197,6 +197,25 @@ TEST_F(EventStreamApiTest, TheOpenApiDocumentNamesTheStreamsParameters) {
     if (parameter["in"] == "query") names.insert(parameter["name"].get<std::string>());
   }
   EXPECT_EQ(names, (std::set<std::string>{"prefix", "type", "from", "access_token"}));
+  // The messages are described, and what the document says an event holds
+  // is what one holds.
+  const json& operation = document.body["paths"]["/ws/events"]["get"];
+  EXPECT_TRUE(operation["responses"].contains("101"));
+  const json& shapes = operation["x-messages"]["oneOf"];
+  ASSERT_EQ(shapes.size(), 2u);
+  const json& event = shapes[1]["properties"]["events"]["items"];
+  Reply page = Get("/api/audit/events?pageSize=1");
+  ASSERT_EQ(page.status, 200) << page.raw;
+  ASSERT_EQ(page.body["data"]["list"].size(), 1u);
+  for (const auto& [field, value] : page.body["data"]["list"][0].items()) {
+    EXPECT_TRUE(event["properties"].contains(field)) << field << " is not in the document";
+  }
+  for (const json& field : event["required"]) {
+    EXPECT_TRUE(page.body["data"]["list"][0].contains(field)) << field;
+  }
+  EXPECT_EQ(document.body["paths"]["/ws/admin/monitoring"]["get"]["x-messages"]["properties"]
+                         ["type"]["const"],
+            "metrics");
 }
 
 TEST_F(EventStreamApiTest, BadParametersAreRefusedBeforeTheUpgrade) {
